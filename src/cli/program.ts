@@ -1,0 +1,45 @@
+/**
+ * The one CLI: `npm run cli -- <command> [options]`. Each command lives in its own
+ * module under ./commands and registers itself on the program. Exit codes: 0 ok,
+ * 2 bad input (InputError: message printed, no stack), 1 anything unexpected.
+ */
+import { Command, CommanderError } from 'commander';
+import { InputError } from '../domain/errors.js';
+import { registerConfigCommands } from './commands/config.js';
+import { registerCalendarCommand } from './commands/calendar.js';
+import { registerScheduleCommand } from './commands/schedule.js';
+
+export function buildProgram(): Command {
+  const program = new Command('agent-trader')
+    .description('LLM agents and rule strategies trading A-shares and US stocks: backtest, paper, live.')
+    .showHelpAfterError()
+    .exitOverride();
+  registerConfigCommands(program);
+  registerCalendarCommand(program);
+  registerScheduleCommand(program);
+  return program;
+}
+
+export function reportError(err: unknown): number {
+  if (err instanceof CommanderError) {
+    // commander already printed usage/help; help and version are not failures.
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.exitCode === 0) return 0;
+    return 2;
+  }
+  if (err instanceof InputError) {
+    process.stderr.write(`error: ${err.message}\n`);
+    for (const p of err.problems) process.stderr.write(`  ${p}\n`);
+    return 2;
+  }
+  process.stderr.write(`unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  return 1;
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync([...argv], { from: 'user' });
+    return 0;
+  } catch (err) {
+    return reportError(err);
+  }
+}
