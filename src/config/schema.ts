@@ -1,0 +1,538 @@
+/**
+ * The config file of the whole system, as one zod schema.
+ *
+ * - Every object is strict: an unknown key is an error (a typo must not pass silently).
+ * - Every field has a default unless it has no sensible one (models, paths, URLs).
+ * - Defaults that depend on `market` (hourly trigger times, time zone, close grace,
+ *   initial cash) are left open by the object schema and filled in by the transform
+ *   at the end of `ConfigSchema`, so `Config` (the parse output) always has them.
+ * - Secrets are never in the file: a key only ever NAMES an environment variable
+ *   (`api_key_env`, `token_env`, ...). A key that looks like a secret value
+ *   (`api_key`, `token`, `password`, ...) is refused with a message saying so
+ *   (see ./errors.ts).
+ * - Paths are plain strings here; ./load.ts resolves the ones written in a file
+ *   relative to that file's directory.
+ *
+ * Error texts: each leaf carries an "expected ..." message where the generic one
+ * would be vague; ./errors.ts supplies the rest and renders `path: expected ..., got ...`.
+ */
+import { z } from 'zod';
+import { DateTime, IANAZone } from 'luxon';
+import { FrequencySchema, MarketSchema, MARKETS, type Market } from '../domain/markets.js';
+import { SCHEDULE_DEFAULTS } from '../domain/schedule.js';
+
+// ---------------------------------------------------------------------------
+// Leaf helpers, each with the message a person needs
+
+const RATIO = 'expected a number between 0 and 1';
+const TIME = 'expected a time HH:mm';
+const DATE = 'expected a date YYYY-MM-DD';
+const ENV_NAME = 'expected the name of an environment variable (like OPENAI_API_KEY: A-Z, 0-9, _)';
+
+/** A number strictly between 0 and 1. */
+const ratio = () => z.number({ error: RATIO }).gt(0, { error: RATIO }).lt(1, { error: RATIO });
+
+/** An integer >= min. */
+const int = (min: number) => {
+  const msg = `expected a whole number >= ${min}`;
+  return z.int({ error: msg }).min(min, { error: msg });
+};
+
+/** A non-negative amount of money (CNY or USD, the market's currency). */
+const amount = () => {
+  const msg = 'expected an amount >= 0';
+  return z.number({ error: msg }).min(0, { error: msg });
+};
+
+/** A positive amount of money. */
+const positiveAmount = () => {
+  const msg = 'expected an amount > 0';
+  return z.number({ error: msg }).gt(0, { error: msg });
+};
+
+/** A fee rate: a fraction, 0 <= x < 1. */
+const rate = () => {
+  const msg = 'expected a rate >= 0 and < 1 (0.00025 = 0.025%)';
+  return z.number({ error: msg }).min(0, { error: msg }).lt(1, { error: msg });
+};
+
+const nonEmpty = (what = 'a non-empty string') =>
+  z.string({ error: `expected ${what}` }).min(1, { error: `expected ${what}` });
+
+const HHMM = /^([01]\d|2[0-3]):[0-5]\d$/;
+/** A wall-clock time "HH:mm", 00:00 to 23:59. */
+export const TimeOfDaySchema = z.string({ error: TIME }).regex(HHMM, { error: TIME });
+
+const YMD = /^\d{4}-\d{2}-\d{2}$/;
+const isRealDate = (s: unknown): s is string =>
+  typeof s === 'string' && YMD.test(s) && DateTime.fromISO(s, { zone: 'utc' }).isValid;
+/** A real calendar date "YYYY-MM-DD" (2025-02-30 is refused). */
+export const DateSchema = z.string({ error: DATE }).refine(isRealDate, { error: DATE });
+
+const ENV = /^[A-Z_][A-Z0-9_]*$/;
+/**
+ * The NAME of an environment variable. ./errors.ts never echoes a refused value of
+ * a key ending in `_env` (someone may have pasted the secret itself there).
+ */
+export const EnvNameSchema = z.string({ error: ENV_NAME }).regex(ENV, { error: ENV_NAME });
+
+const ZONE = 'expected an IANA time zone (like Asia/Shanghai or America/New_York)';
+const ZoneSchema = z.string({ error: ZONE }).refine((s) => IANAZone.isValidZone(s), { error: ZONE });
+
+/** A path to a file or folder; relative ones are relative to the config file (see load.ts). */
+const filePath = () => nonEmpty('a path');
+
+const httpUrl = () => z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' });
+const wsUrl = () => z.url({ protocol: /^wss?$/, error: 'expected a ws:// or wss:// URL' });
+
+const symbolList = (min: number) =>
+  z.array(nonEmpty('a symbol'), { error: 'expected an array of symbols' }).min(min, {
+    error: min === 1 ? 'expected at least one symbol' : `expected at least ${min} symbols`,
+  });
+
+/** Folder-safe: letters, digits, ".", "_", "-", not starting with ".". */
+const SIGNATURE = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$/;
+const SIGNATURE_MSG = 'expected a signature of letters, digits, ".", "_", "-" (it names a folder; at most 64, no leading ".")';
+
+/** Symbol shapes per market, to catch a config that mixes up markets. */
+export const SYMBOL_PATTERNS: Readonly<Record<Market, { re: RegExp; example: string }>> = {
+  cn: { re: /^\d{6}\.(SH|SZ|BJ)$/, example: '600519.SH' },
+  us: { re: /^[A-Z][A-Z0-9.-]{0,9}$/, example: 'AAPL' },
+};
+
+// ---------------------------------------------------------------------------
+// Market-dependent defaults
+
+export const MARKET_DEFAULTS = {
+  cn: {
+    /** The schedule's own defaults (src/domain/schedule.ts): keeps the A-share 15:05 post-close session. */
+    trigger_times: SCHEDULE_DEFAULTS.cn.triggerTimes,
+    close_grace_minutes: SCHEDULE_DEFAULTS.cn.closeGraceMinutes,
+    /** AI-Trader's starting cash for A-shares (CNY). */
+    initial_cash: 100_000,
+    /** 10% of the default starting cash. */
+    min_cash_reserve: 10_000,
+  },
+  us: {
+    /** An early-close day (13:00) drops 13:05 and later. */
+    trigger_times: SCHEDULE_DEFAULTS.us.triggerTimes,
+    close_grace_minutes: SCHEDULE_DEFAULTS.us.closeGraceMinutes,
+    /** AI-Trader's starting cash for US stocks (USD). */
+    initial_cash: 10_000,
+    /** 10% of the default starting cash (10,000 would leave a default US account nothing to buy with). */
+    min_cash_reserve: 1_000,
+  },
+} as const satisfies Record<
+  Market,
+  { trigger_times: readonly string[]; close_grace_minutes: number; initial_cash: number; min_cash_reserve: number }
+>;
+
+// ---------------------------------------------------------------------------
+// Sections
+
+export const ModeSchema = z.enum(['backtest', 'paper', 'live']);
+
+export const ScheduleSchema = z.strictObject({
+  /** Daily frequency: the one session of the day, exchange-local (or `timezone`) time. */
+  trigger_time: TimeOfDaySchema.default('09:35'),
+  /** Hourly frequency: the sessions of the day. Default per market (MARKET_DEFAULTS). */
+  trigger_times: z
+    .array(TimeOfDaySchema, { error: 'expected an array of times HH:mm' })
+    .min(1, { error: 'expected at least one time HH:mm' })
+    .superRefine((times, ctx) => {
+      times.forEach((t, i) => {
+        if (times.indexOf(t) !== i) {
+          ctx.addIssue({ code: 'custom', message: 'expected each time once', path: [i], input: t });
+        }
+      });
+    })
+    .optional(),
+  /** Zone the trigger times are read in. Default: the market's exchange zone. */
+  timezone: ZoneSchema.optional(),
+  /** Instants later than the day's close + this many minutes are dropped. Default per market. */
+  close_grace_minutes: int(0).optional(),
+  /** A tick missed (process down) is still run if at most this late; 0 = never replayed late. */
+  catch_up_window_seconds: int(0).default(0),
+});
+
+export const DataSourceTypeSchema = z.enum(['tushare', 'akshare', 'broker', 'replay', 'file']);
+
+export const DataSourceSchema = z.strictObject({
+  type: DataSourceTypeSchema.default('file'),
+  use_cache: z.boolean().default(true),
+  cache_ttl_seconds: int(0).default(60),
+  /** Bars file (AI-Trader merged.jsonl layout): backtests, the file source, the replay server. */
+  bars_file: filePath().optional(),
+  /** Benchmark series for reports (QQQ, SSE-50 index). */
+  benchmark_file: filePath().optional(),
+  /** Env var holding the source's token (e.g. Tushare). Required for tushare. */
+  token_env: EnvNameSchema.optional(),
+  /** Sources to fail over to, in order, when `type` fails. */
+  fallback: z.array(DataSourceTypeSchema).default([]),
+  /** WebSocket URL of a replay server (type replay); default: the built-in one. */
+  replay_url: wsUrl().optional(),
+  /** A quote older than this is stale (risk refuses orders on it in paper/live). */
+  stale_quote_seconds: int(1).default(30),
+});
+
+export const BrokerTypeSchema = z.enum(['simulated', 'alpaca', 'futu', 'eastmoney']);
+export const BrokerRulesSchema = z.enum(['strict', 'ai-trader']);
+
+/** A-share fees (CNY): commission both sides with a minimum, stamp duty on sells, transfer fee. */
+export const CnFeesSchema = z.strictObject({
+  commission_rate: rate().default(0.00025),
+  commission_min: amount().default(5),
+  stamp_duty_rate: rate().default(0.0005),
+  transfer_fee_rate: rate().default(0.00001),
+});
+
+/** US fees (USD): commission per share with a minimum, SEC fee on sells (rate of notional), FINRA TAF per share sold. */
+export const UsFeesSchema = z.strictObject({
+  commission_per_share: amount().default(0),
+  commission_min: amount().default(0),
+  sec_fee_rate: rate().default(0),
+  taf_fee_per_share: amount().default(0),
+});
+
+export const FeesSchema = z.strictObject({
+  cn: CnFeesSchema.prefault({}),
+  us: UsFeesSchema.prefault({}),
+});
+
+export const BrokerSchema = z.strictObject({
+  type: BrokerTypeSchema.default('simulated'),
+  account_id: nonEmpty('an account id (a string)').optional(),
+  /** NAMES of env vars holding the broker's key / secret / trade password. */
+  api_key_env: EnvNameSchema.optional(),
+  api_secret_env: EnvNameSchema.optional(),
+  password_env: EnvNameSchema.optional(),
+  /** Broker endpoint (REST base URL, or the Futu OpenD address). */
+  base_url: httpUrl().optional(),
+  /** Use the broker's paper account. Must be true unless mode is live. */
+  paper: z.boolean().default(true),
+  /** Simulated broker's rule set: the real exchange rules, or AI-Trader's (to reproduce recorded runs). */
+  rules: BrokerRulesSchema.default('strict'),
+  /** Simulated fills move against the order by this many basis points. */
+  slippage_bps: z.number({ error: 'expected basis points >= 0' }).min(0, { error: 'expected basis points >= 0' }).default(0),
+  /** Simulated fills take at most this share of the bar's volume; the rest stays open (partial fill). */
+  max_volume_share: z
+    .number({ error: 'expected a number greater than 0 and at most 1' })
+    .gt(0, { error: 'expected a number greater than 0 and at most 1' })
+    .max(1, { error: 'expected a number greater than 0 and at most 1' })
+    .default(1),
+  fees: FeesSchema.prefault({}),
+});
+
+export const RiskControlSchema = z.strictObject({
+  max_single_position_ratio: ratio().default(0.3),
+  max_daily_loss_ratio: ratio().default(0.05),
+  /** Cash kept after every buy, fees included. Default per market (MARKET_DEFAULTS). */
+  min_cash_reserve: amount().optional(),
+  enable_stop_loss: z.boolean().default(true),
+  stop_loss_ratio: ratio().default(0.08),
+  /** Sell when the price is this fraction above cost (0.5 = +50%; may exceed 1). Off when absent. */
+  take_profit_ratio: z
+    .number({ error: 'expected a number greater than 0' })
+    .gt(0, { error: 'expected a number greater than 0' })
+    .optional(),
+  /** Sell when the price falls this fraction below its high since the buy. Off when absent. */
+  trailing_stop_ratio: ratio().optional(),
+  max_order_notional: positiveAmount().optional(),
+  max_orders_per_session: int(1).default(10),
+  max_orders_per_minute: int(1).default(30),
+  /** Same signature, side, symbol and size inside this window is refused as a duplicate. */
+  duplicate_window_seconds: int(0).default(60),
+  allow_symbols: symbolList(1).optional(),
+  deny_symbols: symbolList(0).optional(),
+});
+
+export const ExecutionSchema = z.strictObject({
+  /** Orders made while the exchange is closed (e.g. the A-share 15:05 session). */
+  orders_outside_hours: z.enum(['reject', 'queue_next_open']).default('reject'),
+  /** An unfilled limit order is cancelled after this long. */
+  limit_order_timeout_seconds: int(1).default(300),
+  order_type: z.enum(['market', 'limit']).default('market'),
+});
+
+export const LlmAgentSchema = z.strictObject({
+  kind: z.literal('llm'),
+  /** Model name sent to the endpoint (gpt-5, deepseek-chat, ...). */
+  basemodel: nonEmpty('a model name'),
+  /** OpenAI-compatible endpoint, e.g. https://api.openai.com/v1. */
+  base_url: httpUrl(),
+  /** Env var holding the API key; absent = no key (a local server). */
+  api_key_env: EnvNameSchema.optional(),
+  temperature: z
+    .number({ error: 'expected a number from 0 to 2' })
+    .min(0, { error: 'expected a number from 0 to 2' })
+    .max(2, { error: 'expected a number from 0 to 2' })
+    .default(0),
+  /** Overrides agent_config.max_steps. */
+  max_steps: int(1).optional(),
+  /** Overrides agent_config.max_retries. */
+  max_retries: int(0).optional(),
+  /** The model's decision must end within this many seconds, or the session holds. */
+  deadline_seconds: int(1).default(120),
+  /** Token budget per session; the session holds once spent. Unlimited when absent. */
+  max_tokens_per_session: int(1).optional(),
+  /** System prompt template file; default: the built-in one for the market. */
+  prompt_template: filePath().optional(),
+});
+
+export const RulesStrategySchema = z.enum(['equal_weight', 'momentum']);
+
+export const RulesParamsSchema = z.strictObject({
+  /** Universe; default: every symbol in the bars. */
+  symbols: symbolList(1).optional(),
+  /** momentum: bars of history the return is measured over. */
+  lookback: int(1).default(5),
+  /** momentum: how many of the best symbols are held. */
+  top_n: int(1).default(5),
+  /** Rebalance a position only when its weight is off target by more than this fraction. */
+  rebalance_threshold: z
+    .number({ error: 'expected a number >= 0 and < 1' })
+    .min(0, { error: 'expected a number >= 0 and < 1' })
+    .lt(1, { error: 'expected a number >= 0 and < 1' })
+    .default(0.05),
+});
+
+export const RulesAgentSchema = z.strictObject({
+  kind: z.literal('rules'),
+  strategy: RulesStrategySchema.default('equal_weight'),
+  params: RulesParamsSchema.prefault({}),
+});
+
+export const ReplayAgentSchema = z.strictObject({
+  kind: z.literal('replay'),
+  /** An AI-Trader position.jsonl (or one of our transcripts) to replay. */
+  log_file: filePath(),
+});
+
+export const AgentSpecSchema = z.discriminatedUnion('kind', [LlmAgentSchema, RulesAgentSchema, ReplayAgentSchema]);
+
+export const ModelSchema = z.strictObject({
+  name: nonEmpty('a name'),
+  /** Unique across models; names the account and its folder under state_dir. */
+  signature: z.string({ error: SIGNATURE_MSG }).regex(SIGNATURE, { error: SIGNATURE_MSG }),
+  enabled: z.boolean().default(true),
+  /** Overrides agent_config.initial_cash for this model. */
+  initial_cash: positiveAmount().optional(),
+  agent: AgentSpecSchema,
+});
+
+export const AgentConfigSchema = z.strictObject({
+  max_steps: int(1).default(30),
+  max_retries: int(0).default(3),
+  /** Retry back-off: base_delay_seconds * 2^attempt. */
+  base_delay_seconds: z.number({ error: 'expected seconds >= 0' }).min(0, { error: 'expected seconds >= 0' }).default(1),
+  /** Starting cash of each account. Default per market (MARKET_DEFAULTS). */
+  initial_cash: positiveAmount().optional(),
+  /** A whole session (fetch to record) must end within this many seconds. */
+  session_deadline_seconds: int(1).default(300),
+});
+
+export const LogSchema = z.strictObject({
+  level: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'),
+  format: z.enum(['json', 'pretty']).default('pretty'),
+  /** Also write logs to this file (JSON lines). */
+  file: filePath().optional(),
+});
+
+export const DateRangeSchema = z.strictObject({ from: DateSchema, to: DateSchema });
+
+// ---------------------------------------------------------------------------
+// The whole file
+
+const ConfigObjectSchema = z
+  .strictObject({
+    /** Free text shown by `config show`; ignored otherwise. */
+    description: z.string().optional(),
+    mode: ModeSchema.default('backtest'),
+    market: MarketSchema.default('cn'),
+    frequency: FrequencySchema.default('daily'),
+    schedule: ScheduleSchema.prefault({}),
+    data_source: DataSourceSchema.prefault({}),
+    broker: BrokerSchema.prefault({}),
+    risk_control: RiskControlSchema.prefault({}),
+    execution: ExecutionSchema.prefault({}),
+    models: z
+      .array(ModelSchema, { error: 'expected an array of models' })
+      .min(1, { error: 'expected at least one model' }),
+    agent_config: AgentConfigSchema.prefault({}),
+    /** Snapshots, journals, <signature>/position.jsonl. */
+    state_dir: filePath().default('state'),
+    log: LogSchema.prefault({}),
+    /** Backtest span (inclusive); default: the whole bars file. */
+    date_range: DateRangeSchema.optional(),
+  })
+  // Cross-field rules. `when` makes them run even when other fields failed, so every
+  // problem is reported at once; they therefore read the value defensively.
+  .superRefine((value, ctx) => crossCheck(value as unknown as Loose, ctx), { when: () => true });
+
+type Loose = { [key: string]: unknown };
+const obj = (v: unknown): Loose | undefined =>
+  typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Loose) : undefined;
+const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+
+interface IssueSink {
+  addIssue(issue: { code: 'custom'; message: string; path: PropertyKey[]; input: unknown; params?: Record<string, unknown> }): void;
+}
+
+function crossCheck(c: Loose | undefined, ctx: IssueSink): void {
+  if (!c) return;
+  /** `note` is appended after the value; `got` replaces the rendered value (see errors.ts). */
+  const add = (path: PropertyKey[], message: string, input: unknown, params?: { note?: string; got?: string }) =>
+    ctx.addIssue({ code: 'custom', message, path, input, ...(params ? { params } : {}) });
+
+  // Signatures name folders: unique across models.
+  const models = arr(c['models']);
+  const firstIndex = new Map<string, number>();
+  models.forEach((m, i) => {
+    const sig = obj(m)?.['signature'];
+    if (typeof sig !== 'string') return;
+    const first = firstIndex.get(sig);
+    if (first === undefined) firstIndex.set(sig, i);
+    else add(['models', i, 'signature'], 'expected a unique signature', sig, { note: `already used by models[${first}]` });
+  });
+  if (models.length > 0 && models.every((m) => obj(m)?.['enabled'] === false)) {
+    add(['models'], 'expected at least one enabled model', undefined, { got: `${models.length} disabled` });
+  }
+
+  const mode = c['mode'];
+  const broker = obj(c['broker']);
+  if (broker) {
+    if (mode === 'live' && broker['type'] === 'simulated') {
+      add(['broker', 'type'], 'expected a real broker (alpaca, futu, eastmoney) in live mode', broker['type']);
+    }
+    if (mode !== 'live' && broker['paper'] === false) {
+      add(['broker', 'paper'], `expected true in ${String(mode)} mode (only live mode may use a real-money account)`, false);
+    }
+    if (broker['type'] === 'alpaca') {
+      if (broker['api_key_env'] === undefined) {
+        add(['broker', 'api_key_env'], 'expected the name of the environment variable holding the Alpaca key id', undefined);
+      }
+      if (broker['api_secret_env'] === undefined) {
+        add(['broker', 'api_secret_env'], 'expected the name of the environment variable holding the Alpaca secret key', undefined);
+      }
+    }
+  }
+
+  const ds = obj(c['data_source']);
+  if (ds) {
+    const fallback = arr(ds['fallback']);
+    fallback.forEach((t, i) => {
+      if (t === ds['type']) add(['data_source', 'fallback', i], 'expected a source other than data_source.type', t);
+      else if (fallback.indexOf(t) !== i) add(['data_source', 'fallback', i], 'expected each source once', t);
+    });
+    if ((ds['type'] === 'tushare' || fallback.includes('tushare')) && ds['token_env'] === undefined) {
+      add(['data_source', 'token_env'], 'expected the name of the environment variable holding the Tushare token', undefined);
+    }
+  }
+
+  const range = obj(c['date_range']);
+  const from = range?.['from'];
+  const to = range?.['to'];
+  if (isRealDate(from) && isRealDate(to) && from > to) {
+    add(['date_range', 'to'], `expected a date on or after from (${from})`, to);
+  }
+
+  // Symbols must have the market's shape (catches a US config pointed at A-shares).
+  const market = c['market'];
+  if (market === 'cn' || market === 'us') {
+    const { re, example } = SYMBOL_PATTERNS[market];
+    const checkList = (path: PropertyKey[], list: unknown) =>
+      arr(list).forEach((s, i) => {
+        if (typeof s === 'string' && s !== '' && !re.test(s)) {
+          add([...path, i], `expected a ${market} symbol like ${example}`, s);
+        }
+      });
+    const risk = obj(c['risk_control']);
+    checkList(['risk_control', 'allow_symbols'], risk?.['allow_symbols']);
+    checkList(['risk_control', 'deny_symbols'], risk?.['deny_symbols']);
+    models.forEach((m, i) => {
+      const params = obj(obj(obj(m)?.['agent'])?.['params']);
+      checkList(['models', i, 'agent', 'params', 'symbols'], params?.['symbols']);
+    });
+  }
+}
+
+/**
+ * Fill in what depends on the market and what models inherit from agent_config;
+ * sort the trigger times. Keys keep the schema's order (for `config show`).
+ */
+function resolveDefaults(c: z.output<typeof ConfigObjectSchema>) {
+  const defaults = MARKET_DEFAULTS[c.market];
+  const { schedule: s, risk_control: risk, agent_config: ac } = c;
+  const { max_single_position_ratio, max_daily_loss_ratio, min_cash_reserve, ...riskRest } = risk;
+  const { max_steps, max_retries, base_delay_seconds, initial_cash, ...acRest } = ac;
+  const agent_config = {
+    max_steps,
+    max_retries,
+    base_delay_seconds,
+    initial_cash: initial_cash ?? defaults.initial_cash,
+    ...acRest,
+  };
+  return {
+    ...c,
+    schedule: {
+      trigger_time: s.trigger_time,
+      trigger_times: [...(s.trigger_times ?? defaults.trigger_times)].sort(),
+      timezone: s.timezone ?? MARKETS[c.market].zone,
+      close_grace_minutes: s.close_grace_minutes ?? defaults.close_grace_minutes,
+      catch_up_window_seconds: s.catch_up_window_seconds,
+    },
+    risk_control: {
+      max_single_position_ratio,
+      max_daily_loss_ratio,
+      min_cash_reserve: min_cash_reserve ?? defaults.min_cash_reserve,
+      ...riskRest,
+    },
+    agent_config,
+    models: c.models.map(({ initial_cash: cash, agent, ...model }) => ({
+      ...model,
+      initial_cash: cash ?? agent_config.initial_cash,
+      agent: resolveAgent(agent, agent_config),
+    })),
+  };
+}
+
+function resolveAgent(agent: z.output<typeof AgentSpecSchema>, ac: z.output<typeof AgentConfigSchema>) {
+  if (agent.kind !== 'llm') return agent;
+  return { ...agent, max_steps: agent.max_steps ?? ac.max_steps, max_retries: agent.max_retries ?? ac.max_retries };
+}
+
+/**
+ * The config file's schema. Parse with `parseConfig` (./load.ts) to get readable
+ * errors; `ConfigSchema.parse` works too but its messages are not formatted.
+ */
+export const ConfigSchema = ConfigObjectSchema.transform(resolveDefaults);
+
+/** What a config file may contain (defaults optional). */
+export type ConfigInput = z.input<typeof ConfigSchema>;
+/** A parsed config with every default, market-dependent ones included, filled in. */
+export type Config = z.output<typeof ConfigSchema>;
+
+export type Mode = Config['mode'];
+export type ScheduleConfig = Config['schedule'];
+export type DataSourceConfig = Config['data_source'];
+export type DataSourceType = DataSourceConfig['type'];
+export type BrokerConfig = Config['broker'];
+export type BrokerType = BrokerConfig['type'];
+export type BrokerRules = BrokerConfig['rules'];
+export type FeesConfig = BrokerConfig['fees'];
+export type CnFees = FeesConfig['cn'];
+export type UsFees = FeesConfig['us'];
+export type RiskControlConfig = Config['risk_control'];
+export type ExecutionConfig = Config['execution'];
+/** One entry of `models`: an agent with its own account, `initial_cash` resolved. */
+export type ModelConfig = Config['models'][number];
+/** The `agent_config` section: defaults shared by all agents. */
+export type AgentConfig = Config['agent_config'];
+/** A model's `agent`: what decides (llm, rules or replay), llm max_steps/max_retries resolved. */
+export type AgentSpec = ModelConfig['agent'];
+export type LlmAgentSpec = Extract<AgentSpec, { kind: 'llm' }>;
+export type RulesAgentSpec = Extract<AgentSpec, { kind: 'rules' }>;
+export type ReplayAgentSpec = Extract<AgentSpec, { kind: 'replay' }>;
+export type RulesStrategy = RulesAgentSpec['strategy'];
+export type LogConfig = Config['log'];
+export type DateRange = NonNullable<Config['date_range']>;
