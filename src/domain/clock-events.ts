@@ -1,0 +1,35 @@
+/** What the clock stream tells the engine: ticks at trading instants, and notices about time itself. */
+import type { DateTime } from 'luxon';
+import type { Frequency, Market } from './markets.js';
+
+/** A trading instant reached: the engine starts one session per enabled agent. */
+export interface Tick {
+  readonly type: 'TICK';
+  readonly market: Market;
+  readonly frequency: Frequency;
+  /** The scheduled instant, in the exchange zone (not the moment the timer fired). */
+  readonly at: DateTime;
+  /** True when emitted after its instant within the catch-up window (restart or clock jump). */
+  readonly late: boolean;
+}
+
+/** A trading instant that passed without a session: the process was down or the clock jumped past it. */
+export interface TickMissed {
+  readonly type: 'TICK_MISSED';
+  readonly market: Market;
+  readonly frequency: Frequency;
+  readonly at: DateTime;
+  readonly reason: 'process_down' | 'clock_jump';
+}
+
+/** The wall clock moved by more than the tolerance between two wake-ups (NTP step, suspend, manual change). */
+export interface ClockJump {
+  readonly type: 'CLOCK_JUMP';
+  /** epoch ms we expected to wake at, and the wall clock when we did. */
+  readonly expectedMs: number;
+  readonly actualMs: number;
+  /** actual - expected: positive = clock jumped forward (or the process was suspended). */
+  readonly driftMs: number;
+}
+
+export type ClockEvent = Tick | TickMissed | ClockJump;
