@@ -8,6 +8,7 @@ import { InputError } from '../domain/errors.js';
 import { registerConfigCommands } from './commands/config.js';
 import { registerCalendarCommand } from './commands/calendar.js';
 import { registerScheduleCommand } from './commands/schedule.js';
+import { registerRunCommand } from './commands/run.js';
 
 export function buildProgram(): Command {
   const program = new Command('agent-trader')
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
   registerConfigCommands(program);
   registerCalendarCommand(program);
   registerScheduleCommand(program);
+  registerRunCommand(program);
   return program;
 }
 

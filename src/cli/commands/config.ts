@@ -1,0 +1,58 @@
+/**
+ * `config check [file]`: validate a config file; exit 0 with a one-line summary, or
+ * exit 2 listing every problem as `path: expected ..., got ...` (ConfigError).
+ * `config show [file]`: print the config with every default filled in, as JSON.
+ * Without a file, both use the bundled default config.
+ */
+import { relative } from 'node:path';
+import type { Command } from 'commander';
+import { ConfigError, loadConfig, missingFiles, resolveConfigPath } from '../../config/load.js';
+import type { Config } from '../../config/schema.js';
+
+/** Paths shown relative to the working directory when they are inside it. */
+function shortPath(p: string): string {
+  const rel = relative(process.cwd(), p);
+  return rel === '' ? '.' : rel.startsWith('..') ? p : rel;
+}
+
+/** `backtest cn daily, 2 models (a, b), broker simulated/strict, state_dir state`. */
+export function summarizeConfig(config: Config): string {
+  const models = config.models.map((m) => (m.enabled ? m.signature : `${m.signature} [disabled]`));
+  const parts = [
+    `${config.mode} ${config.market} ${config.frequency}`,
+    `${models.length} model${models.length === 1 ? '' : 's'} (${models.join(', ')})`,
+    `broker ${config.broker.type}/${config.broker.rules}`,
+    `state_dir ${shortPath(config.state_dir)}`,
+  ];
+  if (config.date_range) parts.push(`${config.date_range.from}..${config.date_range.to}`);
+  return parts.join(', ');
+}
+
+export function registerConfigCommands(program: Command): void {
+  const config = program.command('config').description('Check or show a config file.');
+
+  config
+    .command('check')
+    .description('Validate a config file: a one-line summary when valid, every problem otherwise (exit 2).')
+    .argument('[file]', 'config file (default: the bundled config/default.json)')
+    .action(async (file: string | undefined) => {
+      const path = file ?? resolveConfigPath();
+      const shown = file ?? shortPath(path);
+      const loaded = await loadConfig(path);
+      const missing = await missingFiles(loaded);
+      if (missing.length > 0) {
+        const n = missing.length;
+        throw new ConfigError(`invalid config ${shown}: ${n} problem${n === 1 ? '' : 's'}`, missing, path);
+      }
+      process.stdout.write(`ok: ${shown} — ${summarizeConfig(loaded)}\n`);
+    });
+
+  config
+    .command('show')
+    .description('Print a config file with every default filled in, as JSON (paths made absolute).')
+    .argument('[file]', 'config file (default: the bundled config/default.json)')
+    .action(async (file: string | undefined) => {
+      const loaded = await loadConfig(resolveConfigPath(file));
+      process.stdout.write(`${JSON.stringify(loaded, null, 2)}\n`);
+    });
+}
