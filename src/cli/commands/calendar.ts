@@ -42,7 +42,7 @@ function renderText(market: Market, days: readonly TradingDay[]): string {
 export function registerCalendarCommand(program: Command): void {
   program
     .command('calendar')
-    .description('List the trading days of a market between two dates (inclusive), with open, close and breaks.')
+    .description('list the trading days of a market between two dates (inclusive), with open, close and breaks')
     .addOption(new Option('--market <market>', 'exchange calendar').choices(MarketSchema.options).makeOptionMandatory())
     .requiredOption('--from <date>', 'first date, YYYY-MM-DD (exchange-local)')
     .requiredOption('--to <date>', 'last date, YYYY-MM-DD (exchange-local)')

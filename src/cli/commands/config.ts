@@ -29,11 +29,11 @@ export function summarizeConfig(config: Config): string {
 }
 
 export function registerConfigCommands(program: Command): void {
-  const config = program.command('config').description('Check or show a config file.');
+  const config = program.command('config').description('check or show a config file');
 
   config
     .command('check')
-    .description('Validate a config file: a one-line summary when valid, every problem otherwise (exit 2).')
+    .description('validate a config file: a one-line summary when valid, every problem otherwise (exit 2)')
     .argument('[file]', 'config file (default: the bundled config/default.json)')
     .action(async (file: string | undefined) => {
       const path = file ?? resolveConfigPath();
@@ -49,7 +49,7 @@ export function registerConfigCommands(program: Command): void {
 
   config
     .command('show')
-    .description('Print a config file with every default filled in, as JSON (paths made absolute).')
+    .description('print a config file with every default filled in, as JSON (paths made absolute)')
     .argument('[file]', 'config file (default: the bundled config/default.json)')
     .action(async (file: string | undefined) => {
       const loaded = await loadConfig(resolveConfigPath(file));

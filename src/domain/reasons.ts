@@ -1,0 +1,54 @@
+/**
+ * Why an order was refused, rejected or ended: one closed table of reason codes,
+ * each with the human sentence an agent (or a person) reads. Every rejection in
+ * the system carries one of these codes, rendered as `CODE: message`.
+ *
+ * Who raises a code is part of its row: `venue` codes come from the broker (or the
+ * simulated exchange rules), `risk` codes from pre-trade risk, `order` codes from
+ * the order machine itself, `session` codes from the session machine.
+ */
+import { z } from 'zod';
+
+export const REASONS = {
+  // venue / exchange rules
+  LOT_SIZE: { by: 'venue', text: 'quantity is not a whole number of lots' },
+  T_PLUS_ONE: { by: 'venue', text: 'shares bought today cannot be sold before the next trading day' },
+  PRICE_LIMIT: { by: 'venue', text: 'the stock is at its daily price limit' },
+  INSUFFICIENT_CASH: { by: 'venue', text: 'not enough cash for the order and its fees' },
+  INSUFFICIENT_POSITION: { by: 'venue', text: 'not enough shares to sell' },
+  MARKET_CLOSED: { by: 'venue', text: 'the exchange is closed' },
+  UNKNOWN_SYMBOL: { by: 'venue', text: 'no such symbol on this market' },
+  NO_PRICE: { by: 'venue', text: 'no price is known for the symbol at this instant' },
+  BROKER_REJECTED: { by: 'venue', text: 'the broker rejected the order' },
+  DUPLICATE_CLIENT_ORDER_ID: { by: 'venue', text: 'the broker already has an order with this client order id' },
+  // pre-trade risk
+  MAX_POSITION_RATIO: { by: 'risk', text: 'the position would exceed its share of equity' },
+  MIN_CASH_RESERVE: { by: 'risk', text: 'cash after the order would fall below the reserve' },
+  DAILY_LOSS_LIMIT: { by: 'risk', text: 'the daily loss limit is reached; only sells are allowed today' },
+  MAX_ORDER_NOTIONAL: { by: 'risk', text: 'the order value exceeds the per-order cap' },
+  MAX_ORDERS_PER_SESSION: { by: 'risk', text: 'too many orders in this session' },
+  MAX_ORDERS_PER_MINUTE: { by: 'risk', text: 'too many orders in the last minute' },
+  DUPLICATE_ORDER: { by: 'risk', text: 'the same order was placed moments ago' },
+  STALE_QUOTE: { by: 'risk', text: 'the latest quote is too old to price the order' },
+  SYMBOL_NOT_ALLOWED: { by: 'risk', text: 'the symbol is not on the allow list or is on the deny list' },
+  KILL_SWITCH: { by: 'risk', text: 'trading is halted by the kill switch' },
+  INVALID_ORDER: { by: 'risk', text: 'the order is malformed' },
+  // order machine
+  LIMIT_TIMEOUT: { by: 'order', text: 'the limit order did not fill in time and was cancelled' },
+  CANCELLED_BY_REQUEST: { by: 'order', text: 'the order was cancelled on request' },
+  EXPIRED: { by: 'order', text: 'the order expired at the broker' },
+  // session machine
+  DEADLINE: { by: 'session', text: 'the step did not finish before its deadline' },
+  ACTOR_FAILED: { by: 'session', text: 'an actor the step depends on failed' },
+  PREVIOUS_SESSION_RUNNING: { by: 'session', text: 'the previous session of this agent is still running' },
+  AGENT_DISABLED: { by: 'session', text: 'the agent is disabled in the config' },
+  NOT_A_TRADING_INSTANT: { by: 'session', text: 'the instant is not a trading instant of the schedule' },
+} as const satisfies Record<string, { by: 'venue' | 'risk' | 'order' | 'session'; text: string }>;
+
+export type ReasonCode = keyof typeof REASONS;
+export const ReasonCodeSchema = z.enum(Object.keys(REASONS) as [ReasonCode, ...ReasonCode[]]);
+
+/** `CODE: detail` (or the table's sentence when there is no detail). */
+export function renderReason(code: ReasonCode, detail?: string): string {
+  return `${code}: ${detail ?? REASONS[code].text}`;
+}
