@@ -1,0 +1,324 @@
+/**
+ * The LevelDB store under `state/`: persisted actor snapshots, orders by client
+ * order id, other records by namespace, and an append-only journal.
+ *
+ * Invariants:
+ * - One process owns a state directory. LevelDB takes a lock file on open; a second
+ *   handle (in this process or another) fails, and `openStore` says so as an
+ *   `InputError` ("already in use ... LevelDB lock held").
+ * - Writes that belong together are ONE `batch`: a snapshot with its journal entries
+ *   and records is all written or nothing is.
+ * - Every value is plain JSON. A value that would not survive `JSON.stringify` ->
+ *   `JSON.parse` unchanged (a function, a class instance such as a luxon DateTime or a
+ *   Decimal, a Date, NaN, a cycle, `undefined` in an array) is refused with a
+ *   {@link NonJsonValueError} before anything is written. (`undefined` object
+ *   properties are allowed: JSON drops them, as XState's persisted snapshots expect.)
+ * - Journal keys are zero-padded sequence numbers, so LevelDB's key order is append
+ *   order; the next number is recovered from the last key on open. Writes go through
+ *   one queue, so sequence numbers are contiguous and committed in order.
+ *
+ * Layout (sublevels): `snapshots`, `journal`, `orders`, plus any namespace given to
+ * `saveSnapshot`'s `puts` (names: a lower-case letter, then letters, digits, `_`, `-`).
+ */
+import { Level } from 'level';
+import { InputError } from '../../domain/errors.js';
+
+/** One record written in the same batch as a snapshot. */
+export interface RecordPut {
+  /** Namespace (sublevel), e.g. `orders` or `ledger`; not `snapshots` or `journal`. */
+  readonly sublevel: string;
+  readonly key: string;
+  readonly value: unknown;
+}
+
+/** The records that belong to a snapshot: committed in the same batch. */
+export interface SnapshotRecords {
+  readonly journal?: readonly unknown[];
+  readonly puts?: readonly RecordPut[];
+}
+
+export interface JournalRecord<T = unknown> {
+  /** 1, 2, 3, ... in append order. */
+  readonly seq: number;
+  readonly entry: T;
+}
+
+export interface ReadJournalOptions {
+  /** First sequence number to read (inclusive); default 1. */
+  readonly from?: number;
+  /** At most this many entries; default all. */
+  readonly limit?: number;
+}
+
+export interface Store {
+  /** The state directory. */
+  readonly dir: string;
+  /** Save a snapshot and the records that belong to it in one atomic batch. */
+  saveSnapshot(key: string, snapshot: unknown, records?: SnapshotRecords): Promise<void>;
+  loadSnapshot<T = unknown>(key: string): Promise<T | undefined>;
+  /** Append entries to the journal (one batch); resolves to their sequence numbers. */
+  appendJournal(entries: readonly unknown[]): Promise<number[]>;
+  readJournal<T = unknown>(options?: ReadJournalOptions): AsyncIterable<JournalRecord<T>>;
+  /** The last committed journal sequence number (0 when the journal is empty). */
+  lastJournalSeq(): number;
+  /** Store an order record by its client order id. */
+  putOrder(clientOrderId: string, record: unknown): Promise<void>;
+  getOrder<T = unknown>(clientOrderId: string): Promise<T | undefined>;
+  /** Read a record written with `saveSnapshot`'s `puts`. */
+  getRecord<T = unknown>(sublevel: string, key: string): Promise<T | undefined>;
+  /** Wait for pending writes and close. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** A value that is not plain JSON was given to the store; nothing was written. */
+export class NonJsonValueError extends TypeError {
+  override readonly name: string = 'NonJsonValueError';
+  constructor(
+    readonly what: string,
+    /** Where in the value, e.g. `$.context.price`. */
+    readonly path: string,
+    readonly problem: string,
+  ) {
+    super(`cannot store ${what}: ${path} ${problem}; store plain JSON (convert it to a string, number, array or plain object first)`);
+  }
+}
+
+export const STORE_SUBLEVELS = { snapshots: 'snapshots', journal: 'journal', orders: 'orders' } as const;
+const RESERVED: ReadonlySet<string> = new Set([STORE_SUBLEVELS.snapshots, STORE_SUBLEVELS.journal]);
+const SUBLEVEL_NAME = /^[a-z][A-Za-z0-9_-]*$/;
+/** Digits of a journal key: Number.MAX_SAFE_INTEGER has 16. */
+const SEQ_DIGITS = 16;
+
+export const journalKey = (seq: number): string => String(seq).padStart(SEQ_DIGITS, '0');
+
+// ---------------------------------------------------------------------------------------
+// JSON safety
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value === 'function') return `a function${value.name ? ` (${value.name})` : ''}`;
+  if (typeof value === 'object') {
+    const name = (Object.getPrototypeOf(value) as { constructor?: { name?: string } } | null)?.constructor?.name;
+    return `a ${name || 'non-plain object'} instance`;
+  }
+  return `${typeof value} ${String(value)}`;
+}
+
+const keyPath = (path: string, key: string) => (/^[A-Za-z_$][\w$]*$/.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`);
+
+/** The first reason `value` is not plain JSON, as [path, problem]; undefined when it is. */
+export function findNonJson(value: unknown, path = '$', seen: Set<object> = new Set()): [string, string] | undefined {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return undefined;
+    case 'number':
+      return Number.isFinite(value) ? undefined : [path, `is ${value} (JSON has no such number)`];
+    case 'undefined':
+      return [path, 'is undefined'];
+    case 'function':
+    case 'symbol':
+    case 'bigint':
+      return [path, `is ${describe(value)}`];
+    default:
+      break;
+  }
+  if (value === null) return undefined;
+  const obj = value as object;
+  if (seen.has(obj)) return [path, 'is a circular reference'];
+  seen.add(obj);
+  try {
+    if (Array.isArray(obj)) {
+      for (let i = 0; i < obj.length; i++) {
+        if (!(i in obj)) return [`${path}[${i}]`, 'is a hole in a sparse array'];
+        const bad = findNonJson(obj[i], `${path}[${i}]`, seen);
+        if (bad) return bad;
+      }
+      return undefined;
+    }
+    const proto = Object.getPrototypeOf(obj) as unknown;
+    if (proto !== Object.prototype && proto !== null) return [path, `is ${describe(obj)}`];
+    for (const [k, v] of Object.entries(obj)) {
+      if (v === undefined) continue; // dropped by JSON, like an absent key
+      const bad = findNonJson(v, keyPath(path, k), seen);
+      if (bad) return bad;
+    }
+    return undefined;
+  } finally {
+    seen.delete(obj);
+  }
+}
+
+/** Throws a {@link NonJsonValueError} unless `value` is plain JSON. */
+export function assertJsonSafe(value: unknown, what: string): void {
+  const bad = findNonJson(value);
+  if (bad) throw new NonJsonValueError(what, bad[0], bad[1]);
+}
+
+function assertKey(key: unknown, what: string): asserts key is string {
+  if (typeof key !== 'string' || key === '') throw new TypeError(`${what}: the key must be a non-empty string, got ${JSON.stringify(key)}`);
+}
+
+function assertSublevelName(name: unknown): asserts name is string {
+  if (typeof name !== 'string' || !SUBLEVEL_NAME.test(name)) {
+    throw new TypeError(`invalid store namespace ${JSON.stringify(name)}: use a lower-case letter, then letters, digits, _ or -`);
+  }
+  if (RESERVED.has(name)) throw new TypeError(`store namespace "${name}" is written only by the store itself`);
+}
+
+// ---------------------------------------------------------------------------------------
+// open
+
+function hasCode(err: unknown, code: string): boolean {
+  for (let e = err, depth = 0; e && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    if ((e as { code?: unknown }).code === code) return true;
+  }
+  return false;
+}
+
+function causeMessage(err: unknown): string {
+  let e = err as { message?: unknown; cause?: unknown } | undefined;
+  while (e?.cause && typeof e.cause === 'object') e = e.cause as typeof e;
+  return typeof e?.message === 'string' ? e.message : String(err);
+}
+
+/**
+ * Open (creating if missing) the store in `dir`. Rejects with an `InputError` when
+ * another handle holds the directory (level 10 reports `LEVEL_DATABASE_NOT_OPEN`
+ * whose `cause` has code `LEVEL_LOCKED`) or when it cannot be opened at all.
+ */
+export async function openStore(dir: string): Promise<Store> {
+  const db = new Level<string, unknown>(dir, { valueEncoding: 'json' });
+  try {
+    await db.open();
+  } catch (err) {
+    if (hasCode(err, 'LEVEL_LOCKED')) {
+      throw new InputError(
+        `state directory ${dir} is already in use by another agent-trader process (LevelDB lock held); stop it or use another state_dir`,
+      );
+    }
+    throw new InputError(`cannot open the state directory ${dir}: ${causeMessage(err)}`);
+  }
+  const store = new LevelStore(dir, db);
+  await store.recover();
+  return store;
+}
+
+const openSublevel = (db: Level<string, unknown>, name: string) => db.sublevel<string, unknown>(name, { valueEncoding: 'json' });
+type Sub = ReturnType<typeof openSublevel>;
+type Op = { type: 'put'; sublevel: Sub; key: string; value: unknown };
+
+class LevelStore implements Store {
+  private readonly subs = new Map<string, Sub>();
+  private seq = 0;
+  private tail: Promise<unknown> = Promise.resolve();
+  private closing: Promise<void> | undefined;
+
+  constructor(
+    readonly dir: string,
+    private readonly db: Level<string, unknown>,
+  ) {}
+
+  private sub(name: string): Sub {
+    let s = this.subs.get(name);
+    if (!s) {
+      s = openSublevel(this.db, name);
+      this.subs.set(name, s);
+    }
+    return s;
+  }
+
+  /** Recover the journal sequence from the last key. */
+  async recover(): Promise<void> {
+    for await (const key of this.sub(STORE_SUBLEVELS.journal).keys({ reverse: true, limit: 1 })) {
+      this.seq = Number(key);
+    }
+  }
+
+  /** Run writes one after another: sequence numbers are assigned and committed in order. */
+  private write<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.closing) return Promise.reject(new Error(`store ${this.dir} is closed`));
+    const run = this.tail.then(fn);
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Journal ops for `entries`, numbered after the current sequence (call inside `write`). */
+  private journalOps(entries: readonly unknown[]): Op[] {
+    const journal = this.sub(STORE_SUBLEVELS.journal);
+    return entries.map((value, i) => ({ type: 'put', sublevel: journal, key: journalKey(this.seq + 1 + i), value }));
+  }
+
+  private async commit(ops: Op[], journalEntries: number): Promise<number[]> {
+    if (ops.length) await this.db.batch(ops);
+    const first = this.seq + 1;
+    this.seq += journalEntries;
+    return Array.from({ length: journalEntries }, (_, i) => first + i);
+  }
+
+  async saveSnapshot(key: string, snapshot: unknown, records: SnapshotRecords = {}): Promise<void> {
+    assertKey(key, 'snapshot');
+    assertJsonSafe(snapshot, `snapshot "${key}"`);
+    const journal = records.journal ?? [];
+    journal.forEach((entry, i) => assertJsonSafe(entry, `journal entry ${i} of snapshot "${key}"`));
+    const puts = records.puts ?? [];
+    for (const p of puts) {
+      assertSublevelName(p.sublevel);
+      assertKey(p.key, `record in ${p.sublevel}`);
+      assertJsonSafe(p.value, `record ${p.sublevel}/${p.key} of snapshot "${key}"`);
+    }
+    await this.write(() => {
+      const ops: Op[] = [
+        { type: 'put', sublevel: this.sub(STORE_SUBLEVELS.snapshots), key, value: snapshot },
+        ...this.journalOps(journal),
+        ...puts.map((p): Op => ({ type: 'put', sublevel: this.sub(p.sublevel), key: p.key, value: p.value })),
+      ];
+      return this.commit(ops, journal.length);
+    });
+  }
+
+  loadSnapshot<T = unknown>(key: string): Promise<T | undefined> {
+    assertKey(key, 'snapshot');
+    return this.sub(STORE_SUBLEVELS.snapshots).get(key) as Promise<T | undefined>;
+  }
+
+  appendJournal(entries: readonly unknown[]): Promise<number[]> {
+    entries.forEach((entry, i) => assertJsonSafe(entry, `journal entry ${i}`));
+    return this.write(() => this.commit(this.journalOps(entries), entries.length));
+  }
+
+  async *readJournal<T = unknown>(options: ReadJournalOptions = {}): AsyncIterable<JournalRecord<T>> {
+    const from = Math.max(1, Math.floor(options.from ?? 1));
+    const limit = options.limit ?? Infinity;
+    if (limit <= 0) return;
+    const it = this.sub(STORE_SUBLEVELS.journal).iterator({ gte: journalKey(from), limit });
+    for await (const [key, entry] of it) yield { seq: Number(key), entry: entry as T };
+  }
+
+  lastJournalSeq(): number {
+    return this.seq;
+  }
+
+  async putOrder(clientOrderId: string, record: unknown): Promise<void> {
+    assertKey(clientOrderId, 'order');
+    assertJsonSafe(record, `order "${clientOrderId}"`);
+    const orders = this.sub(STORE_SUBLEVELS.orders);
+    await this.write(() => orders.put(clientOrderId, record));
+  }
+
+  getOrder<T = unknown>(clientOrderId: string): Promise<T | undefined> {
+    assertKey(clientOrderId, 'order');
+    return this.sub(STORE_SUBLEVELS.orders).get(clientOrderId) as Promise<T | undefined>;
+  }
+
+  getRecord<T = unknown>(sublevel: string, key: string): Promise<T | undefined> {
+    assertSublevelName(sublevel);
+    assertKey(key, `record in ${sublevel}`);
+    return this.sub(sublevel).get(key) as Promise<T | undefined>;
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.tail.then(() => this.db.close());
+    return this.closing;
+  }
+}
