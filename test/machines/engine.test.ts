@@ -1,0 +1,187 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { enqueueActions } from 'xstate';
+import type { JournalEntry } from '../../src/actors/runtime/engine-runtime.js';
+import { createInspectionRecorder } from '../../src/actors/store/inspection-recorder.js';
+import { sessionMachine } from '../../src/machines/session.machine.js';
+import { ledgerGetAccount } from '../../src/machines/session/context.js';
+import { AT_MS, engineInput, startHarness, tick, type Harness } from '../support/engine-harness.js';
+import { World } from '../support/world.js';
+
+let harness: Harness | undefined;
+afterEach(async () => {
+  await harness?.close();
+  harness = undefined;
+});
+
+const outcomes = (h: Harness) =>
+  Object.fromEntries(h.runtime.actor.getSnapshot().context.history.map((o) => [o.signature, o]));
+
+describe('engine', () => {
+  it('runs one session per agent side by side, each with its own orders', async () => {
+    const world = new World(AT_MS, {
+      intents: {
+        alpha: [{ side: 'buy', symbol: 'AAPL', quantity: 100, type: 'market' }],
+        beta: [
+          { side: 'buy', symbol: 'MSFT', quantity: 200, type: 'market' },
+          { side: 'buy', symbol: 'NVDA', quantity: 100, type: 'market' },
+        ],
+      },
+    });
+    harness = await startHarness(
+      world,
+      engineInput({ agents: [{ signature: 'alpha', enabled: true }, { signature: 'beta', enabled: true }] }),
+    );
+    harness.runtime.send(tick());
+    world.runToEnd();
+    await harness.runtime.flush();
+
+    const byAgent = outcomes(harness);
+    expect(byAgent['alpha']?.status).toBe('completed');
+    expect(byAgent['alpha']?.results.map((r) => [r.clientOrderId, r.status, r.filledQuantity])).toEqual([
+      ['alpha.20251009T0935.1', 'filled', 100],
+    ]);
+    expect(byAgent['beta']?.results.map((r) => [r.clientOrderId, r.status])).toEqual([
+      ['beta.20251009T0935.1', 'filled'],
+      ['beta.20251009T0935.2', 'filled'],
+    ]);
+    expect([...world.venue.keys()].sort()).toEqual(['alpha.20251009T0935.1', 'beta.20251009T0935.1', 'beta.20251009T0935.2']);
+    expect(world.recorded.map((o) => o.signature).sort()).toEqual(['alpha', 'beta']);
+    // Finished sessions and orders are forgotten by the engine (kept in history only).
+    const snap = harness.runtime.actor.getSnapshot();
+    expect(snap.context.running).toEqual({});
+    expect(snap.context.openOrders).toEqual({});
+    expect(Object.keys(snap.children).filter((id) => id.startsWith('session:') || id.startsWith('order:'))).toEqual([]);
+
+    // The journal in the store holds every message, in order, with who sent it to whom.
+    const journal: JournalEntry[] = [];
+    for await (const r of harness.store.readJournal<JournalEntry>()) journal.push(r.entry);
+    const submits = journal.filter((e) => e.event.type === 'broker.submit');
+    expect(submits.map((e) => [e.from, e.to])).toEqual([
+      ['order:alpha.20251009T0935.1', 'broker'],
+      ['order:beta.20251009T0935.1', 'broker'],
+      ['order:beta.20251009T0935.2', 'broker'],
+    ]);
+    const types = journal.map((e) => e.event.type);
+    expect(types.indexOf('clock.tick')).toBeLessThan(types.indexOf('session.start'));
+    expect(types.filter((t) => t === 'session.finished')).toHaveLength(2);
+  });
+
+  it('skips a disabled agent and records why', async () => {
+    const world = new World(AT_MS, { intents: {} });
+    harness = await startHarness(world, engineInput({ agents: [{ signature: 'off', enabled: false }] }));
+    harness.runtime.send(tick());
+    world.runToEnd();
+    expect(outcomes(harness)['off']).toMatchObject({ status: 'skipped', reason: 'AGENT_DISABLED' });
+  });
+
+  it('refuses a new session while the previous one of the same agent still runs, then fails the stuck one at its deadline', async () => {
+    const world = new World(AT_MS, { intents: {}, silentAgents: ['mute'] });
+    harness = await startHarness(world, engineInput({ agents: [{ signature: 'mute', enabled: true }] }));
+    harness.runtime.send(tick());
+    while (world.step());
+    const later = '2025-10-09T10:35:00+08:00';
+    harness.runtime.send(tick({ at: later, atMs: AT_MS + 3_600_000, tsEvent: AT_MS + 60_000 }));
+    const history = () => harness!.runtime.actor.getSnapshot().context.history;
+    expect(history()).toEqual([expect.objectContaining({ at: later, status: 'skipped', reason: 'PREVIOUS_SESSION_RUNNING' })]);
+    expect(world.alerts.map((a) => a.code)).toContain('PREVIOUS_SESSION_RUNNING');
+
+    world.runToEnd();
+    expect(history().at(-1)).toMatchObject({
+      status: 'failed',
+      error: { step: 'deciding', reason: 'DEADLINE' },
+    });
+    expect(world.alerts.map((a) => a.code)).toContain('SESSION_FAILED');
+  });
+
+  it('supervises: a session that throws fails alone, the others complete', async () => {
+    const world = new World(AT_MS, { intents: { good: [{ side: 'buy', symbol: 'AAPL', quantity: 100, type: 'market' }] } });
+    // Fault injection: the account request throws for one agent and works as usual for the others.
+    const crashy = sessionMachine.provide({
+      actions: {
+        requestAccount: enqueueActions(({ enqueue, context, system }) => {
+          if (context.input.signature === 'crashy') {
+            enqueue(() => {
+              throw new Error('ledger view exploded');
+            });
+          } else {
+            enqueue.sendTo(system.get('ledger'), ledgerGetAccount(context));
+          }
+        }),
+      },
+    });
+    let fatal: unknown;
+    harness = await startHarness(
+      world,
+      engineInput({ agents: [{ signature: 'crashy', enabled: true }, { signature: 'good', enabled: true }] }),
+      { machines: { session: crashy }, onFatal: (e) => (fatal = e) },
+    );
+    harness.runtime.send(tick());
+    world.runToEnd();
+    await harness.runtime.flush();
+    const byAgent = outcomes(harness);
+    expect(byAgent['crashy']).toMatchObject({
+      status: 'failed',
+      reason: 'ACTOR_FAILED',
+      // The step is the last state the session reached: it crashed leaving fetching.
+      error: { step: 'fetching', message: expect.stringContaining('ledger view exploded') },
+    });
+    expect(byAgent['good']).toMatchObject({ status: 'completed' });
+    expect(world.alerts).toContainEqual(expect.objectContaining({ code: 'SESSION_CRASHED', signature: 'crashy', level: 'critical' }));
+    expect(fatal).toBeUndefined();
+    expect(harness.runtime.actor.getSnapshot().status).toBe('active');
+  });
+
+  it('queues an order made outside hours for the next open; it outlives its session', async () => {
+    const world = new World(AT_MS, { intents: { night: [{ side: 'buy', symbol: 'AAPL', quantity: 100, type: 'market' }] } });
+    const input = engineInput({
+      agents: [{ signature: 'night', enabled: true }],
+      orders: { ...engineInput().orders, outsideHours: 'queue_next_open' },
+    });
+    harness = await startHarness(world, input);
+    const nextOpen = AT_MS + 18 * 3_600_000;
+    harness.runtime.send(tick({ marketOpen: false, nextOpenMs: nextOpen }));
+    while (world.step());
+    const snap = harness.runtime.actor.getSnapshot();
+    expect(snap.context.history[0]).toMatchObject({ status: 'completed', results: [expect.objectContaining({ status: 'queued' })] });
+    expect(Object.keys(snap.context.openOrders)).toEqual(['night.20251009T0935.1']);
+    expect(world.venue.size).toBe(0);
+
+    world.runToEnd();
+    expect(world.venue.get('night.20251009T0935.1')).toMatchObject({ status: 'filled', fills: [{ atMs: nextOpen }] });
+    expect(harness.runtime.actor.getSnapshot().context.orderHistory).toEqual([
+      expect.objectContaining({ clientOrderId: 'night.20251009T0935.1', status: 'filled', filledQuantity: 100 }),
+    ]);
+  });
+
+  it('records every actor transition and message as JSONL when inspected live', async () => {
+    const world = new World(AT_MS, { intents: { alpha: [{ side: 'buy', symbol: 'AAPL', quantity: 100, type: 'market' }] } });
+    const lines: string[] = [];
+    const recorder = createInspectionRecorder((line) => lines.push(line));
+    harness = await startHarness(world, engineInput(), { inspect: recorder });
+    harness.runtime.send(tick());
+    world.runToEnd();
+    const records = lines.map((l) => JSON.parse(l) as { type: string; systemId?: string; event?: { type: string }; snapshot?: { value: unknown } });
+    expect(records.every((r) => r.type.startsWith('@xstate.'))).toBe(true);
+    const order = 'order:alpha.20251009T0935.1';
+    expect(records.filter((r) => r.systemId === order && r.type === '@xstate.snapshot').map((r) => r.snapshot?.value)).toEqual([
+      'new',
+      'submitting',
+      'accepted',
+      'filled',
+    ]);
+    expect(records.some((r) => r.type === '@xstate.event' && r.event?.type === 'broker.submit')).toBe(true);
+  });
+
+  it('rejects an order made while the market is closed with MARKET_CLOSED by default, and tells the agent', async () => {
+    const world = new World(AT_MS, { intents: { late: [{ side: 'buy', symbol: 'AAPL', quantity: 100, type: 'market' }] } });
+    harness = await startHarness(world, engineInput({ agents: [{ signature: 'late', enabled: true }] }));
+    harness.runtime.send(tick({ marketOpen: false, nextOpenMs: AT_MS + 3_600_000 }));
+    world.runToEnd();
+    expect(outcomes(harness)['late']?.results).toEqual([
+      expect.objectContaining({ status: 'rejected', reason: 'MARKET_CLOSED', filledQuantity: 0 }),
+    ]);
+    const decide = world.received.filter((r) => r.message.type === 'agent.decide').at(-1)?.message;
+    expect(decide).toMatchObject({ results: [expect.objectContaining({ reason: 'MARKET_CLOSED' })] });
+    expect(world.venue.size).toBe(0);
+  });
+});
