@@ -9,6 +9,7 @@ import { registerConfigCommands } from './commands/config.js';
 import { registerCalendarCommand } from './commands/calendar.js';
 import { registerScheduleCommand } from './commands/schedule.js';
 import { registerRunCommand } from './commands/run.js';
+import { registerInspectCommand } from './commands/inspect.js';
 
 export function buildProgram(): Command {
   const program = new Command('agent-trader')
@@ -19,6 +20,7 @@ export function buildProgram(): Command {
   registerCalendarCommand(program);
   registerScheduleCommand(program);
   registerRunCommand(program);
+  registerInspectCommand(program);
   return program;
 }
 
