@@ -144,8 +144,16 @@ export function guardName(guard: unknown): string {
     }
     return INLINE;
   }
-  if (isNamed(guard)) return guard.type;
+  if (isNamed(guard)) return guard.type + paramsLabel((guard as { params?: unknown }).params);
   return INLINE;
+}
+
+/** `(filled)` for `{ status: 'filled' }`: static params make otherwise identical edges readable. */
+function paramsLabel(params: unknown): string {
+  if (params === undefined || params === null || typeof params === 'function') return '';
+  if (typeof params !== 'object') return `(${String(params)})`;
+  const values = Object.values(params as Record<string, unknown>).filter((v) => ['string', 'number', 'boolean'].includes(typeof v));
+  return values.length > 0 ? `(${values.join(', ')})` : '';
 }
 
 /** Names of guards referenced by name (inside combinators too). */

@@ -159,6 +159,27 @@ describe('machineToJson', () => {
   });
 });
 
+describe('guard parameters', () => {
+  it('shows static guard params so edges that differ only by them stay readable', () => {
+    const m = setup({ guards: { is: (_: unknown, _p: { status: string }) => true } }).createMachine({
+      initial: 'a',
+      states: {
+        a: {
+          on: {
+            go: [
+              { guard: { type: 'is', params: { status: 'filled' } }, target: 'b' },
+              { guard: { type: 'is', params: { status: 'cancelled' } }, target: 'c' },
+            ],
+          },
+        },
+        b: {},
+        c: {},
+      },
+    });
+    expect(machineToJson(m).states[0]!.transitions.map((t) => t.guard)).toEqual(['is(filled)', 'is(cancelled)']);
+  });
+});
+
 describe('machineToMermaid', () => {
   it('draws nested states, initial and final markers, and labelled transitions', () => {
     expect(machineToMermaid(sample)).toBe(
