@@ -1,6 +1,9 @@
 /** What the clock stream tells the engine: ticks at trading instants, and notices about time itself. */
 import type { DateTime } from 'luxon';
+import { isOpenAt, nextOpen } from './calendar/index.js';
 import type { Frequency, Market } from './markets.js';
+import type { Message } from './messages.js';
+import { isoInstant } from './schedule.js';
 
 /** A trading instant reached: the engine starts one session per enabled agent. */
 export interface Tick {
@@ -33,3 +36,18 @@ export interface ClockJump {
 }
 
 export type ClockEvent = Tick | TickMissed | ClockJump;
+
+/** The engine's `clock.tick` message for a tick: the calendar tells whether the exchange trades at that instant and when it next opens. */
+export function tickMessage(tick: Tick, tsEvent: number): Message<'clock.tick'> {
+  const open = isOpenAt(tick.market, tick.at);
+  return {
+    type: 'clock.tick',
+    market: tick.market,
+    frequency: tick.frequency,
+    at: isoInstant(tick.at),
+    atMs: tick.at.toMillis(),
+    marketOpen: open,
+    nextOpenMs: (open ? tick.at : nextOpen(tick.market, tick.at)).toMillis(),
+    tsEvent,
+  };
+}
