@@ -1,5 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { DateTime } from 'luxon';
 import { enqueueActions } from 'xstate';
+import { tickMessage } from '../../src/domain/clock-events.js';
+import { defaultScheduleSpec } from '../../src/domain/schedule.js';
+import { ticks } from '../../src/streams/clock.js';
+import { EpochVirtualScheduler } from '../../src/streams/virtual-time.js';
 import type { JournalEntry } from '../../src/actors/runtime/engine-runtime.js';
 import { createInspectionRecorder } from '../../src/actors/store/inspection-recorder.js';
 import { sessionMachine } from '../../src/machines/session.machine.js';
@@ -64,6 +69,29 @@ describe('engine', () => {
     const types = journal.map((e) => e.event.type);
     expect(types.indexOf('clock.tick')).toBeLessThan(types.indexOf('session.start'));
     expect(types.filter((t) => t === 'session.finished')).toHaveLength(2);
+  });
+
+  it('runs a session at every tick of the clock stream (a day of A-share hourly sessions in virtual time)', async () => {
+    const world = new World(AT_MS, { intents: { alpha: [{ side: 'buy', symbol: 'AAPL', quantity: 100, type: 'market' }] } });
+    harness = await startHarness(world, engineInput({ frequency: 'hourly' }));
+    const runtime = harness.runtime;
+    const scheduler = new EpochVirtualScheduler(DateTime.fromISO('2025-10-10T00:00', { zone: 'Asia/Shanghai' }));
+    const until = DateTime.fromISO('2025-10-10T23:59', { zone: 'Asia/Shanghai' });
+    ticks(defaultScheduleSpec('cn', 'hourly'), { scheduler, until }).subscribe((t) => {
+      world.now = scheduler.now();
+      runtime.send(tickMessage(t, scheduler.now()));
+      while (world.step());
+    });
+    scheduler.advanceTo(until);
+    const history = runtime.actor.getSnapshot().context.history;
+    expect(history.map((o) => [o.at, o.status, o.results[0]?.status, o.results[0]?.reason])).toEqual([
+      ['2025-10-10T10:35:00+08:00', 'completed', 'filled', undefined],
+      // 11:35 falls in the lunch break and 15:05 after the close: with the default
+      // orders_outside_hours `reject`, the agent is told MARKET_CLOSED.
+      ['2025-10-10T11:35:00+08:00', 'completed', 'rejected', 'MARKET_CLOSED'],
+      ['2025-10-10T14:05:00+08:00', 'completed', 'filled', undefined],
+      ['2025-10-10T15:05:00+08:00', 'completed', 'rejected', 'MARKET_CLOSED'],
+    ]);
   });
 
   it('skips a disabled agent and records why', async () => {
