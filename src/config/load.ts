@@ -44,8 +44,8 @@ export function parseConfig(raw: unknown, source: string, options: ParseOptions 
   return options.baseDir === undefined ? result.data : resolveConfigPaths(result.data, options.baseDir, raw);
 }
 
-/** Read, parse and validate a config file. Relative paths inside it become absolute (see the header). */
-export async function loadConfig(path: string): Promise<Config> {
+/** Read a config file as JSON (not yet validated), with clear messages for a missing file, non-JSON and comments. */
+export async function readConfigJson(path: string): Promise<unknown> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -56,8 +56,12 @@ export async function loadConfig(path: string): Promise<Config> {
     if (code === 'EACCES') throw new ConfigError(`config file not readable (permission denied): ${path}`, [], path);
     throw err;
   }
-  const raw = parseJsonText(text, path);
-  return parseConfig(raw, path, { baseDir: dirname(resolve(path)) });
+  return parseJsonText(text, path);
+}
+
+/** Read, parse and validate a config file. Relative paths inside it become absolute (see the header). */
+export async function loadConfig(path: string): Promise<Config> {
+  return parseConfig(await readConfigJson(path), path, { baseDir: dirname(resolve(path)) });
 }
 
 /**

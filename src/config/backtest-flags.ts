@@ -1,0 +1,77 @@
+/**
+ * The config of a `backtest` run: the config file (or none) with the command-line
+ * flags laid over it, validated by the same schema, so a backtest needs no config
+ * file and a bad flag gets the same precise message as a bad key.
+ *
+ * Paths given as flags are relative to the working directory; paths written in the
+ * file stay relative to the file. Flags win over the file.
+ */
+import { basename, dirname, resolve } from 'node:path';
+import { InputError } from '../domain/errors.js';
+import { parseConfig, readConfigJson } from './load.js';
+import type { Config } from './schema.js';
+
+export interface BacktestFlags {
+  readonly config?: string;
+  readonly market?: string;
+  readonly frequency?: string;
+  readonly bars?: string;
+  readonly replayLog?: readonly string[];
+  readonly signature?: string;
+  readonly rules?: string;
+  readonly cash?: string;
+  readonly from?: string;
+  readonly to?: string;
+}
+
+/** `cn-daily.gpt-5.position.jsonl` -> `gpt-5`; any other name -> its stem. */
+export function signatureFromLogName(path: string): string {
+  const name = basename(path).replace(/\.position\.jsonl$|\.jsonl$/, '');
+  const m = /^(?:cn|us)-[^.]+\.(.+)$/.exec(name);
+  return (m?.[1] ?? name).replace(/[^A-Za-z0-9._-]/g, '-');
+}
+
+type Raw = Record<string, unknown>;
+const obj = (v: unknown): Raw => (typeof v === 'object' && v !== null && !Array.isArray(v) ? { ...(v as Raw) } : {});
+
+export async function backtestConfig(flags: BacktestFlags, cwd = process.cwd()): Promise<Config> {
+  const file = flags.config ? resolve(cwd, flags.config) : undefined;
+  const raw: Raw = file ? obj(await readConfigJson(file)) : {};
+  const abs = (p: string) => resolve(cwd, p);
+
+  raw['mode'] = 'backtest';
+  if (flags.market) raw['market'] = flags.market;
+  if (flags.frequency) raw['frequency'] = flags.frequency;
+  if (flags.bars) raw['data_source'] = { ...obj(raw['data_source']), bars_file: abs(flags.bars) };
+  if (flags.rules) raw['broker'] = { ...obj(raw['broker']), rules: flags.rules };
+  if (flags.cash !== undefined) {
+    const cash = Number(flags.cash);
+    // Let the schema word the error: a non-number goes through as the string it is.
+    raw['agent_config'] = { ...obj(raw['agent_config']), initial_cash: Number.isFinite(cash) && flags.cash.trim() !== '' ? cash : flags.cash };
+  }
+  if (flags.from || flags.to) {
+    const range = obj(raw['date_range']);
+    raw['date_range'] = { ...range, ...(flags.from ? { from: flags.from } : {}), ...(flags.to ? { to: flags.to } : {}) };
+  }
+  const logs = flags.replayLog ?? [];
+  if (logs.length > 0) {
+    if (flags.signature && logs.length > 1) {
+      throw new InputError('--signature names one agent; with several --replay-log files each is named after its file');
+    }
+    raw['models'] = logs.map((log) => {
+      const signature = flags.signature ?? signatureFromLogName(log);
+      return { name: signature, signature, agent: { kind: 'replay', log_file: abs(log) } };
+    });
+  } else if (raw['models'] === undefined) {
+    const signature = flags.signature ?? 'rules-equal-weight';
+    raw['models'] = [{ name: signature, signature, agent: { kind: 'rules', strategy: 'equal_weight' } }];
+  } else if (flags.signature) {
+    throw new InputError('--signature renames the agent of --replay-log or of the default rules agent; the config names its own models');
+  }
+  const source = file ?? 'backtest flags';
+  const config = parseConfig(raw, source, { baseDir: file ? dirname(file) : cwd });
+  if (!config.data_source.bars_file) {
+    throw new InputError('a backtest needs prices: give --bars FILE or a config with data_source.bars_file');
+  }
+  return config;
+}
