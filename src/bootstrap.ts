@@ -35,10 +35,10 @@ export async function dryRun(config: Config, write: Write): Promise<DryRunResult
   if (!range) throw new InputError(`${barsFile}: no bars`);
 
   const zone = MARKETS[config.market].zone;
-  const from = config.date_range
+  const from = config.date_range?.from
     ? DateTime.fromISO(config.date_range.from, { zone })
     : range.first.setZone(zone).startOf('day');
-  const until = config.date_range
+  const until = config.date_range?.to
     ? DateTime.fromISO(config.date_range.to, { zone }).endOf('day')
     : range.last.setZone(zone).endOf('day');
   const agents = config.models.filter((m) => m.enabled);

@@ -338,7 +338,8 @@ export const LogSchema = z.strictObject({
   file: filePath().optional(),
 });
 
-export const DateRangeSchema = z.strictObject({ from: DateSchema, to: DateSchema });
+/** Backtest span, inclusive; either end may be left out (the bars file's first or last day). */
+export const DateRangeSchema = z.strictObject({ from: DateSchema.optional(), to: DateSchema.optional() });
 
 // ---------------------------------------------------------------------------
 // The whole file

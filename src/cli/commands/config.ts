@@ -24,7 +24,7 @@ export function summarizeConfig(config: Config): string {
     `broker ${config.broker.type}/${config.broker.rules}`,
     `state_dir ${shortPath(config.state_dir)}`,
   ];
-  if (config.date_range) parts.push(`${config.date_range.from}..${config.date_range.to}`);
+  if (config.date_range) parts.push(`${config.date_range.from ?? 'start'}..${config.date_range.to ?? 'end'}`);
   return parts.join(', ');
 }
 
