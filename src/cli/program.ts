@@ -10,6 +10,7 @@ import { registerCalendarCommand } from './commands/calendar.js';
 import { registerScheduleCommand } from './commands/schedule.js';
 import { registerRunCommand } from './commands/run.js';
 import { registerInspectCommand } from './commands/inspect.js';
+import { registerReportCommand } from './commands/report.js';
 
 export function buildProgram(): Command {
   const program = new Command('agent-trader')
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   registerScheduleCommand(program);
   registerRunCommand(program);
   registerInspectCommand(program);
+  registerReportCommand(program);
   return program;
 }
 

@@ -17,6 +17,8 @@ export const PositionActionSchema = z.strictObject({
   action: z.enum(['buy', 'sell', 'no_trade']),
   symbol: z.string(),
   amount: z.number().int().nonnegative(),
+  /** Some AI-Trader versions also wrote the fill price. */
+  price: z.number().optional(),
 });
 export type PositionAction = z.infer<typeof PositionActionSchema>;
 

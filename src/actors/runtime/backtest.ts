@@ -1,0 +1,294 @@
+/**
+ * A backtest: the same engine, machines and actors that run live, with the
+ * simulated broker, driven by the clock stream on a virtual-time scheduler over
+ * historical bars.
+ *
+ * The driver advances virtual time one scheduled action at a time (a tick, a
+ * deadline, an order queued for the open) and lets the actor system settle after
+ * each (every session finished, no order waiting on an answer, the store and the
+ * ledger written) before time moves on, so nothing ever sees a price from after
+ * the instant it runs at. State lives under `<out>/state` (LevelDB): a stopped
+ * backtest started again with the same `--out` resumes after its last tick.
+ */
+import { join } from 'node:path';
+import { DateTime } from 'luxon';
+import type { InspectionEvent } from 'xstate';
+import type { Config, ModelConfig } from '../../config/schema.js';
+import { scheduleSpecOf } from '../../config/schedule-spec.js';
+import { tickMessage } from '../../domain/clock-events.js';
+import { InputError } from '../../domain/errors.js';
+import { MARKETS } from '../../domain/markets.js';
+import { viewAt, type PointInTimeView } from '../../domain/point-in-time.js';
+import type { PriceStore } from '../../domain/price-store.js';
+import { tradingInstants } from '../../domain/schedule.js';
+import {
+  buildReport,
+  loadBenchmark,
+  renderReportHtml,
+  writeReport,
+  type BenchmarkSeries,
+  type Report,
+  type SignatureRun,
+} from '../../report/index.js';
+import { ticks } from '../../streams/clock.js';
+import { EpochVirtualScheduler } from '../../streams/virtual-time.js';
+import type { Decider } from '../agents/agent.js';
+import { agentActor } from '../agents/agent-actor.js';
+import { aiTraderLabel } from '../agents/ai-trader-labels.js';
+import { loadReplayLog, replayDecider } from '../agents/replay-agent.js';
+import { CASH_KEY } from '../../domain/position-log.js';
+import { rulesDecider } from '../agents/rules-agent.js';
+import { brokerActor } from '../brokers/broker-actor.js';
+import { labelledBarAt, SimulatedBroker, type SimulatedBrokerState } from '../brokers/simulated-broker.js';
+import { deadlineClock } from '../clock/deadline-clock.actor.js';
+import { Ledger } from '../ledger/ledger.js';
+import { ledgerActor } from '../ledger/ledger-actor.js';
+import { loadPriceStore } from '../market-data/alpha-vantage-file.js';
+import { marketDataActor } from '../market-data/market-data-actor.js';
+import { alertCollector, type Alert } from '../monitor/alert-collector.actor.js';
+import { approveAllRisk } from '../risk/approve-all.actor.js';
+import { openStore } from '../store/store.js';
+import { startEngine, type EngineRuntime } from './engine-runtime.js';
+import type { EngineInput } from '../../machines/engine.machine.js';
+
+export interface BacktestOptions {
+  readonly config: Config;
+  readonly outDir: string;
+  /** Wall-clock instant stamped on the report (injected: the driver never reads the clock). */
+  readonly generatedAt: DateTime;
+  readonly onProgress?: (done: number, total: number, at: string) => void;
+  readonly onAlert?: (alert: Alert) => void;
+  /** Extra observer of every actor event (the JSONL inspector). */
+  readonly inspect?: (event: InspectionEvent) => void;
+  /** Prices already loaded (benchmarks, tests); default: read `data_source.bars_file`. */
+  readonly prices?: PriceStore;
+}
+
+export interface BacktestResult {
+  readonly report: Report;
+  readonly files: { readonly json: string; readonly html: string };
+  readonly alerts: readonly Alert[];
+  /** Trading instants run by this invocation (fewer than the span when it resumed). */
+  readonly ticksRun: number;
+  readonly ticksTotal: number;
+}
+
+const VENUE_KEY = 'venue';
+
+/** Budgets per session step and order timeouts, from the config. */
+function engineInput(config: Config): EngineInput {
+  const sessionMs = config.agent_config.session_deadline_seconds * 1000;
+  const limitMs = config.execution.limit_order_timeout_seconds * 1000;
+  return {
+    market: config.market,
+    frequency: config.frequency,
+    agents: config.models.map((m) => ({ signature: m.signature, enabled: m.enabled })),
+    budgets: {
+      fetchingMs: 60_000,
+      analyzingMs: 60_000,
+      decidingMs: sessionMs,
+      executingMs: limitMs + 120_000,
+      recordingMs: 60_000,
+    },
+    maxIntents: config.risk_control.max_orders_per_session,
+    orders: {
+      outsideHours: config.execution.orders_outside_hours,
+      submitTimeoutMs: 30_000,
+      cancelTimeoutMs: 30_000,
+      limitTimeoutMs: limitMs,
+      queryRetryMs: 30_000,
+    },
+    historyLimit: 1000,
+  };
+}
+
+async function deciderFor(model: ModelConfig, config: Config): Promise<Decider> {
+  const agent = model.agent;
+  switch (agent.kind) {
+    case 'rules':
+      return rulesDecider(agent, { market: config.market, minCash: String(config.risk_control.min_cash_reserve) });
+    case 'replay': {
+      const log = await loadReplayLog(agent.log_file);
+      return replayDecider(log, { labelOf: (at) => aiTraderLabel(at, config.frequency, config.market) });
+    }
+    case 'llm':
+      throw new InputError(`models: ${model.signature} is an llm agent; llm agents cannot run yet (only rules and replay)`);
+  }
+}
+
+/** Symbol order for position.jsonl: a replayed log's own (so files compare with AI-Trader's), else the store's. */
+async function universeOf(config: Config, store: PriceStore): Promise<{ universe: string[]; startDate?: string }> {
+  const replay = config.models.find((m) => m.agent.kind === 'replay');
+  if (replay?.agent.kind === 'replay') {
+    const log = await loadReplayLog(replay.agent.log_file);
+    const first = log.records[0];
+    const symbols = Object.keys(first?.positions ?? {}).filter((s) => s !== CASH_KEY);
+    return { universe: symbols, ...(first ? { startDate: first.date } : {}) };
+  }
+  return { universe: store.symbols() };
+}
+
+export async function runBacktest(options: BacktestOptions): Promise<BacktestResult> {
+  const { config, outDir } = options;
+  const { market, frequency } = config;
+  const zone = MARKETS[market].zone;
+  const barsFile = config.data_source.bars_file;
+  if (!barsFile) throw new InputError('data_source.bars_file: a backtest needs a price file');
+
+  const prices = options.prices ?? (await loadPriceStore(barsFile, { market }));
+  const range = prices.range();
+  if (!range) throw new InputError(`${barsFile}: no bars`);
+  const from = config.date_range?.from ?? range.first.setZone(zone).toISODate()!;
+  const to = config.date_range?.to ?? range.last.setZone(zone).toISODate()!;
+  const spec = scheduleSpecOf(config);
+  const instants = tradingInstants(spec, from, to);
+  if (instants.length === 0) throw new InputError(`no ${market} ${frequency} trading instant between ${from} and ${to}`);
+  const deciders = Object.fromEntries(
+    await Promise.all(config.models.filter((m) => m.enabled).map(async (m) => [m.signature, await deciderFor(m, config)] as const)),
+  );
+  const benchmark: BenchmarkSeries | undefined = config.data_source.benchmark_file
+    ? await loadBenchmark(config.data_source.benchmark_file, { market })
+    : undefined;
+
+  const store = await openStore(join(outDir, 'state'));
+  let runtime: EngineRuntime | undefined;
+  try {
+    // Resume: virtual time starts after the last tick the stored engine processed.
+    const saved = await store.loadSnapshot<{ context?: { lastTick?: { atMs: number } } }>('engine');
+    const lastTickMs = saved?.context?.lastTick?.atMs;
+    const startMs = lastTickMs ?? instants[0]!.toMillis() - 60_000;
+    const scheduler = new EpochVirtualScheduler(startMs);
+    const nowMs = () => scheduler.now();
+    const now = () => DateTime.fromMillis(scheduler.now(), { zone });
+    const view = (at: DateTime): PointInTimeView => viewAt(prices, at, (symbol) => labelledBarAt(prices, symbol, at));
+
+    const venue = await store.loadSnapshot<SimulatedBrokerState>(VENUE_KEY);
+    const broker = new SimulatedBroker({
+      market,
+      rules: config.broker.rules,
+      store: prices,
+      now,
+      fees: config.broker.fees,
+      slippageBps: config.broker.slippage_bps,
+      maxVolumeShare: config.broker.max_volume_share,
+      accounts: Object.fromEntries(config.models.map((m) => [m.signature, { cash: String(m.initial_cash) }])),
+      ...(venue ? { state: venue } : {}),
+    });
+    const { universe, startDate } = await universeOf(config, prices);
+    const ledger = await Ledger.restore({
+      market,
+      frequency,
+      signatures: config.models.map((m) => ({ signature: m.signature, initialCash: String(m.initial_cash) })),
+      store,
+      stateDir: outDir,
+      view,
+      dateLabel: (at: DateTime) => aiTraderLabel(at, frequency, market) ?? at.setZone(zone).toFormat(frequency === 'daily' ? 'yyyy-LL-dd' : 'yyyy-LL-dd HH:mm:ss'),
+      universe,
+      ...(startDate ? { startDate } : {}),
+    });
+
+    const alerts: Alert[] = [];
+    let events = 0;
+    runtime = await startEngine({
+      store,
+      input: engineInput(config),
+      now: nowMs,
+      actors: {
+        clock: deadlineClock(scheduler),
+        marketData: marketDataActor(view, nowMs),
+        ledger: ledgerActor(ledger, nowMs),
+        agent: agentActor(deciders, view, nowMs),
+        risk: approveAllRisk(nowMs),
+        broker: brokerActor(broker, nowMs),
+        monitor: alertCollector(alerts, options.onAlert),
+      },
+      inspect: (e) => {
+        events++;
+        options.inspect?.(e);
+      },
+    });
+    const engine = runtime;
+
+    const quiet = () => {
+      const snap = engine.actor.getSnapshot();
+      if (Object.keys(snap.context.running).length > 0) return false;
+      return Object.keys(snap.context.openOrders).every((cid) => {
+        const value = (snap.children[`order:${cid}`]?.getSnapshot() as { value?: unknown } | undefined)?.value;
+        return value === 'queued' || value === 'accepted' || value === 'partially_filled';
+      });
+    };
+    /** Let the actor system finish what the last action started; give up waiting only when nothing moves at all. */
+    const settle = async () => {
+      let idleTurns = 0;
+      for (;;) {
+        const before = events;
+        await ledger.idle();
+        await engine.flush();
+        await new Promise<void>((r) => setImmediate(r));
+        if (quiet()) return;
+        idleTurns = events === before ? idleTurns + 1 : 0;
+        // Something waits on time (a deadline) rather than on I/O: let time move.
+        if (idleTurns > 100) return;
+      }
+    };
+
+    const total = instants.length;
+    const resumeFrom = lastTickMs === undefined ? undefined : DateTime.fromMillis(lastTickMs, { zone });
+    const done = instants.filter((i) => resumeFrom && i <= resumeFrom).length;
+    let ran = 0;
+    let completed = false;
+    const until = instants.at(-1)!.endOf('day');
+    const sub = ticks(spec, {
+      scheduler,
+      until,
+      maxWaitMs: 6 * 3_600_000,
+      ...(resumeFrom ? { resumeFrom } : {}),
+    }).subscribe({
+      next: (tick) => {
+        engine.send(tickMessage(tick, scheduler.now()));
+        ran++;
+        options.onProgress?.(done + ran, total, tick.at.toISO()!);
+      },
+      complete: () => (completed = true),
+    });
+    try {
+      // One scheduled action at a time, settling in between.
+      while (scheduler.actions.length > 0) {
+        const next = scheduler.actions[0]!.delay;
+        scheduler.advanceTo(next);
+        await settle();
+        await store.saveSnapshot(VENUE_KEY, broker.state());
+        if (completed && quiet()) break;
+      }
+    } finally {
+      sub.unsubscribe();
+    }
+
+    // The report: curves and counts from the ledger, the benchmark aligned to the sessions.
+    const runs: SignatureRun[] = config.models.map((m) => {
+      const s = ledger.summary(m.signature);
+      return {
+        signature: m.signature,
+        initialValue: String(m.initial_cash),
+        finalCash: s.cash,
+        curve: ledger.equityCurve(m.signature),
+        orders: s.orders,
+        fills: s.fills,
+        rejected: s.rejections,
+        fees: s.fees,
+      };
+    });
+    const report = buildReport(
+      runs,
+      { market, frequency, from, to, rules: config.broker.rules, generatedAt: options.generatedAt.toISO()!, sessions: total },
+      benchmark,
+    );
+    const files = await writeReport(outDir, report, renderReportHtml(report, runs, benchmark));
+    await runtime.stop();
+    runtime = undefined;
+    return { report, files, alerts, ticksRun: ran, ticksTotal: total };
+  } finally {
+    runtime?.crash();
+    await store.close();
+  }
+}

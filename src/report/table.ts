@@ -1,0 +1,56 @@
+/** `formatReportTable`: report.json as an aligned text table for a terminal. */
+import { money, percent, printable, rejectionsText, sharpeText, signedPercent } from './format.js';
+import type { Report } from './types.js';
+
+const HEADERS = ['signature', 'initial', 'final', 'return', 'max DD', 'sharpe', 'orders', 'fills', 'fees', 'rejections'] as const;
+/** Columns aligned right (numbers); the others left. */
+const RIGHT = new Set([1, 2, 3, 4, 5, 6, 7, 8]);
+
+/** One line per cell row, columns padded; no trailing spaces. */
+function align(rows: readonly (readonly string[])[]): string[] {
+  const widths = HEADERS.map((_, c) => Math.max(...rows.map((r) => [...(r[c] ?? '')].length)));
+  return rows.map((r) =>
+    r
+      .map((cell, c) => {
+        const pad = ' '.repeat(widths[c]! - [...cell].length);
+        return RIGHT.has(c) ? pad + cell : cell + pad;
+      })
+      .join('  ')
+      .trimEnd(),
+  );
+}
+
+/**
+ * The summary as text: a heading line with the run, then a table with one row per
+ * signature (initial, final value, return %, max drawdown %, Sharpe, orders, fills,
+ * fees, rejections by reason) and a last row for the benchmark when there is one.
+ */
+export function formatReportTable(report: Report): string {
+  const r = report.run;
+  const heading =
+    `backtest ${r.market} ${r.frequency} ${r.from} .. ${r.to}, rules ${r.rules}, ${r.sessions} session${r.sessions === 1 ? '' : 's'}` +
+    ` (generated ${r.generated_at})`;
+  const rows: string[][] = [[...HEADERS]];
+  for (const [sig, s] of Object.entries(report.signatures)) {
+    rows.push([
+      printable(sig),
+      money(s.initial_value),
+      money(s.final_value),
+      signedPercent(s.return),
+      percent(s.max_drawdown),
+      sharpeText(s.sharpe),
+      String(s.orders),
+      String(s.fills),
+      money(s.fees),
+      rejectionsText(s.rejected),
+    ]);
+  }
+  const b = report.benchmark;
+  if (b) {
+    rows.push([`benchmark ${printable(b.symbol)}`, money(b.initial), money(b.final), signedPercent(b.return), percent(b.max_drawdown), '', '', '', '', '']);
+  }
+  const lines = [heading, ...align(rows)];
+  if (Object.keys(report.signatures).length === 0) lines.push('(no signatures)');
+  lines.push(`sharpe: annualised over ${r.periods_per_year} periods/year, risk-free 0; n/a = fewer than 2 returns or a flat curve`);
+  return `${lines.join('\n')}\n`;
+}
