@@ -9,6 +9,7 @@ import { registerConfigCommands } from './commands/config.js';
 import { registerCalendarCommand } from './commands/calendar.js';
 import { registerScheduleCommand } from './commands/schedule.js';
 import { registerRunCommand } from './commands/run.js';
+import { registerBacktestCommand } from './commands/backtest.js';
 import { registerInspectCommand } from './commands/inspect.js';
 import { registerReportCommand } from './commands/report.js';
 
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   registerCalendarCommand(program);
   registerScheduleCommand(program);
   registerRunCommand(program);
+  registerBacktestCommand(program);
   registerInspectCommand(program);
   registerReportCommand(program);
   return program;

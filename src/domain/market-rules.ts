@@ -289,6 +289,19 @@ export function labelInstant(bar: PriceBar): DateTime {
   return day.set({ hour: Number(m[2]), minute: Number(m[3]), second: Number(m[4] ?? 0), millisecond: 0 });
 }
 
+/** Bars are immutable and shared: their label instant (epoch ms) and exchange date are computed once. */
+const labelCache = new WeakMap<PriceBar, { readonly ms: number; readonly day: string }>();
+
+function labelOf(bar: PriceBar): { readonly ms: number; readonly day: string } {
+  let hit = labelCache.get(bar);
+  if (!hit) {
+    const at = labelInstant(bar);
+    hit = { ms: at.toMillis(), day: at.toISODate()! };
+    labelCache.set(bar, hit);
+  }
+  return hit;
+}
+
 /**
  * AI-Trader's convention: the bar whose label is the latest label not after `t` on the same
  * exchange day (a daily bar's label is its date; US hourly labels are bar starts, A-share
@@ -297,27 +310,22 @@ export function labelInstant(bar: PriceBar): DateTime {
  * instead of reading the day's open early.
  *
  * Only bars that have started by `t` can qualify (label <= t means start <= t for every
- * meaning but the date label, which the guard covers), so the candidates are the last
- * completed bars and the bar in progress: no scan of the series.
+ * meaning but the date label, which the guard covers), so the candidates are the bar in
+ * progress and the last completed bars, newest first; labels grow with starts, so the first
+ * candidate whose label is not after `t` is the answer (if it is of `t`'s day).
  */
 export function labelledBarAt(store: PriceStore, symbol: string, t: DateTime): PriceBar | undefined {
   const market = store.market(symbol);
   if (market === undefined) return undefined;
   const tMs = t.toMillis();
-  const today = t.setZone(MARKETS[market].zone).toISODate();
-  const candidates: PriceBar[] = store.barsAsOf(symbol, t, 16);
   const current = store.priceAsOf(symbol, t)?.bar;
-  if (current && !candidates.includes(current)) candidates.push(current);
-  let best: PriceBar | undefined;
-  let bestMs = -Infinity;
-  for (const bar of candidates) {
-    const at = labelInstant(bar);
-    const ms = at.toMillis();
-    if (ms > tMs || bar.start.toMillis() > tMs || at.toISODate() !== today) continue;
-    if (ms > bestMs) {
-      best = bar;
-      bestMs = ms;
-    }
+  const done = store.barsAsOf(symbol, t, 8);
+  const candidates = current && current !== done[done.length - 1] ? [...done, current] : done;
+  for (let i = candidates.length - 1; i >= 0; i--) {
+    const bar = candidates[i]!;
+    const label = labelOf(bar);
+    if (label.ms > tMs || bar.start.toMillis() > tMs) continue;
+    return label.day === t.setZone(MARKETS[market].zone).toISODate() ? bar : undefined;
   }
-  return best;
+  return undefined;
 }

@@ -228,6 +228,7 @@ describe('strict rules, A-shares, daily bars', () => {
     expect(rejection(await v.submit({ signature: 'nobody' }))?.message).toBe('BROKER_REJECTED: no account for signature nobody at this venue');
     expect(rejection(await v.submit({ type: 'limit', limitPrice: '5.305' }))?.reason).toBe('BROKER_REJECTED');
     expect(rejection(await v.submit({ type: 'limit' }))?.message).toMatch(/has no limit price/);
+    expect(rejection(await v.submit({ type: 'limit', limitPrice: 'abc' }))?.message).toBe('BROKER_REJECTED: limit price "abc" of 600028.SH is not a decimal number');
     expect(rejection(await v.submit({ quantity: 0 }))?.message).toBe('BROKER_REJECTED: quantity 0 of 600028.SH is not a positive whole number of shares');
   });
 

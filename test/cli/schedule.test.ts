@@ -57,21 +57,3 @@ describe('agent-trader schedule', () => {
     expect(badDate.stderr).toMatch(/2025-02-30/);
   });
 });
-
-describe('agent-trader run (npm start)', () => {
-  it('dry-runs the default config over the bundled sample in virtual time', () => {
-    const r = cli(['run']);
-    expect(r.stderr).toBe('');
-    expect(r.code).toBe(0);
-    expect(r.stdout).toContain('agent-trader: backtest cn daily, 2 models (rules-equal-weight, rules-momentum)');
-    expect(r.stdout).toContain('  2025-10-09T09:35:00+08:00  6/6 priced');
-    expect(r.stdout).toContain('30 trading instants x 2 agents = 60 sessions would run');
-  });
-
-  it('runs the US hourly example with its own schedule', () => {
-    const r = cli(['run', '--config', 'config/us-hourly.json']);
-    expect(r.code).toBe(0);
-    // 29 NYSE days in the sample span (2025-10-01 .. 2025-11-10), six sessions each.
-    expect(r.stdout).toMatch(/174 trading instants x \d+ agents/);
-  });
-});

@@ -94,6 +94,22 @@ describe('engine', () => {
     ]);
   });
 
+  it('a clean stop leaves a snapshot to resume from (the stop itself is not persisted)', async () => {
+    const world = new World(AT_MS, { intents: { alpha: [{ side: 'buy', symbol: 'AAPL', quantity: 100, type: 'market' }] } });
+    harness = await startHarness(world, engineInput());
+    harness.runtime.send(tick());
+    world.runToEnd();
+    await harness.runtime.stop();
+    const saved = await harness.store.loadSnapshot<{ children: Record<string, unknown>; context: { ticks: number } }>('engine');
+    expect(Object.keys(saved!.children).sort()).toEqual(['agent', 'broker', 'clock', 'ledger', 'marketData', 'monitor', 'risk']);
+    expect(saved!.context.ticks).toBe(1);
+    await harness.restart();
+    expect(harness.runtime.restored).toBe(true);
+    harness.runtime.send(tick({ at: '2025-10-10T09:35:00+08:00', atMs: AT_MS + 86_400_000, tsEvent: AT_MS + 86_400_000 }));
+    world.runToEnd();
+    expect(harness.runtime.actor.getSnapshot().context.history.map((o) => o.status)).toEqual(['completed', 'completed']);
+  });
+
   it('skips a disabled agent and records why', async () => {
     const world = new World(AT_MS, { intents: {} });
     harness = await startHarness(world, engineInput({ agents: [{ signature: 'off', enabled: false }] }));

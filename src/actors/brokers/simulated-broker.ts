@@ -186,7 +186,7 @@ interface VenueOrder {
   message?: string;
 }
 
-interface Quote {
+export interface Quote {
   /** The base price before slippage. */
   readonly price: Dec;
   readonly prevClose: Dec | undefined;
@@ -204,7 +204,7 @@ interface Admission {
   readonly reserveShares: number;
 }
 
-interface Holding {
+export interface Holding {
   /** Shares held. */
   readonly total: number;
   /** Held and not committed to an open sell. */
@@ -214,7 +214,7 @@ interface Holding {
 }
 
 /** What one admission check may look at (quote and holding computed once, on demand). */
-interface AdmissionContext {
+export interface AdmissionContext {
   readonly market: Market;
   readonly store: PriceStore;
   readonly order: OrderRequest;
@@ -231,7 +231,7 @@ interface AdmissionContext {
   feeTotal(quantity: number, notional: Dec): Dec;
 }
 
-type AdmissionCheck = (c: AdmissionContext) => RuleViolation | undefined;
+export type AdmissionCheck = (c: AdmissionContext) => RuleViolation | undefined;
 
 /** Cash the whole buy needs: at the limit price, or at the fill price estimated now; fees included. */
 function buyCost(c: AdmissionContext): Dec {
@@ -252,10 +252,17 @@ const positiveQuantity: AdmissionCheck = ({ order }) =>
     ? undefined
     : violation('BROKER_REJECTED', `quantity ${order.quantity} of ${order.symbol} is not a positive whole number of shares`);
 
-const limitGiven: AdmissionCheck = ({ order }) =>
-  order.type === 'limit' && order.limitPrice === undefined
+const limitGiven: AdmissionCheck = ({ order, limit }) => {
+  if (order.type !== 'limit' || limit) return undefined;
+  return order.limitPrice === undefined
     ? violation('BROKER_REJECTED', `limit order ${order.clientOrderId} has no limit price`)
-    : undefined;
+    : violation('BROKER_REJECTED', `limit price ${JSON.stringify(order.limitPrice)} of ${order.symbol} is not a decimal number`);
+};
+
+/** A limit order's price, when it is a well-formed decimal. */
+function limitOf(order: OrderRequest): Dec | undefined {
+  return order.type === 'limit' && order.limitPrice !== undefined && /^\d+(\.\d+)?$/.test(order.limitPrice) ? dec(order.limitPrice) : undefined;
+}
 
 const limitOnTick: AdmissionCheck = ({ market, order, limit }) =>
   limit ? checkTick(market, { symbol: order.symbol, limitPrice: limit }) : undefined;
@@ -545,7 +552,7 @@ export class SimulatedBroker implements Broker {
       t,
       today,
       zone: this.#zone,
-      limit: order.type === 'limit' && order.limitPrice !== undefined ? dec(order.limitPrice) : undefined,
+      limit: limitOf(order),
       quote: () => (quote === null ? (quote = this.#quote(order.symbol, t)) : quote),
       holding: () => (holding ??= this.#holding(order.signature, account, order.symbol, today)),
       available: () => account.cash.minus(this.#reservedCash(order.signature)),
@@ -572,8 +579,8 @@ export class SimulatedBroker implements Broker {
     if (!quote) return;
     if (strict && checkPriceLimit(this.market, { symbol, side, price: quote.price, prevClose: quote.prevClose })) return;
     let price = this.#execPrice(symbol, side, quote);
-    if (o.order.type === 'limit' && o.order.limitPrice !== undefined) {
-      const limit = dec(o.order.limitPrice);
+    const limit = limitOf(o.order);
+    if (limit) {
       if (side === 'buy' ? quote.price.gt(limit) : quote.price.lt(limit)) return; // not at or through the limit: rests
       price = side === 'buy' ? Dec.min(price, limit) : Dec.max(price, limit);
     }

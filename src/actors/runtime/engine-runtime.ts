@@ -72,6 +72,7 @@ export async function startEngine(options: EngineRuntimeOptions): Promise<Engine
   let journal: JournalEntry[] = [];
   let dirty = false;
   let writing: Promise<void> | undefined;
+  /** Set once the system stops (cleanly or not): nothing more is persisted. */
   let crashed = false;
   let failure: unknown;
 
@@ -135,6 +136,8 @@ export async function startEngine(options: EngineRuntimeOptions): Promise<Engine
     flush,
     stop: async () => {
       await flush();
+      // What stopping does to the snapshot (children gone) is not a state to resume from.
+      crashed = true;
       actor.stop();
     },
     crash: () => {

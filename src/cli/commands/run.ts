@@ -1,19 +1,16 @@
-/** `run`: the main job (`npm start` runs it). Today a dry run of the config's schedule over its price file. */
+/** `run`: the main job of a config (`npm start` runs it). */
 import type { Command } from 'commander';
-import { dryRun } from '../../bootstrap.js';
+import { start } from '../../bootstrap.js';
 import { loadConfig, resolveConfigPath } from '../../config/load.js';
-import { summarizeConfig } from './config.js';
 
 export function registerRunCommand(program: Command): void {
   program
     .command('run')
-    .description('run the main job of a config (default: config/default.json)')
+    .description('run the main job of a config (default: config/default.json): a backtest today, paper/live later')
     .option('--config <file>', 'config file (default: config/default.json)')
-    .action(async (opts: { config?: string }) => {
-      const path = resolveConfigPath(opts.config);
-      const config = await loadConfig(path);
-      const write = (line: string) => process.stdout.write(`${line}\n`);
-      write(`agent-trader: ${summarizeConfig(config)}`);
-      await dryRun(config, write);
+    .option('--out <dir>', 'backtests: output directory (default: a new folder under state_dir/runs)')
+    .action(async (opts: { config?: string; out?: string }) => {
+      const config = await loadConfig(resolveConfigPath(opts.config));
+      await start(config, opts.out ? { outDir: opts.out } : {});
     });
 }

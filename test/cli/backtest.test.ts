@@ -1,0 +1,80 @@
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ReportSchema } from '../../src/report/index.js';
+import { cli } from '../support/cli.js';
+
+const LOGS = new URL('../../../shared/data/agent-logs/', import.meta.url).pathname;
+const tmp = () => mkdtemp(join(tmpdir(), 'agent-trader-bt-cli-'));
+
+describe('agent-trader run (npm start)', () => {
+  it('backtests the default config over the bundled sample and prints the report', async () => {
+    const out = await tmp();
+    const r = cli(['run', '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('backtest: backtest cn daily, 2 models (rules-equal-weight, rules-momentum)');
+    expect(r.stdout).toMatch(/rules-equal-weight\s+100000\.00\s+\d+\.\d\d/);
+    expect(r.stdout).toMatch(/benchmark 000016\.SH/);
+    const report = ReportSchema.parse(JSON.parse(await readFile(join(out, 'report.json'), 'utf8')));
+    expect(Object.keys(report.signatures)).toEqual(['rules-equal-weight', 'rules-momentum']);
+    expect(report.run.sessions).toBe(30);
+    const html = await readFile(join(out, 'report.html'), 'utf8');
+    expect(html).toContain('<svg');
+    const log = (await readFile(join(out, 'rules-equal-weight', 'position.jsonl'), 'utf8')).trim().split('\n');
+    expect(JSON.parse(log[0]!)).toMatchObject({ id: 0, positions: { CASH: 100000 } });
+  });
+});
+
+describe('agent-trader backtest', () => {
+  it('replays an AI-Trader log with no config file, and report DIR prints the table again', async () => {
+    const out = await tmp();
+    const r = cli([
+      'backtest',
+      '--market', 'cn',
+      '--bars', '../shared/data/cn/sse50_daily.jsonl',
+      '--replay-log', `${LOGS}cn-daily.gpt-5.position.jsonl`,
+      '--rules', 'ai-trader',
+      '--out', out,
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/gpt-5\s+100000\.00\s+94977\.00\s+-5\.02%/);
+    // Plain progress lines when not on a terminal.
+    expect(r.stderr).toContain('100% 30/30');
+    const again = cli(['report', out]);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(/gpt-5\s+100000\.00\s+94977\.00/);
+  });
+
+  it('resumes a stopped backtest where it stopped', async () => {
+    const out = await tmp();
+    const args = ['backtest', '--bars', 'data/sample/cn_daily.jsonl', '--out', out];
+    const first = cli([...args, '--to', '2025-10-20']);
+    expect(first.code, first.stderr).toBe(0);
+    const second = cli(args);
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stdout).toContain('resumed: 8 of 30 sessions were already done');
+    const whole = await tmp();
+    const straight = cli(['backtest', '--bars', 'data/sample/cn_daily.jsonl', '--out', whole]);
+    const table = (s: string) => s.split('\n').filter((l) => l.startsWith('rules-equal-weight'));
+    expect(table(second.stdout)).toEqual(table(straight.stdout));
+    expect(await readFile(join(out, 'rules-equal-weight', 'position.jsonl'), 'utf8')).toBe(
+      await readFile(join(whole, 'rules-equal-weight', 'position.jsonl'), 'utf8'),
+    );
+  });
+
+  it('exits 2 with a precise message on bad input', async () => {
+    const out = await tmp();
+    const noBars = cli(['backtest', '--out', out]);
+    expect(noBars.code).toBe(2);
+    expect(noBars.stderr).toContain('--bars FILE');
+    const badCash = cli(['backtest', '--bars', 'data/sample/cn_daily.jsonl', '--cash', 'lots', '--out', out]);
+    expect(badCash.code).toBe(2);
+    expect(badCash.stderr).toMatch(/agent_config\.initial_cash: expected .*got "lots"/);
+    const missing = cli(['backtest', '--bars', 'nope.jsonl', '--out', out]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('price file not found');
+    const noOut = cli(['backtest', '--bars', 'data/sample/cn_daily.jsonl']);
+    expect(noOut.code).toBe(2);
+  });
+});
