@@ -98,7 +98,7 @@ function engineInput(config: Config): EngineInput {
       limitTimeoutMs: limitMs,
       queryRetryMs: 30_000,
     },
-    historyLimit: 1000,
+    historyLimit: 50,
   };
 }
 
@@ -255,6 +255,11 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRes
       // One scheduled action at a time, settling in between.
       while (scheduler.actions.length > 0) {
         const next = scheduler.actions[0]!.delay;
+        // Resting orders (limits not reached, volume-capped remainders) meet the new
+        // bars first, and orders of an earlier day expire, before the action runs.
+        scheduler.frame = Math.max(scheduler.frame, next);
+        broker.fillPending();
+        await settle();
         scheduler.advanceTo(next);
         await settle();
         await store.saveSnapshot(VENUE_KEY, broker.state());
