@@ -37,7 +37,7 @@ import type { OrderSide } from '../../domain/orders.js';
 import { CASH_KEY, PositionActionSchema, PositionRecordSchema } from '../../domain/position-log.js';
 import type { Decider, Decision } from './agent.js';
 
-export { AI_TRADER_LABEL_GRIDS, aiTraderLabel, type LabelGrid } from './ai-trader-labels.js';
+export { AI_TRADER_LABEL_GRIDS, aiTraderLabel, type LabelGrid } from '../../domain/ai-trader-labels.js';
 
 /**
  * AI-Trader's record, plus the optional `this_action.price` some US records carry

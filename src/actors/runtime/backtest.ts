@@ -34,7 +34,7 @@ import { ticks } from '../../streams/clock.js';
 import { EpochVirtualScheduler } from '../../streams/virtual-time.js';
 import type { Decider } from '../agents/agent.js';
 import { agentActor } from '../agents/agent-actor.js';
-import { aiTraderLabel } from '../agents/ai-trader-labels.js';
+import { aiTraderLabel } from '../../domain/ai-trader-labels.js';
 import { loadReplayLog, replayDecider } from '../agents/replay-agent.js';
 import { CASH_KEY } from '../../domain/position-log.js';
 import { rulesDecider } from '../agents/rules-agent.js';

@@ -1,8 +1,9 @@
 /**
  * AI-Trader's session labels: the `date` of a position.jsonl record and the key of
- * the bar an AI-Trader agent traded at. Pure (no I/O); it lives beside the replay
- * agent because the replay agent is its first user, and the ledger (position.jsonl
- * `date`) and the backtest driver (the `labelledBar` of a point-in-time view) use it too.
+ * the bar an AI-Trader agent traded at. Pure: the replay agent maps recorded
+ * actions to sessions with it, the ledger dates its position.jsonl records with it.
+ * (The simulated broker finds the labelled *bar* from the data's own labels,
+ * `labelledBarAt` in market-rules.ts, which needs no grid.)
  *
  * The rule: the label of a session instant is the latest label of the market's label
  * grid that is not after the instant, on the same exchange-local day. The grids are
@@ -21,7 +22,7 @@
  * (e.g. a US 09:35 session) has no label: `undefined`.
  */
 import type { DateTime } from 'luxon';
-import { MARKETS, type Frequency, type Market, type WallTime } from '../../domain/markets.js';
+import { MARKETS, type Frequency, type Market, type WallTime } from './markets.js';
 
 export type LabelGrid =
   /** One label per exchange day: its date. */
