@@ -229,13 +229,22 @@ export const Controls = {
   'order.cancel': z.strictObject({ type: z.literal('order.cancel'), reason: ReasonCodeSchema, ...ts }),
   /** Order -> the session that asked for it: a terminal result, or `queued`. */
   'order.result': z.strictObject({ type: z.literal('order.result'), sessionId: z.string(), result: OrderResultSchema, ...ts }),
-  /** Session -> engine: please spawn this order (orders may outlive their session when queued). */
+  /** Session (or risk, for a protective order) -> engine: please spawn this order (orders may outlive their session when queued). */
   'engine.placeOrder': z.strictObject({
     type: z.literal('engine.placeOrder'),
     sessionId: z.string(),
     order: OrderRequestSchema,
     marketOpen: z.boolean(),
     nextOpenMs: z.number(),
+    /** Who gets the order's results; default the session's system id. Risk sets 'risk' for stop-loss orders. */
+    replyTo: z.string().optional(),
+    ...ts,
+  }),
+  /** Risk -> engine (kill switch): cancel every open order, or those of one signature. */
+  'engine.cancelOpenOrders': z.strictObject({
+    type: z.literal('engine.cancelOpenOrders'),
+    signature: z.string().optional(),
+    reason: ReasonCodeSchema,
     ...ts,
   }),
   /** Session -> engine when it reaches a final state. */

@@ -33,6 +33,10 @@ export const REASONS = {
   SYMBOL_NOT_ALLOWED: { by: 'risk', text: 'the symbol is not on the allow list or is on the deny list' },
   KILL_SWITCH: { by: 'risk', text: 'trading is halted by the kill switch' },
   INVALID_ORDER: { by: 'risk', text: 'the order is malformed' },
+  // protective orders (risk's own sells)
+  STOP_LOSS: { by: 'risk', text: 'the price fell the stop-loss ratio below the cost basis' },
+  TAKE_PROFIT: { by: 'risk', text: 'the price rose the take-profit ratio above the cost basis' },
+  TRAILING_STOP: { by: 'risk', text: 'the price fell the trailing ratio below its high since the buy' },
   // order machine
   LIMIT_TIMEOUT: { by: 'order', text: 'the limit order did not fill in time and was cancelled' },
   CANCELLED_BY_REQUEST: { by: 'order', text: 'the order was cancelled on request' },

@@ -45,8 +45,8 @@ export interface EngineInput {
 export interface EngineContext extends EngineInput {
   /** signature -> its running session. */
   readonly running: Readonly<Record<string, { readonly sessionId: string; readonly at: string }>>;
-  /** client order id -> the session that asked for it (open orders only). */
-  readonly openOrders: Readonly<Record<string, string>>;
+  /** client order id -> the session (or protective order source) that asked for it, and its signature (open orders only). */
+  readonly openOrders: Readonly<Record<string, { readonly sessionId: string; readonly signature: string }>>;
   readonly history: readonly SessionOutcome[];
   readonly orderHistory: readonly OrderResult[];
   readonly lastTick: { readonly at: string; readonly atMs: number } | undefined;
@@ -57,6 +57,7 @@ type ChildError = { type: `xstate.error.actor.${string}`; error: unknown };
 export type EngineEvent =
   | ControlMessages['clock.tick']
   | ControlMessages['engine.placeOrder']
+  | ControlMessages['engine.cancelOpenOrders']
   | ControlMessages['session.finished']
   | ControlMessages['order.finished']
   | ControlMessages['resume']
@@ -167,14 +168,22 @@ export const engineMachine = setup({
       const input: OrderMachineInput = {
         order: e.order,
         sessionId: e.sessionId,
-        replyTo: sessionSystemId(e.sessionId),
+        replyTo: e.replyTo ?? sessionSystemId(e.sessionId),
         marketOpen: e.marketOpen,
         nextOpenMs: e.nextOpenMs,
         ...context.orders,
       };
       enqueue.spawnChild('order', { id: childId, systemId: childId, input });
       enqueue.sendTo(childId, { type: 'order.place', tsEvent: e.tsEvent } satisfies Message<'order.place'>);
-      enqueue.assign({ openOrders: { ...context.openOrders, [cid]: e.sessionId } });
+      enqueue.assign({ openOrders: { ...context.openOrders, [cid]: { sessionId: e.sessionId, signature: e.order.signature } } });
+    }),
+
+    cancelOpenOrders: enqueueActions(({ enqueue, context, event }) => {
+      const e = event as Message<'engine.cancelOpenOrders'>;
+      for (const [cid, { signature }] of Object.entries(context.openOrders)) {
+        if (e.signature !== undefined && e.signature !== signature) continue;
+        enqueue.sendTo(orderSystemId(cid), { type: 'order.cancel', reason: e.reason, tsEvent: e.tsEvent } satisfies Message<'order.cancel'>);
+      }
     }),
 
     finishSession: enqueueActions(({ enqueue, context, event }) => {
@@ -253,6 +262,7 @@ export const engineMachine = setup({
       on: {
         'clock.tick': { actions: 'startSessions' },
         'engine.placeOrder': { actions: 'placeOrder' },
+        'engine.cancelOpenOrders': { actions: 'cancelOpenOrders' },
         'session.finished': { actions: 'finishSession' },
         'order.finished': { actions: 'finishOrder' },
         resume: { actions: 'resumeChildren' },

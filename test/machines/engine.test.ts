@@ -110,6 +110,23 @@ describe('engine', () => {
     expect(harness.runtime.actor.getSnapshot().context.history.map((o) => o.status)).toEqual(['completed', 'completed']);
   });
 
+  it('cancels the open orders of one signature on request (the kill switch), leaving the others', async () => {
+    const limit = { side: 'buy' as const, symbol: 'NVDA', quantity: 100, type: 'limit' as const, limitPrice: '9.50' };
+    const world = new World(AT_MS, { intents: { a: [limit], b: [limit] }, venue: { NVDA: 'rest' } });
+    harness = await startHarness(
+      world,
+      engineInput({ agents: [{ signature: 'a', enabled: true }, { signature: 'b', enabled: true }] }),
+    );
+    harness.runtime.send(tick());
+    while (world.step());
+    expect(Object.keys(harness.runtime.actor.getSnapshot().context.openOrders).sort()).toEqual(['a.20251009T0935.1', 'b.20251009T0935.1']);
+    harness.runtime.send({ type: 'engine.cancelOpenOrders', signature: 'a', reason: 'KILL_SWITCH', tsEvent: AT_MS + 1_000 });
+    while (world.step());
+    expect(world.venue.get('a.20251009T0935.1')?.status).toBe('cancelled');
+    expect(world.venue.get('b.20251009T0935.1')?.status).toBe('accepted');
+    expect(Object.keys(harness.runtime.actor.getSnapshot().context.openOrders)).toEqual(['b.20251009T0935.1']);
+  });
+
   it('skips a disabled agent and records why', async () => {
     const world = new World(AT_MS, { intents: {} });
     harness = await startHarness(world, engineInput({ agents: [{ signature: 'off', enabled: false }] }));
