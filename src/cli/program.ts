@@ -12,6 +12,7 @@ import { registerRunCommand } from './commands/run.js';
 import { registerBacktestCommand } from './commands/backtest.js';
 import { registerInspectCommand } from './commands/inspect.js';
 import { registerReportCommand } from './commands/report.js';
+import { registerKillCommand } from './commands/kill.js';
 
 export function buildProgram(): Command {
   const program = new Command('agent-trader')
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerBacktestCommand(program);
   registerInspectCommand(program);
   registerReportCommand(program);
+  registerKillCommand(program);
   return program;
 }
 

@@ -22,6 +22,8 @@ export interface BacktestFlags {
   readonly cash?: string;
   readonly from?: string;
   readonly to?: string;
+  /** `--no-stop-loss`: false turns risk_control.enable_stop_loss off (AI-Trader's runs had none). */
+  readonly stopLoss?: boolean;
 }
 
 /** `cn-daily.gpt-5.position.jsonl` -> `gpt-5`; any other name -> its stem. */
@@ -53,6 +55,7 @@ export async function backtestConfig(flags: BacktestFlags, cwd = process.cwd()):
     const range = obj(raw['date_range']);
     raw['date_range'] = { ...range, ...(flags.from ? { from: flags.from } : {}), ...(flags.to ? { to: flags.to } : {}) };
   }
+  if (flags.stopLoss === false) raw['risk_control'] = { ...obj(raw['risk_control']), enable_stop_loss: false };
   const logs = flags.replayLog ?? [];
   if (logs.length > 0) {
     if (flags.signature && logs.length > 1) {

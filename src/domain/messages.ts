@@ -70,6 +70,16 @@ export const SessionOutcomeSchema = z.strictObject({
 });
 export type SessionOutcome = z.infer<typeof SessionOutcomeSchema>;
 
+/** One pre-trade check as it ran: which rule, its reason code, whether it passed, the value it measured and its limit. */
+export const RiskCheckRecordSchema = z.strictObject({
+  rule: z.string(),
+  code: ReasonCodeSchema,
+  passed: z.boolean(),
+  value: z.string(),
+  limit: z.string(),
+});
+export type RiskCheckRecord = z.infer<typeof RiskCheckRecordSchema>;
+
 // ---------------------------------------------------------------------------
 // Requests (commands) to system actors
 
@@ -165,13 +175,22 @@ export const Events = {
   }),
   'agent.done': z.strictObject({ type: z.literal('agent.done'), sessionId: z.string(), summary: z.string(), ...ts }),
   'agent.failed': z.strictObject({ type: z.literal('agent.failed'), sessionId: z.string(), message: z.string(), ...ts }),
-  'risk.approved': z.strictObject({ type: z.literal('risk.approved'), sessionId: z.string(), clientOrderId: z.string(), ...ts }),
+  'risk.approved': z.strictObject({
+    type: z.literal('risk.approved'),
+    sessionId: z.string(),
+    clientOrderId: z.string(),
+    /** The pre-trade checks that ran (audit trail; journalled with the message). */
+    checks: z.array(RiskCheckRecordSchema).optional(),
+    ...ts,
+  }),
   'risk.rejected': z.strictObject({
     type: z.literal('risk.rejected'),
     sessionId: z.string(),
     clientOrderId: z.string(),
     reason: ReasonCodeSchema,
     message: z.string(),
+    /** The pre-trade checks that ran, the failing one last (audit trail). */
+    checks: z.array(RiskCheckRecordSchema).optional(),
     ...ts,
   }),
   'broker.accepted': z.strictObject({

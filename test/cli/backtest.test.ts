@@ -35,6 +35,7 @@ describe('agent-trader backtest', () => {
       '--bars', '../shared/data/cn/sse50_daily.jsonl',
       '--replay-log', `${LOGS}cn-daily.gpt-5.position.jsonl`,
       '--rules', 'ai-trader',
+      '--no-stop-loss',
       '--out', out,
     ]);
     expect(r.code, r.stderr).toBe(0);

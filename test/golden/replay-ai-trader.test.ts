@@ -56,8 +56,12 @@ async function replay(market: 'cn' | 'us', log: string, rules: 'ai-trader' | 'st
       replayLog: [`${DATA}agent-logs/${log}.position.jsonl`],
       rules,
     });
-    // AI-Trader had no per-session order cap; the deepseek run made up to 13 orders a day.
-    const config = { ...flagged, risk_control: { ...flagged.risk_control, max_orders_per_session: 50 } };
+    // AI-Trader had no per-session order cap (the deepseek run made up to 13 orders a day)
+    // and no stop-loss: both would change what is replayed.
+    const config = {
+      ...flagged,
+      risk_control: { ...flagged.risk_control, max_orders_per_session: 50, enable_stop_loss: false },
+    };
     const result = await runBacktest({ config, outDir: out, generatedAt: DateTime.fromISO('2026-01-01T00:00:00Z'), ...(prices ? { prices } : {}) });
     const signature = config.models[0]!.signature;
     return { result, records: await readLog(join(out, signature, 'position.jsonl')), signature };

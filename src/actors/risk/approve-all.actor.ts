@@ -7,9 +7,11 @@
 import { fromCallback } from 'xstate';
 import type { AnyMessage, Message } from '../../domain/messages.js';
 
-export function approveAllRisk(now: () => number) {
+export function approveAllRisk(now: () => number, onProtectiveResult?: (result: Message<'order.result'>['result']) => void) {
   return fromCallback<AnyMessage>(({ receive, system }) => {
     receive((m) => {
+      // Results of the stop-loss's own orders (replyTo 'risk') go back to the watcher.
+      if (m.type === 'order.result') onProtectiveResult?.(m.result);
       if (m.type !== 'risk.check') return;
       const reply: Message<'risk.approved'> = {
         type: 'risk.approved',

@@ -47,6 +47,8 @@ import { loadPriceStore } from '../market-data/alpha-vantage-file.js';
 import { marketDataActor } from '../market-data/market-data-actor.js';
 import { alertCollector, type Alert } from '../monitor/alert-collector.actor.js';
 import { approveAllRisk } from '../risk/approve-all.actor.js';
+import { protection } from '../risk/protection.js';
+import { barQuotes } from '../../streams/bar-quotes.js';
 import { openStore } from '../store/store.js';
 import { startEngine, type EngineRuntime } from './engine-runtime.js';
 import type { EngineInput } from '../../machines/engine.machine.js';
@@ -189,6 +191,19 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRes
 
     const alerts: Alert[] = [];
     let events = 0;
+    // Stop-loss (and take-profit / trailing) on every price the bars reveal, not only at sessions.
+    let engineRef: EngineRuntime | undefined;
+    const guard = protection({
+      config,
+      ledger,
+      now: nowMs,
+      send: (m) => engineRef?.send(m),
+      alert: (a) => {
+        alerts.push(a);
+        options.onAlert?.(a);
+      },
+      prevClose: (symbol) => prices.previousClose(symbol, now())?.price,
+    });
     runtime = await startEngine({
       store,
       input: engineInput(config),
@@ -198,7 +213,7 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRes
         marketData: marketDataActor(view, nowMs),
         ledger: ledgerActor(ledger, nowMs),
         agent: agentActor(deciders, view, nowMs),
-        risk: approveAllRisk(nowMs),
+        risk: approveAllRisk(nowMs, (result) => guard.watcher.onResult(result)),
         broker: brokerActor(broker, nowMs),
         monitor: alertCollector(alerts, options.onAlert),
       },
@@ -208,6 +223,7 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRes
       },
     });
     const engine = runtime;
+    engineRef = runtime;
 
     const quiet = () => {
       const snap = engine.actor.getSnapshot();
@@ -251,6 +267,9 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRes
       },
       complete: () => (completed = true),
     });
+    const quotes = config.risk_control.enable_stop_loss || config.risk_control.take_profit_ratio || config.risk_control.trailing_stop_ratio
+      ? guard.watch(barQuotes(prices, DateTime.fromMillis(scheduler.now(), { zone }), until, {}, scheduler))
+      : undefined;
     try {
       // One scheduled action at a time, settling in between.
       while (scheduler.actions.length > 0) {
@@ -267,6 +286,7 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRes
       }
     } finally {
       sub.unsubscribe();
+      quotes?.unsubscribe();
     }
 
     // The report: curves and counts from the ledger, the benchmark aligned to the sessions.

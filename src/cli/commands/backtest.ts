@@ -53,6 +53,7 @@ export function registerBacktestCommand(program: Command): void {
     .option('--cash <amount>', 'starting cash of every agent')
     .option('--from <date>', 'first date, YYYY-MM-DD (default: first bar)')
     .option('--to <date>', 'last date, YYYY-MM-DD (default: last bar)')
+    .option('--no-stop-loss', 'turn risk_control.enable_stop_loss off (to replay AI-Trader runs as they were)')
     .requiredOption('--out <dir>', 'output directory: <signature>/position.jsonl, report.json, report.html, state/')
     .action(async (opts: BacktestCliOptions) => {
       const config = await backtestConfig(opts);

@@ -1,0 +1,271 @@
+/**
+ * The `risk` system actor: pre-trade risk between the agent's intent and the order, in every
+ * mode. Nothing reaches a broker without its `risk.approved`.
+ *
+ * - `risk.check` -> reads the account (`deps.account`, the ledger's view at the session
+ *   instant) and the latest quote, runs the table (src/domain/risk/checks.ts) through the
+ *   signature's gate (`active | halted | reducing`) and answers `risk.approved` or
+ *   `risk.rejected` (reason, `CODE: detail`, and the checks that ran) to `replyTo`.
+ *   IDEMPOTENT by client order id: a re-asked check (a session's `resume`) gets the recorded
+ *   decision and counts nothing twice. Checks run one at a time in arrival order, so two
+ *   orders never both pass a limit only one of them fits.
+ *   Each new decision goes to `deps.journal`; `deps.history` (the journal of an earlier run,
+ *   in order) rebuilds the decisions, counters and today's daily-loss breaches on start.
+ * - Daily loss: the first check that sees equity beyond `max_daily_loss_ratio` below the start
+ *   of day turns the signature's gate to `reducing` until the next exchange day (buys refused,
+ *   sells allowed, even if equity recovers) and raises ONE `monitor.alert` (warning,
+ *   `DAILY_LOSS_LIMIT`).
+ * - Kill switch (`deps.killSwitch`, a file another process may change): on start when it is
+ *   already thrown, and whenever it is thrown later, `engine.cancelOpenOrders
+ *   { signature?, reason: 'KILL_SWITCH' }` to the engine and a critical `monitor.alert`
+ *   (`KILL_SWITCH`); every check reads the file, so a halted signature is refused even before
+ *   the watcher fires. A reset raises an info alert (`KILL_SWITCH_RESET`).
+ * - `order.result` (protective orders the stop-loss watcher places with `replyTo: 'risk'`) ->
+ *   `deps.onProtectiveResult`.
+ *
+ * Fails closed: an account that cannot be read, or a check that throws, is answered
+ * `risk.rejected` (`ACTOR_FAILED`, not recorded, so a re-ask tries again) and alerted; never
+ * approved. The actor itself never throws.
+ */
+import { fromCallback, type AnyActorRef } from 'xstate';
+import type { FeeRates } from '../../domain/fees.js';
+import { SYSTEM_IDS } from '../../domain/ids.js';
+import type { Market } from '../../domain/markets.js';
+import type { AccountView, AnyMessage, Message } from '../../domain/messages.js';
+import { dec, type Dec } from '../../domain/money.js';
+import type { OrderResult } from '../../domain/orders.js';
+import { RiskBook, type RiskDecision } from '../../domain/risk/book.js';
+import { exchangeDay, gateOf, limitPercent, money, ratioPercent, runChecks, type RiskLimits, type TradingMode } from '../../domain/risk/checks.js';
+import { MARKET_RULES } from '../../domain/market-rules.js';
+import { KILL_SWITCH_OFF, type KillSwitch, type KillSwitchState } from './kill-switch.js';
+
+export interface RiskQuote {
+  /** Decimal string. */
+  readonly price: string;
+  /** When the price was current (epoch ms, the injected clock's time line). */
+  readonly atMs: number;
+}
+
+export interface RiskActorDeps {
+  readonly mode: TradingMode;
+  readonly market: Market;
+  /** `config.risk_control`. */
+  readonly riskConfig: RiskLimits;
+  /** `config.data_source.stale_quote_seconds`. */
+  readonly staleQuoteSeconds: number;
+  /** The account at the session instant (the ledger's `getAccount`). */
+  readonly account: (signature: string, atIso: string) => Promise<AccountView>;
+  /** The latest quote of a symbol (backtest: the point-in-time price at `now`). */
+  readonly quote: (symbol: string) => RiskQuote | undefined;
+  /** The market data knows the symbol. */
+  readonly knownSymbol: (symbol: string) => boolean;
+  /** `config.broker.fees`. */
+  readonly fees: FeeRates;
+  /** Injected clock, epoch ms. */
+  readonly now: () => number;
+  readonly killSwitch: Pick<KillSwitch, 'state' | 'watch'>;
+  /** Results of protective orders (stop-loss) placed with `replyTo: 'risk'`. */
+  readonly onProtectiveResult?: (result: OrderResult) => void;
+  /** Each new decision, for the audit trail and for `history` after a restart. */
+  readonly journal?: (decision: RiskDecision) => void;
+  /** Decisions of an earlier run, oldest first, replayed on start. */
+  readonly history?: readonly RiskDecision[];
+  /** Also told about every error (logs, tests). */
+  readonly onError?: (error: unknown, request?: AnyMessage) => void;
+}
+
+type Alert = Message<'monitor.alert'>;
+
+const messageOf = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
+const parsePrice = (p: string | undefined): Dec | undefined => {
+  if (p === undefined || !/^\d+(\.\d+)?$/.test(p)) return undefined;
+  return dec(p);
+};
+
+export function riskActor(deps: RiskActorDeps) {
+  return fromCallback<AnyMessage>(({ receive, system }) => {
+    const limits = deps.riskConfig;
+    const book = new RiskBook({ horizonMs: Math.max(60_000, limits.duplicate_window_seconds * 1000) });
+    for (const d of deps.history ?? []) book.record(d);
+    let stopped = false;
+
+    const send = (to: string, message: AnyMessage) => {
+      if (stopped) return;
+      try {
+        (system.get(to) as AnyActorRef | undefined)?.send(message);
+      } catch (err) {
+        deps.onError?.(err, message);
+      }
+    };
+    const alert = (level: Alert['level'], code: string, text: string, extra: { signature?: string; sessionId?: string; clientOrderId?: string } = {}) =>
+      send(SYSTEM_IDS.monitor, { type: 'monitor.alert', level, code, message: text, ...extra, tsEvent: deps.now() } satisfies Alert);
+
+    // -----------------------------------------------------------------------------------
+    // Kill switch
+
+    let known: KillSwitchState = KILL_SWITCH_OFF;
+    const cancel = (signature: string | undefined) =>
+      send(SYSTEM_IDS.engine, {
+        type: 'engine.cancelOpenOrders',
+        ...(signature === undefined ? {} : { signature }),
+        reason: 'KILL_SWITCH',
+        tsEvent: deps.now(),
+      } satisfies Message<'engine.cancelOpenOrders'>);
+    const announce = (next: KillSwitchState) => {
+      const prev = known;
+      known = next;
+      const before = prev.active ? prev.signatures : [];
+      const after = next.active ? next.signatures : [];
+      const why = `${next.reason}${next.at ? `, at ${next.at}` : ''}`;
+      if (after === 'all') {
+        if (before === 'all') return;
+        cancel(undefined);
+        alert('critical', 'KILL_SWITCH', `kill switch thrown for all signatures (${why}): open orders cancelled, new orders refused until reset`);
+        return;
+      }
+      const added = before === 'all' ? [] : after.filter((s) => !before.includes(s));
+      for (const signature of added) {
+        cancel(signature);
+        alert('critical', 'KILL_SWITCH', `kill switch thrown for ${signature} (${why}): open orders cancelled, new orders refused until reset`, { signature });
+      }
+      const released = before === 'all' ? (after.length ? [] : ['all']) : before.filter((s) => !after.includes(s));
+      if (released.length > 0) {
+        alert('info', 'KILL_SWITCH_RESET', `kill switch reset for ${released.join(', ')}${after.length ? `; still halted: ${after.join(', ')}` : ''}`);
+      }
+    };
+    try {
+      announce(deps.killSwitch.state());
+    } catch (err) {
+      deps.onError?.(err);
+    }
+    const unwatch = deps.killSwitch.watch((s) => announce(s));
+
+    // -----------------------------------------------------------------------------------
+    // Checks
+
+    const reply = (m: Message<'risk.check'>, d: RiskDecision) =>
+      send(
+        m.replyTo,
+        d.approved
+          ? { type: 'risk.approved', sessionId: m.sessionId, clientOrderId: m.clientOrderId, checks: [...d.checks], tsEvent: deps.now() }
+          : {
+              type: 'risk.rejected',
+              sessionId: m.sessionId,
+              clientOrderId: m.clientOrderId,
+              reason: d.reason ?? 'INVALID_ORDER',
+              message: d.message ?? '',
+              checks: [...d.checks],
+              tsEvent: deps.now(),
+            },
+      );
+    const failed = (m: Message<'risk.check'>, what: string, err: unknown) => {
+      deps.onError?.(err, m);
+      const text = `risk could not ${what} for ${m.clientOrderId}: ${messageOf(err)}`;
+      alert('critical', 'RISK_CHECK_FAILED', text, { signature: m.signature, sessionId: m.sessionId, clientOrderId: m.clientOrderId });
+      send(m.replyTo, {
+        type: 'risk.rejected',
+        sessionId: m.sessionId,
+        clientOrderId: m.clientOrderId,
+        reason: 'ACTOR_FAILED',
+        message: `ACTOR_FAILED: ${text}`,
+        tsEvent: deps.now(),
+      });
+    };
+
+    const check = async (m: Message<'risk.check'>): Promise<void> => {
+      const recorded = book.decision(m.clientOrderId);
+      if (recorded) return reply(m, recorded);
+      let account: AccountView;
+      try {
+        account = await deps.account(m.signature, m.at);
+      } catch (err) {
+        return failed(m, 'read the account', err);
+      }
+      if (stopped) return;
+      let decision: RiskDecision;
+      try {
+        const nowMs = deps.now();
+        const day = exchangeDay(deps.market, m.at);
+        const ks = deps.killSwitch.state();
+        const halted = ks.active && (ks.signatures === 'all' || ks.signatures.includes(m.signature));
+        const reducing = book.reducing(m.signature, day);
+        const q = deps.quote(m.intent.symbol);
+        const price = parsePrice(q?.price);
+        const verdict = runChecks({
+          mode: deps.mode,
+          market: deps.market,
+          signature: m.signature,
+          sessionId: m.sessionId,
+          intent: m.intent,
+          account,
+          quote: q && price ? { price, atMs: q.atMs } : undefined,
+          knownSymbol: deps.knownSymbol(m.intent.symbol),
+          fees: deps.fees,
+          limits,
+          staleQuoteSeconds: deps.staleQuoteSeconds,
+          nowMs,
+          ordersThisSession: book.ordersThisSession(m.signature, m.sessionId),
+          recent: book.recent(m.signature, nowMs),
+          gate: gateOf({ halted, reducing }),
+          halt: halted ? { reason: ks.reason, at: ks.at } : undefined,
+        });
+        decision = {
+          clientOrderId: m.clientOrderId,
+          sessionId: m.sessionId,
+          signature: m.signature,
+          at: m.at,
+          day,
+          intent: m.intent,
+          approved: verdict.approved,
+          reason: verdict.failure?.code,
+          message: verdict.failure?.message,
+          checks: verdict.checks,
+          reducing: reducing || verdict.lossBreached,
+          decidedAtMs: nowMs,
+        };
+        const { breachStarted } = book.record(decision);
+        if (breachStarted) {
+          const ccy = MARKET_RULES[deps.market].currency;
+          const sod = dec(account.startOfDayEquity);
+          const equity = dec(account.equity);
+          const cap = dec(limits.max_daily_loss_ratio);
+          const loss = ratioPercent(sod.minus(equity).dividedBy(sod), cap);
+          alert(
+            'warning',
+            'DAILY_LOSS_LIMIT',
+            `${m.signature}: equity ${money(equity)} ${ccy} is ${loss} below the start of day ${money(sod)} ${ccy} (limit ${limitPercent(cap)}); ` +
+              `buys are refused until the next trading day after ${day}, sells stay allowed`,
+            { signature: m.signature, sessionId: m.sessionId, clientOrderId: m.clientOrderId },
+          );
+        }
+      } catch (err) {
+        return failed(m, 'check the order', err);
+      }
+      try {
+        deps.journal?.(decision);
+      } catch (err) {
+        deps.onError?.(err, m);
+      }
+      reply(m, decision);
+    };
+
+    let queue: Promise<void> = Promise.resolve();
+    receive((m) => {
+      if (m.type === 'risk.check') {
+        queue = queue.then(() => check(m)).catch((err: unknown) => deps.onError?.(err, m));
+      } else if (m.type === 'order.result') {
+        try {
+          deps.onProtectiveResult?.(m.result);
+        } catch (err) {
+          deps.onError?.(err, m);
+        }
+      }
+    });
+
+    return () => {
+      stopped = true;
+      unwatch();
+    };
+  });
+}

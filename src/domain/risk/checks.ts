@@ -1,0 +1,517 @@
+/**
+ * Pre-trade risk checks, pure: ONE table of rules, run in order, each with its reason code.
+ *
+ * `runChecks(input)` prices the order (reference price from the latest quote, or the limit
+ * price of a limit order), estimates its fees (`orderFees`) and runs the rows that apply to
+ * the order's side and the mode, stopping at the first failure. The verdict lists every check
+ * that ran with the value it measured and its limit (the audit trail sent with `risk.approved`
+ * / `risk.rejected`) and the failure, if any, as `CODE: detail`.
+ *
+ * LIMITS: a value exactly AT its limit passes, everywhere: `value <= limit` for caps (position
+ * ratio, daily loss, notional, order counts, quote age) and `cash after >= reserve` for the
+ * cash reserve. The duplicate window is half-open: the same order exactly
+ * `duplicate_window_seconds` later passes; the per-minute window likewise counts approved
+ * orders with `now - at < 60 s`. Decisions are made on exact decimals (cross-multiplied, never
+ * a rounded ratio); messages render ratios with one decimal, with more only when one decimal
+ * would hide the breach (30.04% against a limit of 30% reads "30.04%", not "30.0%").
+ *
+ * PRICING: a limit order is valued at its limit price (the worst a buy pays, the least a sell
+ * gets), a market order at the reference price; shares already held are marked at the
+ * reference price (the order's price when there is none). Position ratio = (held x mark +
+ * quantity x order price) / (equity - fees): the equity the account has right after the fill.
+ *
+ * GATE (STYLE.md: deny, or forward through an `active | halted | reducing` gate): the caller
+ * passes the signature's gate; `halted` (kill switch) fails the first row for every order,
+ * `reducing` (daily loss reached earlier today) fails the daily-loss row for buys only.
+ * A daily loss seen by this check (`lossBreached`) turns the gate to `reducing` for the rest
+ * of the exchange day; the caller remembers that (see book.ts).
+ *
+ * Choices beyond the issue, each a row's comment: the allow/deny list and the position ratio
+ * bind buys only (selling out of a denied symbol reduces risk); the cash reserve binds a sell
+ * only when its fees exceed its proceeds; the notional cap and the rate limits bind both sides.
+ * Lot sizes, T+1, price limits and plain cash sufficiency are the venue's rules
+ * (market-rules.ts), not repeated here.
+ */
+import { DateTime } from 'luxon';
+import { orderFees, type FeeBreakdown, type FeeRates } from '../fees.js';
+import { MARKET_RULES } from '../market-rules.js';
+import { MARKETS, type Market } from '../markets.js';
+import type { AccountView, RiskCheckRecord } from '../messages.js';
+import { Dec, dec } from '../money.js';
+import type { OrderSide } from '../orders.js';
+import { renderReason, type ReasonCode } from '../reasons.js';
+
+export type TradingMode = 'backtest' | 'paper' | 'live';
+
+/** Per signature: trading allowed, halted by the kill switch, or only sells (daily loss). */
+export type Gate = 'active' | 'halted' | 'reducing';
+
+/**
+ * The config's `risk_control` section (src/config/schema.ts), mirrored because domain/ does not
+ * import config/: `config.risk_control` can be passed as it is (a test checks they agree).
+ */
+export interface RiskLimits {
+  readonly max_single_position_ratio: number;
+  readonly max_daily_loss_ratio: number;
+  /** Cash kept after every buy, fees included (market currency). */
+  readonly min_cash_reserve: number;
+  readonly max_order_notional?: number | undefined;
+  readonly max_orders_per_session: number;
+  readonly max_orders_per_minute: number;
+  /** 0 turns the duplicate guard off. */
+  readonly duplicate_window_seconds: number;
+  readonly allow_symbols?: readonly string[] | undefined;
+  readonly deny_symbols?: readonly string[] | undefined;
+}
+
+/** What the agent asks for (an `OrderIntent`, read defensively: it may be malformed). */
+export interface RiskIntent {
+  readonly side: OrderSide;
+  readonly symbol: string;
+  readonly quantity: number;
+  readonly type?: 'market' | 'limit' | undefined;
+  readonly limitPrice?: string | undefined;
+}
+
+/** An order risk approved earlier (for the rate limits and the duplicate guard). */
+export interface RecentOrder {
+  readonly clientOrderId: string;
+  readonly signature: string;
+  readonly side: OrderSide;
+  readonly symbol: string;
+  readonly quantity: number;
+  /** When it was approved (injected clock, epoch ms). */
+  readonly atMs: number;
+}
+
+export interface RiskInput {
+  readonly mode: TradingMode;
+  readonly market: Market;
+  readonly signature: string;
+  readonly sessionId: string;
+  readonly intent: RiskIntent;
+  readonly account: AccountView;
+  /** Latest quote of the symbol; undefined when none is known. */
+  readonly quote?: { readonly price: Dec; readonly atMs: number } | undefined;
+  /** The market data knows the symbol (it has bars / a feed for it). */
+  readonly knownSymbol: boolean;
+  readonly fees: FeeRates;
+  readonly limits: RiskLimits;
+  /** `data_source.stale_quote_seconds`. */
+  readonly staleQuoteSeconds: number;
+  readonly nowMs: number;
+  /** Orders approved in this session before this one. */
+  readonly ordersThisSession: number;
+  /** Orders approved recently for this signature (older ones are ignored). */
+  readonly recent: readonly RecentOrder[];
+  readonly gate: Gate;
+  /** Why the gate is halted (kill switch), for the message. */
+  readonly halt?: { readonly reason: string; readonly at: string } | undefined;
+}
+
+/** The input with the order priced: what every row reads. */
+export interface RiskContext extends RiskInput {
+  readonly currency: string;
+  readonly cash: Dec;
+  readonly equity: Dec;
+  readonly startOfDayEquity: Dec;
+  /** Shares held of the symbol. */
+  readonly held: number;
+  /** The price the order is valued at: the limit price, else the reference price. */
+  readonly orderPrice?: Dec | undefined;
+  /** Held shares are marked at this: the reference price, else the order price. */
+  readonly markPrice?: Dec | undefined;
+  /** quantity x orderPrice. */
+  readonly notional?: Dec | undefined;
+  readonly estimatedFees?: FeeBreakdown | undefined;
+  /** Positive = a loss; (startOfDayEquity - equity) / startOfDayEquity, 0 when sod <= 0. */
+  readonly lossRatio: Dec;
+}
+
+/** What a row measured. `message` (the detail after `CODE: `) is present exactly when the check fails. */
+export interface CheckOutcome {
+  readonly value: string;
+  readonly limit: string;
+  readonly message?: string | undefined;
+}
+
+export interface RiskRule {
+  /** The config key it enforces, or the guard's name. */
+  readonly rule: string;
+  readonly code: ReasonCode;
+  readonly appliesTo: 'buy' | 'sell' | 'both';
+  /** Modes it runs in; all when absent. */
+  readonly modes?: readonly TradingMode[];
+  /** Runs only when this holds (an optional limit that is not configured does not run). */
+  readonly enabled?: (ctx: RiskContext) => boolean;
+  readonly check: (ctx: RiskContext) => CheckOutcome;
+}
+
+export interface RiskFailure {
+  readonly rule: string;
+  readonly code: ReasonCode;
+  /** `CODE: detail`. */
+  readonly message: string;
+  readonly value: string;
+  readonly limit: string;
+}
+
+export interface RiskVerdict {
+  readonly approved: boolean;
+  /** Every check that ran, in order; the failing one (if any) last. */
+  readonly checks: readonly RiskCheckRecord[];
+  readonly failure?: RiskFailure | undefined;
+  /** The account's loss today is beyond `max_daily_loss_ratio` (whatever the side): buys stop for the day. */
+  readonly lossBreached: boolean;
+}
+
+// ---------------------------------------------------------------------------------------
+// Rendering
+
+const HUNDRED = dec(100);
+
+/** 0.3 -> "30%", 0.125 -> "12.5%": a configured limit, exactly. */
+export function limitPercent(ratio: number | Dec): string {
+  return `${dec(ratio).times(HUNDRED).toFixed()}%`;
+}
+
+/**
+ * A measured ratio as a percentage with one decimal (half-up); when it breaks a cap but one
+ * decimal would not show it (30.04% vs 30%), with as many decimals as it takes (up to 6).
+ */
+export function ratioPercent(ratio: Dec, cap?: Dec): string {
+  const pct = ratio.times(HUNDRED);
+  const capPct = cap?.times(HUNDRED);
+  let dp = 1;
+  while (capPct !== undefined && pct.gt(capPct) && dp < 6 && dec(pct.toFixed(dp)).lte(capPct)) dp++;
+  return `${pct.toFixed(dp)}%`;
+}
+
+/** Money with cents, or every decimal it has when it has more (so a value is never rounded onto its limit). */
+export function money(amount: Dec): string {
+  return amount.decimalPlaces() > 2 ? amount.toFixed() : amount.toFixed(2);
+}
+
+/** Milliseconds as seconds, exact: 31500 -> "31.5s". */
+const seconds = (ms: number): string => `${dec(ms).dividedBy(1000).toFixed()}s`;
+
+const list = (symbols: readonly string[], max = 10): string =>
+  symbols.length <= max ? symbols.join(', ') : `${symbols.slice(0, max).join(', ')}, ... (${symbols.length} in all)`;
+
+const need = <T>(v: T | undefined, what: string): T => {
+  if (v === undefined) throw new Error(`risk check reached without ${what} (a row ran before its prerequisite)`);
+  return v;
+};
+
+const orderText = (ctx: RiskContext): string => `${ctx.intent.side === 'buy' ? 'buying' : 'selling'} ${ctx.intent.quantity} ${ctx.intent.symbol}`;
+
+// ---------------------------------------------------------------------------------------
+// The table
+
+const MINUTE_MS = 60_000;
+
+const isPositiveInt = (n: number) => Number.isSafeInteger(n) && n > 0;
+const DECIMAL = /^\d+(\.\d+)?$/;
+
+/** Approved orders of this signature inside `[now - windowMs, now]`, excluding the boundary (half-open). */
+const inWindow = (ctx: RiskContext, windowMs: number) =>
+  ctx.recent.filter((o) => o.signature === ctx.signature && ctx.nowMs - o.atMs < windowMs && o.atMs <= ctx.nowMs);
+
+export const RISK_TABLE: readonly RiskRule[] = [
+  {
+    // First: a halted signature gets nothing else checked.
+    rule: 'kill_switch',
+    code: 'KILL_SWITCH',
+    appliesTo: 'both',
+    check: (ctx) => ({
+      value: ctx.gate === 'halted' ? 'halted' : 'active',
+      limit: 'active',
+      message:
+        ctx.gate === 'halted'
+          ? `trading is halted for ${ctx.signature}${ctx.halt ? ` since ${ctx.halt.at} (${ctx.halt.reason})` : ''}; ` +
+            'reset with `npm run cli -- kill --reset`'
+          : undefined,
+    }),
+  },
+  {
+    rule: 'valid_order',
+    code: 'INVALID_ORDER',
+    appliesTo: 'both',
+    check: (ctx) => {
+      const { quantity, type, limitPrice, symbol } = ctx.intent;
+      const value = `quantity ${quantity}${type === 'limit' || limitPrice !== undefined ? `, limit price ${limitPrice ?? 'none'}` : ''}`;
+      const limit = 'a whole quantity > 0; limit orders priced > 0';
+      const bad = (message: string) => ({ value, limit, message });
+      if (typeof symbol !== 'string' || symbol === '') return bad('the order names no symbol');
+      if (!isPositiveInt(quantity)) return bad(`quantity ${quantity} of ${symbol} is not a positive whole number of shares`);
+      if (type === 'limit' && limitPrice === undefined) return bad(`the limit order for ${symbol} has no limit price`);
+      if (limitPrice !== undefined && (!DECIMAL.test(limitPrice) || dec(limitPrice).lte(0))) {
+        return bad(`limit price ${limitPrice} of ${symbol} is not a positive price`);
+      }
+      return { value, limit };
+    },
+  },
+  {
+    // Buys only: selling out of a symbol that was since denied reduces risk.
+    rule: 'allow_symbols/deny_symbols',
+    code: 'SYMBOL_NOT_ALLOWED',
+    appliesTo: 'buy',
+    enabled: (ctx) => ctx.limits.allow_symbols !== undefined || (ctx.limits.deny_symbols?.length ?? 0) > 0,
+    check: (ctx) => {
+      const { allow_symbols: allow, deny_symbols: deny = [] } = ctx.limits;
+      const s = ctx.intent.symbol;
+      const limit = [allow ? `allow ${list(allow, 5)}` : '', deny.length ? `deny ${list(deny, 5)}` : ''].filter(Boolean).join('; ');
+      if (deny.includes(s)) return { value: s, limit, message: `${s} is on the deny list` };
+      if (allow && !allow.includes(s)) return { value: s, limit, message: `${s} is not on the allow list (${list(allow)})` };
+      return { value: s, limit };
+    },
+  },
+  {
+    rule: 'known_symbol',
+    code: 'UNKNOWN_SYMBOL',
+    appliesTo: 'both',
+    check: (ctx) => ({
+      value: ctx.knownSymbol ? 'known' : 'unknown',
+      limit: 'known',
+      message: ctx.knownSymbol ? undefined : `${ctx.intent.symbol} is not a ${MARKETS[ctx.market].name} symbol the market data knows`,
+    }),
+  },
+  {
+    // Paper/live: a decision on an old price is a decision on a price that may be gone.
+    rule: 'stale_quote_seconds',
+    code: 'STALE_QUOTE',
+    appliesTo: 'both',
+    modes: ['paper', 'live'],
+    check: (ctx) => {
+      const limitMs = ctx.staleQuoteSeconds * 1000;
+      const limit = seconds(limitMs);
+      if (!ctx.quote) return { value: 'no quote', limit, message: `no quote of ${ctx.intent.symbol} has arrived, limit ${limit}` };
+      const age = ctx.nowMs - ctx.quote.atMs;
+      const value = seconds(age);
+      if (age <= limitMs) return { value, limit };
+      const at = DateTime.fromMillis(ctx.quote.atMs, { zone: MARKETS[ctx.market].zone }).toISO();
+      return { value, limit, message: `the latest quote of ${ctx.intent.symbol} is ${value} old (at ${at}), limit ${limit}` };
+    },
+  },
+  {
+    // Every mode: the money rows below need a price (a backtest before a symbol's first bar has none).
+    rule: 'reference_price',
+    code: 'STALE_QUOTE',
+    appliesTo: 'both',
+    check: (ctx) =>
+      ctx.orderPrice
+        ? { value: ctx.orderPrice.toFixed(), limit: 'a price' }
+        : { value: 'none', limit: 'a price', message: `no price is known for ${ctx.intent.symbol} to value the order` },
+  },
+  {
+    // Buys only: sells that reduce stay allowed after the limit is reached.
+    rule: 'max_daily_loss_ratio',
+    code: 'DAILY_LOSS_LIMIT',
+    appliesTo: 'buy',
+    check: (ctx) => {
+      const cap = dec(ctx.limits.max_daily_loss_ratio);
+      const value = ratioPercent(ctx.lossRatio, cap);
+      const limit = limitPercent(cap);
+      const tail = 'only sells are allowed until the next trading day';
+      if (lossBreached(ctx)) {
+        return {
+          value,
+          limit,
+          message: `equity ${money(ctx.equity)} ${ctx.currency} is ${value} below the start of day ${money(ctx.startOfDayEquity)} ${ctx.currency}, limit ${limit}; ${tail}`,
+        };
+      }
+      if (ctx.gate === 'reducing') {
+        return { value, limit, message: `the daily loss limit ${limit} was reached earlier today (now ${value}); ${tail}` };
+      }
+      return { value, limit };
+    },
+  },
+  {
+    rule: 'max_orders_per_session',
+    code: 'MAX_ORDERS_PER_SESSION',
+    appliesTo: 'both',
+    check: (ctx) => {
+      const n = ctx.ordersThisSession + 1;
+      const max = ctx.limits.max_orders_per_session;
+      return { value: String(n), limit: String(max), message: n > max ? `this would be order ${n} of session ${ctx.sessionId}, limit ${max}` : undefined };
+    },
+  },
+  {
+    rule: 'max_orders_per_minute',
+    code: 'MAX_ORDERS_PER_MINUTE',
+    appliesTo: 'both',
+    check: (ctx) => {
+      const n = inWindow(ctx, MINUTE_MS).length + 1;
+      const max = ctx.limits.max_orders_per_minute;
+      return { value: String(n), limit: String(max), message: n > max ? `this would be order ${n} of ${ctx.signature} in the last minute, limit ${max}` : undefined };
+    },
+  },
+  {
+    rule: 'duplicate_window_seconds',
+    code: 'DUPLICATE_ORDER',
+    appliesTo: 'both',
+    enabled: (ctx) => ctx.limits.duplicate_window_seconds > 0,
+    check: (ctx) => {
+      const windowMs = ctx.limits.duplicate_window_seconds * 1000;
+      const limit = seconds(windowMs);
+      const { side, symbol, quantity } = ctx.intent;
+      const same = inWindow(ctx, windowMs).filter((o) => o.side === side && o.symbol === symbol && o.quantity === quantity);
+      const last = same.reduce<RecentOrder | undefined>((a, o) => (a === undefined || o.atMs > a.atMs ? o : a), undefined);
+      if (!last) return { value: 'none', limit };
+      const value = seconds(ctx.nowMs - last.atMs);
+      return { value, limit, message: `${side} ${quantity} ${symbol} was approved ${value} ago (${last.clientOrderId}), window ${limit}` };
+    },
+  },
+  {
+    rule: 'max_order_notional',
+    code: 'MAX_ORDER_NOTIONAL',
+    appliesTo: 'both',
+    enabled: (ctx) => ctx.limits.max_order_notional !== undefined,
+    check: (ctx) => {
+      const notional = need(ctx.notional, 'a notional');
+      const cap = dec(need(ctx.limits.max_order_notional, 'max_order_notional'));
+      const value = money(notional);
+      const limit = money(cap);
+      if (notional.lte(cap)) return { value, limit };
+      return {
+        value,
+        limit,
+        message: `${orderText(ctx)} at ${need(ctx.orderPrice, 'a price').toFixed()} is ${value} ${ctx.currency}, limit ${limit} ${ctx.currency}`,
+      };
+    },
+  },
+  {
+    // Buys only: a sell makes the position smaller.
+    rule: 'max_single_position_ratio',
+    code: 'MAX_POSITION_RATIO',
+    appliesTo: 'buy',
+    check: (ctx) => {
+      const cap = dec(ctx.limits.max_single_position_ratio);
+      const limit = limitPercent(cap);
+      const after = positionAfterBuy(ctx);
+      if (after.equity.lte(0)) {
+        return { value: 'no equity', limit, message: `equity after ${orderText(ctx)} would be ${money(after.equity)} ${ctx.currency}; no position fits` };
+      }
+      const value = ratioPercent(after.value.dividedBy(after.equity), cap);
+      // Exact: value <= cap x equity, never a rounded ratio.
+      if (after.value.lte(cap.times(after.equity))) return { value, limit };
+      return { value, limit, message: `${ctx.intent.symbol} would be ${value} of equity, limit ${limit}` };
+    },
+  },
+  {
+    // Buys: cash after the buy and its fees. Sells: only one whose fees exceed its proceeds
+    // (a tiny A-share sell under the 5 CNY minimum commission) can lower cash.
+    rule: 'min_cash_reserve',
+    code: 'MIN_CASH_RESERVE',
+    appliesTo: 'both',
+    check: (ctx) => {
+      const reserve = dec(ctx.limits.min_cash_reserve);
+      const notional = need(ctx.notional, 'a notional');
+      const fees = need(ctx.estimatedFees, 'fees').total;
+      const buy = ctx.intent.side === 'buy';
+      const after = buy ? ctx.cash.minus(notional).minus(fees) : ctx.cash.plus(notional).minus(fees);
+      const value = money(after);
+      const limit = money(reserve);
+      const ccy = ctx.currency;
+      if (after.gte(reserve) || (!buy && after.gte(ctx.cash))) return { value, limit };
+      return {
+        value,
+        limit,
+        message: buy
+          ? `${orderText(ctx)} for ${money(notional)} + ${money(fees)} fees would leave ${value} ${ccy} in cash, reserve ${limit} ${ccy}`
+          : `${orderText(ctx)} brings ${money(notional)} but costs ${money(fees)} in fees, leaving ${value} ${ccy} in cash, reserve ${limit} ${ccy}`,
+      };
+    },
+  },
+];
+
+// ---------------------------------------------------------------------------------------
+// Running the table
+
+/** The position and equity right after a buy fills at the order price. */
+export function positionAfterBuy(ctx: RiskContext): { readonly value: Dec; readonly equity: Dec } {
+  const price = need(ctx.orderPrice, 'a price');
+  const mark = need(ctx.markPrice, 'a mark price');
+  const fees = need(ctx.estimatedFees, 'fees').total;
+  return { value: mark.times(ctx.held).plus(price.times(ctx.intent.quantity)), equity: ctx.equity.minus(fees) };
+}
+
+/** Loss beyond the cap: (sod - equity) > cap x sod, exactly. */
+export function lossBreached(ctx: Pick<RiskContext, 'equity' | 'startOfDayEquity' | 'limits'>): boolean {
+  if (ctx.startOfDayEquity.lte(0)) return false;
+  return ctx.startOfDayEquity.minus(ctx.equity).gt(dec(ctx.limits.max_daily_loss_ratio).times(ctx.startOfDayEquity));
+}
+
+const decOrUndefined = (s: string | undefined): Dec | undefined => {
+  if (s === undefined || !DECIMAL.test(s)) return undefined;
+  const d = dec(s);
+  return d.gt(0) ? d : undefined;
+};
+
+/** Price the order and read the account: the context every row reads. */
+export function riskContext(input: RiskInput): RiskContext {
+  const { intent, account } = input;
+  const cash = dec(account.cash);
+  const equity = dec(account.equity);
+  const startOfDayEquity = dec(account.startOfDayEquity);
+  const held = account.positions[intent.symbol]?.quantity ?? 0;
+  const limitPrice = decOrUndefined(intent.limitPrice);
+  const ref = input.quote && input.quote.price.gt(0) ? input.quote.price : undefined;
+  const orderPrice = limitPrice ?? ref;
+  const markPrice = ref ?? orderPrice;
+  const notional = orderPrice && isPositiveInt(intent.quantity) ? orderPrice.times(intent.quantity) : undefined;
+  const estimatedFees = notional ? orderFees(input.market, { side: intent.side, quantity: intent.quantity, notional }, input.fees) : undefined;
+  const loss = startOfDayEquity.gt(0) ? startOfDayEquity.minus(equity).dividedBy(startOfDayEquity) : dec(0);
+  return {
+    ...input,
+    currency: MARKET_RULES[input.market].currency,
+    cash,
+    equity,
+    startOfDayEquity,
+    held,
+    orderPrice,
+    markPrice,
+    notional,
+    estimatedFees,
+    lossRatio: Dec.max(loss, 0),
+  };
+}
+
+/** The rows that apply to this order's side in this mode (config-dependent rows included only when configured). */
+export function applicableRules(ctx: RiskContext, table: readonly RiskRule[] = RISK_TABLE): RiskRule[] {
+  return table.filter(
+    (r) =>
+      (r.appliesTo === 'both' || r.appliesTo === ctx.intent.side) &&
+      (r.modes === undefined || r.modes.includes(ctx.mode)) &&
+      (r.enabled === undefined || r.enabled(ctx)),
+  );
+}
+
+/** Run the table in order up to the first failure. */
+export function runChecks(input: RiskInput, table: readonly RiskRule[] = RISK_TABLE): RiskVerdict {
+  const ctx = riskContext(input);
+  const checks: RiskCheckRecord[] = [];
+  let failure: RiskFailure | undefined;
+  for (const row of applicableRules(ctx, table)) {
+    const out = row.check(ctx);
+    const passed = out.message === undefined;
+    checks.push({ rule: row.rule, code: row.code, passed, value: out.value, limit: out.limit });
+    if (!passed) {
+      failure = { rule: row.rule, code: row.code, message: renderReason(row.code, out.message), value: out.value, limit: out.limit };
+      break;
+    }
+  }
+  return { approved: failure === undefined, checks, failure, lossBreached: lossBreached(ctx) };
+}
+
+/** The gate of a signature: the kill switch wins, then today's daily-loss breach. */
+export function gateOf(state: { readonly halted: boolean; readonly reducing: boolean }): Gate {
+  return state.halted ? 'halted' : state.reducing ? 'reducing' : 'active';
+}
+
+/** The exchange-local date (YYYY-MM-DD) of an instant: the "day" a daily-loss breach lasts for. */
+export function exchangeDay(market: Market, at: string | number): string {
+  const dt = typeof at === 'number' ? DateTime.fromMillis(at) : DateTime.fromISO(at, { setZone: true });
+  if (!dt.isValid) throw new RangeError(`not an instant: ${JSON.stringify(at)}`);
+  return dt.setZone(MARKETS[market].zone).toISODate()!;
+}
