@@ -52,14 +52,15 @@ export function registerKillCommand(program: Command): void {
         ? await ks.reset({ signature: opts.signature, reason: opts.reason })
         : await ks.activate({ signature: opts.signature, reason: opts.reason ?? 'manual stop (cli kill)' });
       const changed = JSON.stringify(before) !== JSON.stringify(after);
+      const who = opts.signature ? ` for ${opts.signature}` : '';
       const did = opts.reset
         ? changed
-          ? `reset${opts.signature ? ` for ${opts.signature}` : ''}`
-          : 'nothing to reset'
+          ? `kill switch reset${who}`
+          : `kill switch: nothing to reset${who}`
         : changed
-          ? `thrown${opts.signature ? ` for ${opts.signature}` : ' for all signatures'}`
-          : 'already on';
-      const lines = [`kill switch ${did}; now ${describe(after)}`, `state: ${ks.file}`];
+          ? `kill switch thrown${who || ' for all signatures'}`
+          : `kill switch already on${who}`;
+      const lines = [`${did}; now ${describe(after)}`, `state: ${ks.file}`];
       if (after.active) lines.push('a running engine cancels the open orders and refuses new ones until `kill --reset`');
       process.stdout.write(`${lines.join('\n')}\n`);
     });

@@ -1,0 +1,293 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { createActor, fromCallback, setup, type AnyActorRef } from 'xstate';
+import { KillSwitch } from '../../src/actors/risk/kill-switch.js';
+import { riskActor, type RiskActorDeps } from '../../src/actors/risk/risk.actor.js';
+import { DEFAULT_FEE_RATES } from '../../src/domain/fees.js';
+import type { AccountView, AnyMessage, Message } from '../../src/domain/messages.js';
+import type { OrderIntent, OrderResult } from '../../src/domain/orders.js';
+import type { RiskDecision } from '../../src/domain/risk/book.js';
+
+const AT = '2025-10-09T09:35:00+08:00';
+const NEXT_DAY = '2025-10-10T09:35:00+08:00';
+const NOW = Date.parse(AT);
+const SESSION = 'session:S';
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'agent-trader-risk-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const flat = (over: Partial<AccountView> = {}): AccountView => ({
+  signature: 'alpha',
+  cash: '100000',
+  positions: {},
+  equity: '100000',
+  startOfDayEquity: '100000',
+  ...over,
+});
+
+interface Probe {
+  readonly deps: RiskActorDeps;
+  readonly session: AnyMessage[];
+  readonly engine: AnyMessage[];
+  readonly alerts: Message<'monitor.alert'>[];
+  readonly errors: unknown[];
+  readonly journal: RiskDecision[];
+  accountCalls: number;
+  account: AccountView;
+  ask(m: Partial<Message<'risk.check'>> & { clientOrderId: string; intent?: OrderIntent }): void;
+  send(m: AnyMessage): void;
+  stop(): void;
+}
+
+/** A parent with the risk actor (systemId 'risk') and recorders for the session, the engine and the monitor. */
+function system(over: Partial<RiskActorDeps> = {}): Probe {
+  const session: AnyMessage[] = [];
+  const engine: AnyMessage[] = [];
+  const alerts: Message<'monitor.alert'>[] = [];
+  const errors: unknown[] = [];
+  const journal: RiskDecision[] = [];
+  const probe = { session, engine, alerts, errors, journal, accountCalls: 0, account: flat() } as Probe;
+  const deps: RiskActorDeps = {
+    mode: 'paper',
+    market: 'cn',
+    riskConfig: {
+      max_single_position_ratio: 0.3,
+      max_daily_loss_ratio: 0.05,
+      min_cash_reserve: 10_000,
+      max_orders_per_session: 10,
+      max_orders_per_minute: 30,
+      duplicate_window_seconds: 60,
+    },
+    staleQuoteSeconds: 30,
+    account: async (signature) => {
+      probe.accountCalls++;
+      return { ...probe.account, signature };
+    },
+    quote: () => ({ price: '10', atMs: NOW }),
+    knownSymbol: (s) => s !== 'NOPE.SH',
+    fees: DEFAULT_FEE_RATES,
+    now: () => NOW,
+    killSwitch: new KillSwitch(dir, () => NOW, { pollMs: 20 }),
+    journal: (d) => journal.push(d),
+    onError: (e) => errors.push(e),
+    ...over,
+  };
+  const recorder = (into: AnyMessage[]) => fromCallback<AnyMessage>(({ receive }) => receive((m) => into.push(m)));
+  const machine = setup({
+    actors: {
+      session: recorder(session),
+      engine: recorder(engine),
+      monitor: fromCallback<AnyMessage>(({ receive }) => receive((m) => m.type === 'monitor.alert' && alerts.push(m))),
+      risk: riskActor(deps),
+    },
+  }).createMachine({
+    // The recorders first: risk talks to the engine as soon as it starts (a kill switch already thrown).
+    invoke: [
+      { src: 'engine', systemId: 'engine' },
+      { src: 'monitor', systemId: 'monitor' },
+      { src: 'session', systemId: SESSION },
+      { src: 'risk', systemId: 'risk' },
+    ],
+  });
+  const actor = createActor(machine);
+  actor.subscribe({ error: (e) => errors.push(e) });
+  actor.start();
+  const send = (m: AnyMessage) => (actor.system.get('risk') as AnyActorRef).send(m);
+  return Object.assign(probe, {
+    deps,
+    send,
+    ask: (m: Partial<Message<'risk.check'>> & { clientOrderId: string }) =>
+      send({
+        type: 'risk.check',
+        sessionId: 'alpha@S',
+        signature: 'alpha',
+        at: AT,
+        intent: { side: 'buy', symbol: '600519.SH', quantity: 100, type: 'market' },
+        replyTo: SESSION,
+        ...m,
+      }),
+    stop: () => actor.stop(),
+  });
+}
+
+const buy = (quantity: number, symbol = '600519.SH'): OrderIntent => ({ side: 'buy', symbol, quantity, type: 'market' });
+const sell = (quantity: number, symbol = '600519.SH'): OrderIntent => ({ side: 'sell', symbol, quantity, type: 'market' });
+const replies = (p: Probe) => p.session.map((m) => (m.type === 'risk.rejected' ? `${m.clientOrderId} rejected ${m.reason}` : `${(m as Message<'risk.approved'>).clientOrderId} approved`));
+
+describe('risk actor', () => {
+  it('approves an order within the limits and rejects one beyond them, with the checks that ran', async () => {
+    const p = system();
+    p.ask({ clientOrderId: 'c1' });
+    p.ask({ clientOrderId: 'c2', intent: buy(5000) });
+    await vi.waitFor(() => expect(p.session).toHaveLength(2));
+    const [approved, rejected] = p.session as [Message<'risk.approved'>, Message<'risk.rejected'>];
+    expect(approved).toMatchObject({ type: 'risk.approved', sessionId: 'alpha@S', clientOrderId: 'c1', tsEvent: NOW });
+    expect(approved.checks?.map((c) => c.rule)).toContain('max_single_position_ratio');
+    expect(approved.checks?.every((c) => c.passed)).toBe(true);
+    expect(rejected).toMatchObject({
+      type: 'risk.rejected',
+      clientOrderId: 'c2',
+      reason: 'MAX_POSITION_RATIO',
+      message: 'MAX_POSITION_RATIO: 600519.SH would be 50.0% of equity, limit 30%',
+    });
+    expect(rejected.checks?.at(-1)).toMatchObject({ code: 'MAX_POSITION_RATIO', passed: false, value: '50.0%', limit: '30%' });
+    expect(p.journal.map((d) => [d.clientOrderId, d.approved])).toEqual([
+      ['c1', true],
+      ['c2', false],
+    ]);
+    expect(p.errors).toEqual([]);
+    p.stop();
+  });
+
+  it('checks unknown symbols and stale quotes in paper mode', async () => {
+    const p = system({ quote: (s) => (s === '600000.SH' ? { price: '10', atMs: NOW - 31_000 } : undefined) });
+    p.ask({ clientOrderId: 'c1', intent: buy(100, 'NOPE.SH') });
+    p.ask({ clientOrderId: 'c2', intent: buy(100, '600000.SH') });
+    p.ask({ clientOrderId: 'c3', intent: buy(100, '600519.SH') });
+    await vi.waitFor(() => expect(replies(p)).toEqual(['c1 rejected UNKNOWN_SYMBOL', 'c2 rejected STALE_QUOTE', 'c3 rejected STALE_QUOTE']));
+    p.stop();
+  });
+
+  it('is idempotent by client order id: a re-ask gets the recorded answer and counts once, also after a restart', async () => {
+    const limits = { max_single_position_ratio: 0.3, max_daily_loss_ratio: 0.05, min_cash_reserve: 10_000, max_orders_per_session: 1, max_orders_per_minute: 30, duplicate_window_seconds: 60 };
+    const p = system({ riskConfig: limits });
+    p.ask({ clientOrderId: 'c1' });
+    p.ask({ clientOrderId: 'c1' }); // a session's resume re-asks
+    p.ask({ clientOrderId: 'c2', intent: buy(200) });
+    await vi.waitFor(() => expect(replies(p)).toEqual(['c1 approved', 'c1 approved', 'c2 rejected MAX_ORDERS_PER_SESSION']));
+    expect(p.session[0]).toEqual(p.session[1]);
+    expect(p.accountCalls).toBe(2);
+    expect(p.journal).toHaveLength(2);
+    p.stop();
+
+    // A new process, started with the journal of the first.
+    const q = system({ riskConfig: limits, history: p.journal });
+    q.ask({ clientOrderId: 'c1' });
+    q.ask({ clientOrderId: 'c3', intent: buy(300) });
+    await vi.waitFor(() => expect(replies(q)).toEqual(['c1 approved', 'c3 rejected MAX_ORDERS_PER_SESSION']));
+    expect(q.session[0]).toMatchObject({ checks: (p.session[0] as Message<'risk.approved'>).checks });
+    expect(q.accountCalls).toBe(1); // only c3 read the account
+    q.stop();
+  });
+
+  it('refuses a duplicate inside the window', async () => {
+    const p = system();
+    p.ask({ clientOrderId: 'c1' });
+    p.ask({ clientOrderId: 'c2', sessionId: 'alpha@T' });
+    await vi.waitFor(() => expect(replies(p)).toEqual(['c1 approved', 'c2 rejected DUPLICATE_ORDER']));
+    expect((p.session[1] as Message<'risk.rejected'>).message).toBe('DUPLICATE_ORDER: buy 100 600519.SH was approved 0s ago (c1), window 60s');
+    p.stop();
+  });
+
+  it('daily loss: trips once, alerts once, refuses buys for the rest of the day even if equity recovers, allows sells', async () => {
+    const p = system();
+    p.account = flat({ equity: '94000', positions: { '600519.SH': { quantity: 1000, sellable: 1000, costBasis: '16' } } });
+    p.ask({ clientOrderId: 'c1' });
+    p.ask({ clientOrderId: 'c2', intent: buy(200) });
+    p.ask({ clientOrderId: 'c3', intent: sell(100) });
+    await vi.waitFor(() => expect(p.session).toHaveLength(3));
+    expect(replies(p)).toEqual(['c1 rejected DAILY_LOSS_LIMIT', 'c2 rejected DAILY_LOSS_LIMIT', 'c3 approved']);
+    expect(p.alerts).toEqual([
+      {
+        type: 'monitor.alert',
+        level: 'warning',
+        code: 'DAILY_LOSS_LIMIT',
+        message:
+          'alpha: equity 94000.00 CNY is 6.0% below the start of day 100000.00 CNY (limit 5%); buys are refused until the next trading day after 2025-10-09, sells stay allowed',
+        signature: 'alpha',
+        sessionId: 'alpha@S',
+        clientOrderId: 'c1',
+        tsEvent: NOW,
+      },
+    ]);
+
+    p.account = flat(); // recovered
+    p.ask({ clientOrderId: 'c4', intent: buy(300) });
+    await vi.waitFor(() => expect(p.session).toHaveLength(4));
+    expect((p.session[3] as Message<'risk.rejected'>).message).toMatch(/^DAILY_LOSS_LIMIT: the daily loss limit 5% was reached earlier today/);
+
+    p.ask({ clientOrderId: 'c5', at: NEXT_DAY, sessionId: 'alpha@N', intent: buy(300) });
+    await vi.waitFor(() => expect(p.session).toHaveLength(5));
+    expect(replies(p)[4]).toBe('c5 approved');
+    expect(p.alerts).toHaveLength(1);
+    p.stop();
+
+    // The breach survives a restart (from the journal) without a second alert.
+    const q = system({ history: p.journal.filter((d) => d.day === '2025-10-09') });
+    q.ask({ clientOrderId: 'c6', intent: buy(400) });
+    await vi.waitFor(() => expect(replies(q)).toEqual(['c6 rejected DAILY_LOSS_LIMIT']));
+    expect(q.alerts).toEqual([]);
+    q.stop();
+  });
+
+  it('kill switch already thrown at start: cancels all open orders, alerts, refuses every order', async () => {
+    await new KillSwitch(dir, () => NOW).activate({ reason: 'stop everything' });
+    const p = system();
+    expect(p.engine).toEqual([{ type: 'engine.cancelOpenOrders', reason: 'KILL_SWITCH', tsEvent: NOW }]);
+    expect(p.alerts).toMatchObject([{ level: 'critical', code: 'KILL_SWITCH' }]);
+    expect(p.alerts[0]?.message).toBe(
+      'kill switch thrown for all signatures (stop everything, at 2025-10-09T01:35:00.000Z): open orders cancelled, new orders refused until reset',
+    );
+    p.ask({ clientOrderId: 'c1' });
+    p.ask({ clientOrderId: 'c2', intent: sell(100) });
+    await vi.waitFor(() => expect(replies(p)).toEqual(['c1 rejected KILL_SWITCH', 'c2 rejected KILL_SWITCH']));
+    expect((p.session[0] as Message<'risk.rejected'>).checks).toEqual([
+      { rule: 'kill_switch', code: 'KILL_SWITCH', passed: false, value: 'halted', limit: 'active' },
+    ]);
+    p.stop();
+  });
+
+  it('kill switch thrown and reset while running (from another process): cancels that signature only, then trades again', async () => {
+    const p = system();
+    expect(p.engine).toEqual([]);
+    const cli = new KillSwitch(dir, () => NOW);
+    await cli.activate({ signature: 'alpha', reason: 'runaway agent' });
+    await vi.waitFor(() => expect(p.engine).toEqual([{ type: 'engine.cancelOpenOrders', signature: 'alpha', reason: 'KILL_SWITCH', tsEvent: NOW }]));
+    expect(p.alerts).toMatchObject([{ level: 'critical', code: 'KILL_SWITCH', signature: 'alpha' }]);
+
+    p.ask({ clientOrderId: 'a1' });
+    p.ask({ clientOrderId: 'b1', signature: 'beta', sessionId: 'beta@S' });
+    await vi.waitFor(() => expect(replies(p)).toEqual(['a1 rejected KILL_SWITCH', 'b1 approved']));
+
+    await cli.reset();
+    await vi.waitFor(() => expect(p.alerts.map((a) => a.code)).toEqual(['KILL_SWITCH', 'KILL_SWITCH_RESET']));
+    p.ask({ clientOrderId: 'a2', intent: buy(200) });
+    await vi.waitFor(() => expect(replies(p)).toEqual(['a1 rejected KILL_SWITCH', 'b1 approved', 'a2 approved']));
+    expect(p.engine).toHaveLength(1);
+    p.stop();
+  });
+
+  it('hands the results of protective orders to onProtectiveResult', () => {
+    const seen: OrderResult[] = [];
+    const p = system({ onProtectiveResult: (r) => seen.push(r) });
+    const result: OrderResult = { clientOrderId: 'stop.1', intent: sell(100), status: 'filled', filledQuantity: 100, averagePrice: '9', fees: '5' };
+    p.send({ type: 'order.result', sessionId: 'risk', result, tsEvent: NOW });
+    expect(seen).toEqual([result]);
+    p.stop();
+  });
+
+  it('fails closed: an account it cannot read is a rejection (ACTOR_FAILED), not recorded, so a re-ask tries again', async () => {
+    let broken = true;
+    const q = system({
+      account: async (signature) => {
+        if (broken) throw new Error('ledger down');
+        return flat({ signature });
+      },
+    });
+    q.ask({ clientOrderId: 'c1' });
+    await vi.waitFor(() => expect(replies(q)).toEqual(['c1 rejected ACTOR_FAILED']));
+    expect((q.session[0] as Message<'risk.rejected'>).message).toBe('ACTOR_FAILED: risk could not read the account for c1: ledger down');
+    expect(q.alerts).toMatchObject([{ level: 'critical', code: 'RISK_CHECK_FAILED', clientOrderId: 'c1' }]);
+    broken = false;
+    q.ask({ clientOrderId: 'c1' });
+    await vi.waitFor(() => expect(replies(q)).toEqual(['c1 rejected ACTOR_FAILED', 'c1 approved']));
+    q.stop();
+  });
+});
