@@ -46,7 +46,8 @@ import { ledgerActor } from '../ledger/ledger-actor.js';
 import { loadPriceStore } from '../market-data/alpha-vantage-file.js';
 import { marketDataActor } from '../market-data/market-data-actor.js';
 import { alertCollector, type Alert } from '../monitor/alert-collector.actor.js';
-import { approveAllRisk } from '../risk/approve-all.actor.js';
+import { KILL_SWITCH_OFF } from '../risk/kill-switch.js';
+import { riskActor } from '../risk/risk.actor.js';
 import { protection } from '../risk/protection.js';
 import { barQuotes } from '../../streams/bar-quotes.js';
 import { openStore } from '../store/store.js';
@@ -213,7 +214,23 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRes
         marketData: marketDataActor(view, nowMs),
         ledger: ledgerActor(ledger, nowMs),
         agent: agentActor(deciders, view, nowMs),
-        risk: approveAllRisk(nowMs, (result) => guard.watcher.onResult(result)),
+        risk: riskActor({
+          mode: 'backtest',
+          market,
+          riskConfig: config.risk_control,
+          staleQuoteSeconds: config.data_source.stale_quote_seconds,
+          account: (signature, at) => ledger.getAccount(signature, at),
+          quote: (symbol) => {
+            const p = prices.priceAsOf(symbol, now());
+            return p && { price: p.price.toFixed(), atMs: p.at.toMillis() };
+          },
+          knownSymbol: (symbol) => prices.market(symbol) !== undefined,
+          fees: config.broker.fees,
+          now: nowMs,
+          // A backtest has no one to pull the switch; the live process reads the file.
+          killSwitch: { state: () => KILL_SWITCH_OFF, watch: () => () => {} },
+          onProtectiveResult: (result) => guard.watcher.onResult(result),
+        }),
         broker: brokerActor(broker, nowMs),
         monitor: alertCollector(alerts, options.onAlert),
       },
