@@ -24,6 +24,8 @@ export interface ProtectionDeps {
   readonly send: (message: Message<'engine.placeOrder'>) => void;
   readonly alert: (alert: Message<'monitor.alert'>) => void;
   readonly prevClose?: (symbol: string) => Dec | undefined;
+  /** The kill switch: a halted signature gets no protective order either (every new order is refused). */
+  readonly halted?: (signature: string) => boolean;
 }
 
 export interface Protection {
@@ -44,7 +46,19 @@ export function protection(deps: ProtectionDeps): Protection {
     isOpenAt,
     nextOpen,
     ...(deps.prevClose ? { prevClose: deps.prevClose } : {}),
-    placeOrder: (signature, intent, _reason, atIso, clientOrderId) => {
+    placeOrder: (signature, intent, reason, atIso, clientOrderId) => {
+      if (deps.halted?.(signature)) {
+        deps.alert({
+          type: 'monitor.alert',
+          level: 'critical',
+          code: 'KILL_SWITCH',
+          message: `${reason} sell of ${intent.quantity} ${intent.symbol} not sent: ${signature} is halted by the kill switch`,
+          signature,
+          clientOrderId,
+          tsEvent: now(),
+        });
+        return;
+      }
       const at = DateTime.fromMillis(now(), { zone: MARKETS[market].zone });
       deps.send({
         type: 'engine.placeOrder',
