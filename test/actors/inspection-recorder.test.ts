@@ -108,7 +108,7 @@ describe('inspection recorder', () => {
   });
 
   it('records actions with JSON-safe params: actor refs as ids, functions dropped', () => {
-    const { lines, actor } = run();
+    const { lines } = run();
     const actions = lines.filter((l) => l.type === '@xstate.action').map((l) => l.action as { type: string; params: unknown });
     expect(actions.find((a) => a.type === 'publish')).toEqual({ type: 'publish', params: { status: 'accepted' } });
     const send = actions.find((a) => a.type === 'xstate.sendTo');
