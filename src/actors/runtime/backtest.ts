@@ -77,6 +77,8 @@ export interface BacktestResult {
 }
 
 const VENUE_KEY = 'venue';
+/** The stop-loss watcher's records (which positions already fired), so a resumed run does not fire twice. */
+const WATCHER_KEY = 'stop-loss';
 
 /** Budgets per session step and order timeouts, from the config. */
 function engineInput(config: Config): EngineInput {
@@ -205,6 +207,8 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRes
       },
       prevClose: (symbol) => prices.previousClose(symbol, now())?.price,
     });
+    const watched = await store.loadSnapshot<ReturnType<typeof guard.watcher.snapshot>>(WATCHER_KEY);
+    if (watched) guard.watcher.restore(watched);
     runtime = await startEngine({
       store,
       input: engineInput(config),
@@ -299,6 +303,7 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRes
         scheduler.advanceTo(next);
         await settle();
         await store.saveSnapshot(VENUE_KEY, broker.state());
+        await store.saveSnapshot(WATCHER_KEY, guard.watcher.snapshot());
         if (completed && quiet()) break;
       }
     } finally {
