@@ -35,7 +35,7 @@ import { EpochVirtualScheduler } from '../../streams/virtual-time.js';
 import type { Decider } from '../agents/agent.js';
 import { agentActor } from '../agents/agent-actor.js';
 import { aiTraderLabel } from '../../domain/ai-trader-labels.js';
-import { loadReplayLog, replayDecider } from '../agents/replay-agent.js';
+import { loadReplayLog, replayDecider, type ReplayLog } from '../agents/replay-agent.js';
 import { CASH_KEY } from '../../domain/position-log.js';
 import { rulesDecider } from '../agents/rules-agent.js';
 import { brokerActor } from '../brokers/broker-actor.js';
@@ -107,25 +107,31 @@ function engineInput(config: Config): EngineInput {
   };
 }
 
-async function deciderFor(model: ModelConfig, config: Config): Promise<Decider> {
+/** Each replayed log, read once (the deciders and the position.jsonl universe both need it). */
+async function loadReplayLogs(config: Config): Promise<Map<string, ReplayLog>> {
+  const logs = new Map<string, ReplayLog>();
+  for (const m of config.models) {
+    if (m.agent.kind === 'replay') logs.set(m.signature, await loadReplayLog(m.agent.log_file));
+  }
+  return logs;
+}
+
+function deciderFor(model: ModelConfig, config: Config, logs: ReadonlyMap<string, ReplayLog>): Decider {
   const agent = model.agent;
   switch (agent.kind) {
     case 'rules':
       return rulesDecider(agent, { market: config.market, minCash: String(config.risk_control.min_cash_reserve) });
-    case 'replay': {
-      const log = await loadReplayLog(agent.log_file);
-      return replayDecider(log, { labelOf: (at) => aiTraderLabel(at, config.frequency, config.market) });
-    }
+    case 'replay':
+      return replayDecider(logs.get(model.signature)!, { labelOf: (at) => aiTraderLabel(at, config.frequency, config.market) });
     case 'llm':
       throw new InputError(`models: ${model.signature} is an llm agent; llm agents cannot run yet (only rules and replay)`);
   }
 }
 
 /** Symbol order for position.jsonl: a replayed log's own (so files compare with AI-Trader's), else the store's. */
-async function universeOf(config: Config, store: PriceStore): Promise<{ universe: string[]; startDate?: string }> {
-  const replay = config.models.find((m) => m.agent.kind === 'replay');
-  if (replay?.agent.kind === 'replay') {
-    const log = await loadReplayLog(replay.agent.log_file);
+function universeOf(store: PriceStore, logs: ReadonlyMap<string, ReplayLog>): { universe: string[]; startDate?: string } {
+  const log = logs.values().next().value;
+  if (log) {
     const first = log.records[0];
     const symbols = Object.keys(first?.positions ?? {}).filter((s) => s !== CASH_KEY);
     return { universe: symbols, ...(first ? { startDate: first.date } : {}) };
@@ -148,8 +154,9 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRes
   const spec = scheduleSpecOf(config);
   const instants = tradingInstants(spec, from, to);
   if (instants.length === 0) throw new InputError(`no ${market} ${frequency} trading instant between ${from} and ${to}`);
+  const logs = await loadReplayLogs(config);
   const deciders = Object.fromEntries(
-    await Promise.all(config.models.filter((m) => m.enabled).map(async (m) => [m.signature, await deciderFor(m, config)] as const)),
+    config.models.filter((m) => m.enabled).map((m) => [m.signature, deciderFor(m, config, logs)] as const),
   );
   const benchmark: BenchmarkSeries | undefined = config.data_source.benchmark_file
     ? await loadBenchmark(config.data_source.benchmark_file, { market })
@@ -179,7 +186,7 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRes
       accounts: Object.fromEntries(config.models.map((m) => [m.signature, { cash: String(m.initial_cash) }])),
       ...(venue ? { state: venue } : {}),
     });
-    const { universe, startDate } = await universeOf(config, prices);
+    const { universe, startDate } = universeOf(prices, logs);
     const ledger = await Ledger.restore({
       market,
       frequency,
