@@ -13,6 +13,8 @@ import { registerBacktestCommand } from './commands/backtest.js';
 import { registerInspectCommand } from './commands/inspect.js';
 import { registerReportCommand } from './commands/report.js';
 import { registerKillCommand } from './commands/kill.js';
+import { registerExplainCommand } from './commands/explain.js';
+import { registerTranscriptsCommand } from './commands/transcripts.js';
 
 export function buildProgram(): Command {
   const program = new Command('agent-trader')
@@ -27,6 +29,8 @@ export function buildProgram(): Command {
   registerInspectCommand(program);
   registerReportCommand(program);
   registerKillCommand(program);
+  registerExplainCommand(program);
+  registerTranscriptsCommand(program);
   return program;
 }
 

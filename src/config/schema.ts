@@ -275,7 +275,13 @@ export const LlmAgentSchema = z.strictObject({
   deadline_seconds: int(1).default(120),
   /** Token budget per session; the session holds once spent. Unlimited when absent. */
   max_tokens_per_session: int(1).optional(),
-  /** System prompt template file; default: the built-in one for the market. */
+  /** Cost budget per session, in the currency of the prices below; the session holds once spent. Unlimited when absent. */
+  max_cost_per_session: positiveAmount().optional(),
+  /** Price of 1M prompt (input) tokens, for the cost shown in transcripts and checked against max_cost_per_session. */
+  input_cost_per_million: amount().optional(),
+  /** Price of 1M completion (output) tokens. */
+  output_cost_per_million: amount().optional(),
+  /** System prompt template file; default: the built-in one for the market (prompts/cn.md, prompts/us.md). */
   prompt_template: filePath().optional(),
 });
 

@@ -173,7 +173,14 @@ export const Events = {
     intent: OrderIntentSchema,
     ...ts,
   }),
-  'agent.done': z.strictObject({ type: z.literal('agent.done'), sessionId: z.string(), summary: z.string(), ...ts }),
+  'agent.done': z.strictObject({
+    type: z.literal('agent.done'),
+    sessionId: z.string(),
+    summary: z.string(),
+    /** Set when the agent stopped early and holds (an LLM timeout, a bad tool call, ...): recorded on the outcome. */
+    reason: ReasonCodeSchema.optional(),
+    ...ts,
+  }),
   'agent.failed': z.strictObject({ type: z.literal('agent.failed'), sessionId: z.string(), message: z.string(), ...ts }),
   'risk.approved': z.strictObject({
     type: z.literal('risk.approved'),

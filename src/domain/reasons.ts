@@ -5,7 +5,8 @@
  *
  * Who raises a code is part of its row: `venue` codes come from the broker (or the
  * simulated exchange rules), `risk` codes from pre-trade risk, `order` codes from
- * the order machine itself, `session` codes from the session machine.
+ * the order machine itself, `agent` codes from an agent that ended its session as
+ * HOLD, `session` codes from the session machine.
  */
 import { z } from 'zod';
 
@@ -41,13 +42,20 @@ export const REASONS = {
   LIMIT_TIMEOUT: { by: 'order', text: 'the limit order did not fill in time and was cancelled' },
   CANCELLED_BY_REQUEST: { by: 'order', text: 'the order was cancelled on request' },
   EXPIRED: { by: 'order', text: 'the order expired at the broker' },
+  // agent: why a session ended as HOLD (the agent stopped deciding; orders already placed stand)
+  LLM_TIMEOUT: { by: 'agent', text: 'the model did not answer before the session deadline' },
+  LLM_HTTP_ERROR: { by: 'agent', text: 'the model endpoint kept failing after every retry' },
+  LLM_BAD_TOOL_CALL: { by: 'agent', text: 'the model made a malformed or unknown tool call' },
+  LLM_MAX_STEPS: { by: 'agent', text: 'the model did not finish within its maximum number of steps' },
+  LLM_BUDGET: { by: 'agent', text: 'the session spent its token or cost budget' },
+  LLM_RESUME_MISMATCH: { by: 'agent', text: 'after a restart the saved transcript did not match the session; held rather than guess' },
   // session machine
   DEADLINE: { by: 'session', text: 'the step did not finish before its deadline' },
   ACTOR_FAILED: { by: 'session', text: 'an actor the step depends on failed' },
   PREVIOUS_SESSION_RUNNING: { by: 'session', text: 'the previous session of this agent is still running' },
   AGENT_DISABLED: { by: 'session', text: 'the agent is disabled in the config' },
   NOT_A_TRADING_INSTANT: { by: 'session', text: 'the instant is not a trading instant of the schedule' },
-} as const satisfies Record<string, { by: 'venue' | 'risk' | 'order' | 'session'; text: string }>;
+} as const satisfies Record<string, { by: 'venue' | 'risk' | 'order' | 'agent' | 'session'; text: string }>;
 
 export type ReasonCode = keyof typeof REASONS;
 export const ReasonCodeSchema = z.enum(Object.keys(REASONS) as [ReasonCode, ...ReasonCode[]]);

@@ -172,7 +172,7 @@ export const sessionMachine = setup({
     }),
     storeSummary: assign(({ event }) => {
       assertEvent(event, 'agent.done');
-      return { summary: event.summary };
+      return { summary: event.summary, holdReason: event.reason };
     }),
     setError: assign(({ context, event }, params: { step: SessionStep }) => ({ error: stepError(context, params.step, event) })),
     setOutcome: assign(({ context }, params: { status: FinalStatus; reason?: ReasonCode }) => ({

@@ -46,7 +46,9 @@ export function decideOnce(
   const at = DateTime.fromISO(request.at, { setZone: true });
   if (!at.isValid) return failed(`not an ISO instant: ${JSON.stringify(request.at)}`);
   const answer = (decision: Decision): Answer => {
-    if (decision.kind === 'done') return { type: 'agent.done', sessionId, summary: decision.summary };
+    if (decision.kind === 'done') {
+      return { type: 'agent.done', sessionId, summary: decision.summary, ...(decision.reason ? { reason: decision.reason } : {}) };
+    }
     const intent = OrderIntentSchema.safeParse(decision.intent);
     if (!intent.success) {
       return failed(`${signature}: invalid order intent ${JSON.stringify(decision.intent)}: ${intent.error.issues.map((i) => i.message).join('; ')}`);
@@ -63,10 +65,35 @@ export function decideOnce(
   return answer(out);
 }
 
+/**
+ * Decisions still being worked on (an LLM call in flight). A backtest waits for
+ * `idle()` before it lets virtual time move, so a model's thinking time never
+ * counts against the session's (virtual) deadline.
+ */
+export class PendingDecisions {
+  #count = 0;
+  #waiters: (() => void)[] = [];
+  get count(): number {
+    return this.#count;
+  }
+  track<T>(promise: Promise<T>): Promise<T> {
+    this.#count++;
+    const done = () => {
+      if (--this.#count === 0) for (const w of this.#waiters.splice(0)) w();
+    };
+    promise.then(done, done);
+    return promise;
+  }
+  idle(): Promise<void> {
+    return this.#count === 0 ? Promise.resolve() : new Promise((r) => this.#waiters.push(r));
+  }
+}
+
 export function agentActor(
   deciders: Readonly<Record<string, Decider>>,
   views: (at: DateTime) => PointInTimeView,
   now: () => number,
+  pending?: PendingDecisions,
 ) {
   return fromCallback<AnyMessage>(({ receive, system }) => {
     let stopped = false;
@@ -78,7 +105,7 @@ export function agentActor(
         target?.send({ ...a, tsEvent: now() } as Reply);
       };
       const a = decideOnce(deciders, views, m);
-      if (isPromiseLike(a)) void a.then(send);
+      if (isPromiseLike(a)) void (pending ? pending.track(Promise.resolve(a)) : a).then(send);
       else send(a);
     });
     return () => {

@@ -11,10 +11,11 @@
 import type { Message } from '../../domain/messages.js';
 import type { OrderIntent } from '../../domain/orders.js';
 import type { PointInTimeView } from '../../domain/point-in-time.js';
+import type { ReasonCode } from '../../domain/reasons.js';
 
 export type Decision =
   | { readonly kind: 'intent'; readonly intent: OrderIntent }
-  | { readonly kind: 'done'; readonly summary: string };
+  | { readonly kind: 'done'; readonly summary: string; readonly reason?: ReasonCode };
 
 export interface Decider {
   decide(request: Message<'agent.decide'>, view: PointInTimeView): Promise<Decision> | Decision;

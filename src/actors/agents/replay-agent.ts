@@ -69,6 +69,11 @@ export interface ReplayLabel {
 
 export interface ReplayLog {
   readonly file: string;
+  /**
+   * How sessions find their actions: by AI-Trader label (position.jsonl), or by the
+   * session instant's epoch ms (our own transcripts, `transcripts` CLI).
+   */
+  readonly keyedBy?: 'label' | 'instant';
   /** Every record, by id. */
   readonly records: readonly ReplayRecord[];
   /** Labels in the order they first appear (by id). */
@@ -126,6 +131,7 @@ export async function loadReplayLog(path: string | URL): Promise<ReplayLog> {
   }
   const rows: { record: ReplayRecord; line: number }[] = [];
   const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
+  if (looksLikeTranscript(lines.find((l) => l.trim() !== ''))) return transcriptReplayLog(file, lines);
   lines.forEach((raw, i) => {
     if (raw.trim() === '') return;
     const where = `${file}:${i + 1}`;
@@ -202,7 +208,60 @@ export function replayDecider(log: ReplayLog, options: ReplayDeciderOptions): De
     decide(request) {
       const at = DateTime.fromISO(request.at, { setZone: true });
       if (!at.isValid) throw new InputError(`agent.decide: not an ISO instant: ${JSON.stringify(request.at)}`);
-      return replayDecision(log, options.labelOf(at), request.step, request.at);
+      const key = log.keyedBy === 'instant' ? String(at.toMillis()) : options.labelOf(at);
+      return replayDecision(log, key, request.step, request.at);
     },
   };
+}
+
+// ---------------------------------------------------------------------------
+// Our own LLM transcripts (one JSON object per line, `transcripts` CLI)
+
+function looksLikeTranscript(line: string | undefined): boolean {
+  if (line === undefined) return false;
+  try {
+    const v = JSON.parse(line) as Record<string, unknown>;
+    return v['version'] === 1 && typeof v['sessionId'] === 'string' && Array.isArray(v['intents']);
+  } catch {
+    return false;
+  }
+}
+
+const TranscriptIntentsSchema = z.looseObject({
+  sessionId: z.string(),
+  at: z.string(),
+  intents: z.array(z.looseObject({ side: z.enum(['buy', 'sell']), symbol: z.string().min(1), quantity: z.number().int().positive() })),
+});
+
+/**
+ * A transcript export as a replay log: every intent the model asked for, in order,
+ * keyed by the session instant, so a recorded live day re-runs through another
+ * risk config without calling the model (refused intents included: the replay
+ * asks what the model asked).
+ */
+function transcriptReplayLog(file: string, lines: readonly string[]): ReplayLog {
+  const labels = new Map<string, ReplayLabel>();
+  lines.forEach((raw, i) => {
+    if (raw.trim() === '') return;
+    const where = `${file}:${i + 1}`;
+    let json: unknown;
+    try {
+      json = JSON.parse(raw);
+    } catch (e) {
+      throw new InputError(`${where}: not valid JSON (${e instanceof Error ? e.message : String(e)}); expected one transcript`);
+    }
+    const t = TranscriptIntentsSchema.safeParse(json);
+    if (!t.success) throw new InputError(`${where}: not a transcript (${issuesText(t.error)})`);
+    const at = DateTime.fromISO(t.data.at, { setZone: true });
+    if (!at.isValid) throw new InputError(`${where}: at: not an ISO instant: ${JSON.stringify(t.data.at)}`);
+    const key = String(at.toMillis());
+    if (labels.has(key)) throw new InputError(`${where}: a second transcript for the session at ${t.data.at}; expected one per session`);
+    labels.set(key, {
+      label: key,
+      actions: t.data.intents.map((a, k) => ({ id: k, line: i + 1, side: a.side, symbol: a.symbol, quantity: a.quantity })),
+      noTrades: 0,
+      zeroAmount: 0,
+    });
+  });
+  return { file, records: [], labels, keyedBy: 'instant' };
 }

@@ -33,7 +33,10 @@ import {
 import { ticks } from '../../streams/clock.js';
 import { EpochVirtualScheduler } from '../../streams/virtual-time.js';
 import type { Decider } from '../agents/agent.js';
-import { agentActor } from '../agents/agent-actor.js';
+import { agentActor, PendingDecisions } from '../agents/agent-actor.js';
+import { createLlmDecider, type LlmWiring } from '../agents/llm/index.js';
+import type { WallTimers } from '../agents/llm/timers.js';
+import { levelTranscripts } from '../agents/llm/transcript.js';
 import { aiTraderLabel } from '../../domain/ai-trader-labels.js';
 import { loadReplayLog, replayDecider, type ReplayLog } from '../agents/replay-agent.js';
 import { CASH_KEY } from '../../domain/position-log.js';
@@ -65,6 +68,10 @@ export interface BacktestOptions {
   readonly inspect?: (event: InspectionEvent) => void;
   /** Prices already loaded (benchmarks, tests); default: read `data_source.bars_file`. */
   readonly prices?: PriceStore;
+  /** Wall clock of LLM calls (deadlines, back-off); default the real one. */
+  readonly llmTimers?: WallTimers;
+  /** Where API keys are read from; default process.env. */
+  readonly env?: NodeJS.ProcessEnv;
 }
 
 export interface BacktestResult {
@@ -116,7 +123,7 @@ async function loadReplayLogs(config: Config): Promise<Map<string, ReplayLog>> {
   return logs;
 }
 
-function deciderFor(model: ModelConfig, config: Config, logs: ReadonlyMap<string, ReplayLog>): Decider {
+async function deciderFor(model: ModelConfig, config: Config, logs: ReadonlyMap<string, ReplayLog>, llm: LlmWiring): Promise<Decider> {
   const agent = model.agent;
   switch (agent.kind) {
     case 'rules':
@@ -124,13 +131,13 @@ function deciderFor(model: ModelConfig, config: Config, logs: ReadonlyMap<string
     case 'replay':
       return replayDecider(logs.get(model.signature)!, { labelOf: (at) => aiTraderLabel(at, config.frequency, config.market) });
     case 'llm':
-      throw new InputError(`models: ${model.signature} is an llm agent; llm agents cannot run yet (only rules and replay)`);
+      return createLlmDecider({ ...model, agent }, config, llm);
   }
 }
 
 /** Symbol order for position.jsonl: a replayed log's own (so files compare with AI-Trader's), else the store's. */
 function universeOf(store: PriceStore, logs: ReadonlyMap<string, ReplayLog>): { universe: string[]; startDate?: string } {
-  const log = logs.values().next().value;
+  const log = [...logs.values()].find((l) => l.records.length > 0);
   if (log) {
     const first = log.records[0];
     const symbols = Object.keys(first?.positions ?? {}).filter((s) => s !== CASH_KEY);
@@ -155,9 +162,6 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRes
   const instants = tradingInstants(spec, from, to);
   if (instants.length === 0) throw new InputError(`no ${market} ${frequency} trading instant between ${from} and ${to}`);
   const logs = await loadReplayLogs(config);
-  const deciders = Object.fromEntries(
-    config.models.filter((m) => m.enabled).map((m) => [m.signature, deciderFor(m, config, logs)] as const),
-  );
   const benchmark: BenchmarkSeries | undefined = config.data_source.benchmark_file
     ? await loadBenchmark(config.data_source.benchmark_file, { market })
     : undefined;
@@ -165,6 +169,10 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRes
   const store = await openStore(join(outDir, 'state'));
   let runtime: EngineRuntime | undefined;
   try {
+    const llm: LlmWiring = { transcripts: levelTranscripts(store), ...(options.llmTimers ? { timers: options.llmTimers } : {}), ...(options.env ? { env: options.env } : {}) };
+    const deciders: Record<string, Decider> = {};
+    for (const m of config.models.filter((x) => x.enabled)) deciders[m.signature] = await deciderFor(m, config, logs, llm);
+    const decisions = new PendingDecisions();
     // Resume: virtual time starts after the last tick the stored engine processed.
     const saved = await store.loadSnapshot<{ context?: { lastTick?: { atMs: number } } }>('engine');
     const lastTickMs = saved?.context?.lastTick?.atMs;
@@ -224,7 +232,7 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRes
         clock: deadlineClock(scheduler),
         marketData: marketDataActor(view, nowMs),
         ledger: ledgerActor(ledger, nowMs),
-        agent: agentActor(deciders, view, nowMs),
+        agent: agentActor(deciders, view, nowMs, decisions),
         risk: riskActor({
           mode: 'backtest',
           market,
@@ -267,6 +275,7 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRes
       for (;;) {
         const before = events;
         await ledger.idle();
+        await decisions.idle();
         await engine.flush();
         await new Promise<void>((r) => setImmediate(r));
         if (quiet()) return;

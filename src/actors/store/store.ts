@@ -66,6 +66,10 @@ export interface Store {
   getOrder<T = unknown>(clientOrderId: string): Promise<T | undefined>;
   /** Read a record written with `saveSnapshot`'s `puts`. */
   getRecord<T = unknown>(sublevel: string, key: string): Promise<T | undefined>;
+  /** Write one record on its own (not part of a snapshot), e.g. an LLM transcript. */
+  putRecord(sublevel: string, key: string, value: unknown): Promise<void>;
+  /** Records of a sublevel in key order, those whose key starts with `prefix` when given. */
+  listRecords<T = unknown>(sublevel: string, options?: { readonly prefix?: string }): AsyncIterable<{ key: string; value: T }>;
   /** Wait for pending writes and close. Idempotent. */
   close(): Promise<void>;
 }
@@ -315,6 +319,20 @@ class LevelStore implements Store {
     assertSublevelName(sublevel);
     assertKey(key, `record in ${sublevel}`);
     return this.sub(sublevel).get(key) as Promise<T | undefined>;
+  }
+
+  async putRecord(sublevel: string, key: string, value: unknown): Promise<void> {
+    assertSublevelName(sublevel);
+    assertKey(key, `record in ${sublevel}`);
+    assertJsonSafe(value, `record ${sublevel}/${key}`);
+    const sub = this.sub(sublevel);
+    await this.write(() => sub.put(key, value));
+  }
+
+  async *listRecords<T = unknown>(sublevel: string, options: { readonly prefix?: string } = {}): AsyncIterable<{ key: string; value: T }> {
+    assertSublevelName(sublevel);
+    const range = options.prefix ? { gte: options.prefix, lt: `${options.prefix}\uffff` } : {};
+    for await (const [key, value] of this.sub(sublevel).iterator(range)) yield { key, value: value as T };
   }
 
   close(): Promise<void> {

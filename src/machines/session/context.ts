@@ -70,6 +70,8 @@ export interface SessionContext {
   readonly deadlineCount: number;
   readonly error: SessionError | undefined;
   readonly summary: string | undefined;
+  /** Why the agent ended the session as HOLD (from `agent.done`), if it did. */
+  readonly holdReason?: ReasonCode | undefined;
   /** Set when a final state is entered; also the machine's output. */
   readonly outcome: SessionOutcome | undefined;
 }
@@ -182,6 +184,7 @@ export function outcomeOf(context: SessionContext, status: FinalStatus, reason?:
     at,
     status,
     ...(reason ? { reason } : {}),
+    ...(!reason && context.holdReason ? { reason: context.holdReason } : {}),
     ...(context.error ? { error: context.error } : {}),
     ...(context.error?.reason ? { reason: context.error.reason } : {}),
     results: context.results,
