@@ -9,6 +9,9 @@ import { DEFAULT_FEE_RATES } from '../../src/domain/fees.js';
 import type { AccountView, AnyMessage, Message } from '../../src/domain/messages.js';
 import type { OrderIntent, OrderResult } from '../../src/domain/orders.js';
 import type { RiskDecision } from '../../src/domain/risk/book.js';
+import { storeRiskJournal } from '../../src/actors/risk/risk-journal.js';
+import { openStore } from '../../src/actors/store/store.js';
+import { dec } from '../../src/domain/money.js';
 
 const AT = '2025-10-09T09:35:00+08:00';
 const NEXT_DAY = '2025-10-10T09:35:00+08:00';
@@ -75,7 +78,9 @@ function system(over: Partial<RiskActorDeps> = {}): Probe {
     fees: DEFAULT_FEE_RATES,
     now: () => NOW,
     killSwitch: new KillSwitch(dir, () => NOW, { pollMs: 20 }),
-    journal: (d) => journal.push(d),
+    journal: (d) => {
+      journal.push(d);
+    },
     onError: (e) => errors.push(e),
     ...over,
   };
@@ -175,6 +180,53 @@ describe('risk actor', () => {
     expect(q.session[0]).toMatchObject({ checks: (p.session[0] as Message<'risk.approved'>).checks });
     expect(q.accountCalls).toBe(1); // only c3 read the account
     q.stop();
+  });
+
+  it('keeps its decisions in LevelDB: a process started on the same store answers as before and still holds a daily-loss breach', async () => {
+    const storeDir = join(dir, 'state');
+    const first = await openStore(storeDir);
+    const j1 = storeRiskJournal(first);
+    const p = system({ journal: j1.journal });
+    p.account = flat({ equity: '94000', positions: { '600519.SH': { quantity: 1000, sellable: 1000, costBasis: '16' } } });
+    p.ask({ clientOrderId: 'c1', intent: buy(100) });
+    p.ask({ clientOrderId: 'c2', intent: sell(100) });
+    await vi.waitFor(() => expect(replies(p)).toEqual(['c1 rejected DAILY_LOSS_LIMIT', 'c2 approved']));
+    p.stop();
+    await first.close();
+
+    const again = await openStore(storeDir);
+    try {
+      const history = await storeRiskJournal(again).history();
+      expect(history.map((d) => [d.clientOrderId, d.approved, d.reducing])).toEqual([
+        ['c1', false, true],
+        ['c2', true, true],
+      ]);
+      const q = system({ history });
+      q.account = flat(); // equity recovered: the breach still holds for the day
+      q.ask({ clientOrderId: 'c2', intent: sell(100) });
+      q.ask({ clientOrderId: 'c3', intent: buy(100, '600000.SH') });
+      await vi.waitFor(() => expect(replies(q)).toEqual(['c2 approved', 'c3 rejected DAILY_LOSS_LIMIT']));
+      expect(q.alerts.filter((a) => a.code === 'DAILY_LOSS_LIMIT')).toEqual([]); // alerted once, by the first process
+      q.stop();
+    } finally {
+      await again.close();
+    }
+  });
+
+  it('counts cash committed to open buys (queued, resting) against the reserve', async () => {
+    let committed = dec(0);
+    const p = system({ committedCash: () => committed });
+    p.ask({ clientOrderId: 'c1', intent: buy(2000, '600000.SH') }); // 20,000 of 100,000: fine
+    await vi.waitFor(() => expect(replies(p)).toEqual(['c1 approved']));
+    committed = dec(85_000); // queued buys elsewhere promise 85k: 15k left, 10k reserve
+    p.ask({ clientOrderId: 'c2', intent: buy(600, '601318.SH') }); // 6,000 + fees -> 8,995 < 10,000
+    p.ask({ clientOrderId: 'c3', intent: sell(100, '600000.SH') }); // sells are not held back by commitments
+    await vi.waitFor(() => expect(p.session).toHaveLength(3));
+    expect(replies(p)).toEqual(['c1 approved', 'c2 rejected MIN_CASH_RESERVE', 'c3 approved']);
+    expect((p.session[1] as Message<'risk.rejected'>).message).toBe(
+      'MIN_CASH_RESERVE: buying 600 601318.SH for 6000.00 + 5.06 fees would leave 8994.94 CNY in cash (85000.00 CNY already committed to open buys), reserve 10000.00 CNY',
+    );
+    p.stop();
   });
 
   it('refuses a duplicate inside the window', async () => {

@@ -44,7 +44,7 @@ import { InputError } from '../../domain/errors.js';
 import { MARKETS, type Frequency, type Market } from '../../domain/markets.js';
 import type { AccountView, Message, SessionOutcome } from '../../domain/messages.js';
 import { type Dec, dec } from '../../domain/money.js';
-import type { OrderSide } from '../../domain/orders.js';
+import type { OrderResult, OrderSide } from '../../domain/orders.js';
 import type { PointInTimeView } from '../../domain/point-in-time.js';
 import {
   type Account,
@@ -64,7 +64,7 @@ import type { RecordPut, Store } from '../store/store.js';
 import { fileSize, formatPositionLine, LedgerLogError, type LogRepair, moveAside, type PositionLine, syncLogFile } from './position-log-writer.js';
 
 export const LEDGER_SNAPSHOT_KEY = 'ledger';
-export const LEDGER_SUBLEVELS = { fills: 'ledger-fills', sessions: 'ledger-sessions', curve: 'ledger-curve' } as const;
+export const LEDGER_SUBLEVELS = { fills: 'ledger-fills', sessions: 'ledger-sessions', curve: 'ledger-curve', protective: 'ledger-protective' } as const;
 export const POSITION_LOG_FILE = 'position.jsonl';
 const SNAPSHOT_VERSION = 1;
 const SIGNATURE = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$/;
@@ -156,7 +156,8 @@ export type LedgerJournalEntry =
   | { source: 'ledger'; type: 'ledger.session'; signature: string; sessionId: string; at: string; status: SessionOutcome['status']; reason?: string; error?: SessionOutcome['error']; orders: number; filledOrders: number; ids: number[]; equity: string; cash: string }
   | { source: 'ledger'; type: 'ledger.day'; signature: string; date: string; equity: string }
   | { source: 'ledger'; type: 'ledger.mismatch'; signature: string; sessionId: string; message: string }
-  | { source: 'ledger'; type: 'ledger.repair'; signature: string; message: string };
+  | { source: 'ledger'; type: 'ledger.repair'; signature: string; message: string }
+  | { source: 'ledger'; type: 'ledger.protectiveOrder'; signature: string; clientOrderId: string; status: string; symbol: string; quantity: number; filled: number; reason?: string };
 
 /** A fill applied to the account, not yet written to position.jsonl. */
 interface UnloggedFill {
@@ -499,6 +500,37 @@ export class Ledger {
       await this.#commit(next, journal, [{ sublevel: LEDGER_SUBLEVELS.fills, key, value: record }]);
       this.#knownFills.add(key);
       return { applied: true };
+    });
+  }
+
+  // -------------------------------------------------------------------------------------
+  // recordProtectiveOrder
+
+  /**
+   * Count an order no session asked for (risk's stop-loss / take-profit sells) in the
+   * signature's orders, once per client order id; its fills are applied by `applyFill`
+   * like any other and written to position.jsonl with the next session.
+   */
+  recordProtectiveOrder(signature: string, result: OrderResult): Promise<{ recorded: boolean }> {
+    return this.#run(async () => {
+      const key = `${signature}|${result.clientOrderId}`;
+      if ((await this.#options.store.getRecord(LEDGER_SUBLEVELS.protective, key)) !== undefined) return { recorded: false };
+      const state = this.#state(signature);
+      let stats: Stats = { ...state.stats, orders: state.stats.orders + 1, ordersByStatus: bump(state.stats.ordersByStatus, result.status) };
+      if ((result.status === 'rejected' || result.status === 'denied') && result.reason) stats = { ...stats, rejections: bump(stats.rejections, result.reason) };
+      const entry: LedgerJournalEntry = {
+        source: 'ledger',
+        type: 'ledger.protectiveOrder',
+        signature,
+        clientOrderId: result.clientOrderId,
+        status: result.status,
+        symbol: result.intent.symbol,
+        quantity: result.intent.quantity,
+        filled: result.filledQuantity,
+        ...(result.reason ? { reason: result.reason } : {}),
+      };
+      await this.#commit({ ...state, stats }, [entry], [{ sublevel: LEDGER_SUBLEVELS.protective, key, value: result }]);
+      return { recorded: true };
     });
   }
 

@@ -10,6 +10,7 @@ import { isOpenAt, nextOpen } from '../../domain/calendar/index.js';
 import { sessionId } from '../../domain/ids.js';
 import { MARKETS } from '../../domain/markets.js';
 import type { Message } from '../../domain/messages.js';
+import type { OrderResult } from '../../domain/orders.js';
 import type { Dec } from '../../domain/money.js';
 import type { Quote } from '../../domain/quotes.js';
 import { stopRatiosFromConfig } from '../../domain/risk/stop-loss.js';
@@ -32,7 +33,15 @@ export interface Protection {
   readonly watcher: StopLossWatcher;
   /** Feed quotes to the watcher; returns the subscription. */
   watch(quotes: Observable<Quote>): Subscription;
+  /**
+   * A protective order's result (the risk actor's `onProtectiveResult`): to the watcher, and,
+   * once terminal, counted in the signature's orders by the ledger.
+   */
+  onResult(result: OrderResult): void;
 }
+
+/** `<signature>.<yyyyMMddTHHmm>.SL-<symbol>`: the signature part. */
+const signatureOf = (clientOrderId: string): string | undefined => /^(.+?)\.\d{8}T\d{4}\./.exec(clientOrderId)?.[1];
 
 export function protection(deps: ProtectionDeps): Protection {
   const { config, now } = deps;
@@ -72,5 +81,25 @@ export function protection(deps: ProtectionDeps): Protection {
     },
     alert: (a) => deps.alert({ type: 'monitor.alert', ...a, tsEvent: now() }),
   });
-  return { watcher, watch: (quotes) => quotes.subscribe((q) => watcher.onQuote(q)) };
+  return {
+    watcher,
+    watch: (quotes) => quotes.subscribe((q) => watcher.onQuote(q)),
+    onResult: (result) => {
+      watcher.onResult(result);
+      const signature = signatureOf(result.clientOrderId);
+      if (result.status !== 'queued' && signature !== undefined) {
+        deps.ledger.recordProtectiveOrder(signature, result).catch((err: unknown) =>
+          deps.alert({
+            type: 'monitor.alert',
+            level: 'warning',
+            code: 'LEDGER_FAILED',
+            message: `protective order ${result.clientOrderId} not counted: ${err instanceof Error ? err.message : String(err)}`,
+            signature,
+            clientOrderId: result.clientOrderId,
+            tsEvent: now(),
+          }),
+        );
+      }
+    },
+  };
 }

@@ -9,8 +9,10 @@
  *   IDEMPOTENT by client order id: a re-asked check (a session's `resume`) gets the recorded
  *   decision and counts nothing twice. Checks run one at a time in arrival order, so two
  *   orders never both pass a limit only one of them fits.
- *   Each new decision goes to `deps.journal`; `deps.history` (the journal of an earlier run,
- *   in order) rebuilds the decisions, counters and today's daily-loss breaches on start.
+ *   Each new decision goes to `deps.journal` (awaited, so it is stored before it is acted
+ *   on); `deps.history` (the journal of an earlier run, in order) rebuilds the decisions,
+ *   counters and today's daily-loss breaches on start. A buy is checked against cash minus
+ *   what the signature's open buys already committed (`deps.committedCash`).
  * - Daily loss: the first check that sees equity beyond `max_daily_loss_ratio` below the start
  *   of day turns the signature's gate to `reducing` until the next exchange day (buys refused,
  *   sells allowed, even if equity recovers) and raises ONE `monitor.alert` (warning,
@@ -66,8 +68,10 @@ export interface RiskActorDeps {
   readonly killSwitch: Pick<KillSwitch, 'state' | 'watch'>;
   /** Results of protective orders (stop-loss) placed with `replyTo: 'risk'`. */
   readonly onProtectiveResult?: (result: OrderResult) => void;
-  /** Each new decision, for the audit trail and for `history` after a restart. */
-  readonly journal?: (decision: RiskDecision) => void;
+  /** Each new decision, for the audit trail and for `history` after a restart; awaited before the answer goes out. */
+  readonly journal?: (decision: RiskDecision) => void | Promise<void>;
+  /** Cash promised to the signature's open buys (src/actors/runtime/commitments.ts); none when absent. */
+  readonly committedCash?: (signature: string) => Dec;
   /** Decisions of an earlier run, oldest first, replayed on start. */
   readonly history?: readonly RiskDecision[];
   /** Also told about every error (logs, tests). */
@@ -208,6 +212,7 @@ export function riskActor(deps: RiskActorDeps) {
           ordersThisSession: book.ordersThisSession(m.signature, m.sessionId),
           recent: book.recent(m.signature, nowMs),
           gate: gateOf({ halted, reducing }),
+          committedCash: m.intent.side === 'buy' ? deps.committedCash?.(m.signature) : undefined,
           halt: halted ? { reason: ks.reason, at: ks.at } : undefined,
         });
         decision = {
@@ -243,10 +248,13 @@ export function riskActor(deps: RiskActorDeps) {
         return failed(m, 'check the order', err);
       }
       try {
-        deps.journal?.(decision);
+        await deps.journal?.(decision);
       } catch (err) {
+        // Not written: answered anyway (the engine journal still records it), and said.
         deps.onError?.(err, m);
+        alert('warning', 'RISK_JOURNAL_FAILED', `risk decision for ${m.clientOrderId} not saved: ${messageOf(err)}`, { signature: m.signature, clientOrderId: m.clientOrderId });
       }
+      if (stopped) return;
       reply(m, decision);
     };
 

@@ -51,6 +51,9 @@ import { marketDataActor } from '../market-data/market-data-actor.js';
 import { alertCollector, type Alert } from '../monitor/alert-collector.actor.js';
 import { KILL_SWITCH_OFF } from '../risk/kill-switch.js';
 import { riskActor } from '../risk/risk.actor.js';
+import { storeRiskJournal } from '../risk/risk-journal.js';
+import { committedBuyCash } from './commitments.js';
+import { dec } from '../../domain/money.js';
 import { protection } from '../risk/protection.js';
 import { barQuotes } from '../../streams/bar-quotes.js';
 import { openStore } from '../store/store.js';
@@ -222,6 +225,8 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRes
       },
       prevClose: (symbol) => prices.previousClose(symbol, now())?.price,
     });
+    const risk = storeRiskJournal(store);
+    const riskHistory = await risk.history();
     const watched = await store.loadSnapshot<ReturnType<typeof guard.watcher.snapshot>>(WATCHER_KEY);
     if (watched) guard.watcher.restore(watched);
     runtime = await startEngine({
@@ -248,7 +253,11 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRes
           now: nowMs,
           // A backtest has no one to pull the switch; the live process reads the file.
           killSwitch: { state: () => KILL_SWITCH_OFF, watch: () => () => {} },
-          onProtectiveResult: (result) => guard.watcher.onResult(result),
+          onProtectiveResult: (result) => guard.onResult(result),
+          journal: risk.journal,
+          history: riskHistory,
+          committedCash: (signature) =>
+            engineRef ? committedBuyCash(engineRef, signature, (symbol) => prices.priceAsOf(symbol, now())?.price.toFixed()) : dec(0),
         }),
         broker: brokerActor(broker, nowMs),
         monitor: alertCollector(alerts, options.onAlert),

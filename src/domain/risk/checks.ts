@@ -105,6 +105,8 @@ export interface RiskInput {
   /** Orders approved recently for this signature (older ones are ignored). */
   readonly recent: readonly RecentOrder[];
   readonly gate: Gate;
+  /** Cash already promised to this signature's open buys (queued, resting, unfilled): not available to this order. */
+  readonly committedCash?: Dec | undefined;
   /** Why the gate is halted (kill switch), for the message. */
   readonly halt?: { readonly reason: string; readonly at: string } | undefined;
 }
@@ -418,7 +420,7 @@ export const RISK_TABLE: readonly RiskRule[] = [
         value,
         limit,
         message: buy
-          ? `${orderText(ctx)} for ${money(notional)} + ${money(fees)} fees would leave ${value} ${ccy} in cash, reserve ${limit} ${ccy}`
+          ? `${orderText(ctx)} for ${money(notional)} + ${money(fees)} fees would leave ${value} ${ccy} in cash${committedText(ctx)}, reserve ${limit} ${ccy}`
           : `${orderText(ctx)} brings ${money(notional)} but costs ${money(fees)} in fees, leaving ${value} ${ccy} in cash, reserve ${limit} ${ccy}`,
       };
     },
@@ -448,10 +450,13 @@ const decOrUndefined = (s: string | undefined): Dec | undefined => {
   return d.gt(0) ? d : undefined;
 };
 
+const committedText = (ctx: RiskContext): string =>
+  ctx.committedCash && ctx.committedCash.gt(0) ? ` (${money(ctx.committedCash)} ${ctx.currency} already committed to open buys)` : '';
+
 /** Price the order and read the account: the context every row reads. */
 export function riskContext(input: RiskInput): RiskContext {
   const { intent, account } = input;
-  const cash = dec(account.cash);
+  const cash = dec(account.cash).minus(input.committedCash ?? 0);
   const equity = dec(account.equity);
   const startOfDayEquity = dec(account.startOfDayEquity);
   const held = account.positions[intent.symbol]?.quantity ?? 0;
