@@ -31,7 +31,7 @@ import type { PriceBar } from './bars.js';
 import { MARKETS, type Market } from './markets.js';
 import { Dec, dec } from './money.js';
 import type { OrderSide } from './orders.js';
-import type { PriceStore } from './price-store.js';
+import type { PriceSource } from './price-store.js';
 import { renderReason, type ReasonCode } from './reasons.js';
 
 export type Board = 'main' | 'star' | 'chinext' | 'bse' | 'us';
@@ -314,7 +314,7 @@ function labelOf(bar: PriceBar): { readonly ms: number; readonly day: string } {
  * progress and the last completed bars, newest first; labels grow with starts, so the first
  * candidate whose label is not after `t` is the answer (if it is of `t`'s day).
  */
-export function labelledBarAt(store: PriceStore, symbol: string, t: DateTime): PriceBar | undefined {
+export function labelledBarAt(store: PriceSource, symbol: string, t: DateTime): PriceBar | undefined {
   const market = store.market(symbol);
   if (market === undefined) return undefined;
   const tMs = t.toMillis();

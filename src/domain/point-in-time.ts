@@ -6,7 +6,7 @@
  */
 import type { DateTime } from 'luxon';
 import type { Bar, PriceBar } from './bars.js';
-import type { PricePoint, PriceStore } from './price-store.js';
+import type { PricePoint, PriceSource } from './price-store.js';
 
 export interface PointInTimeView {
   /** The instant the view is bound to. */
@@ -27,7 +27,7 @@ export interface PointInTimeView {
   labelledBar(symbol: string): PriceBar | undefined;
 }
 
-export function viewAt(store: PriceStore, at: DateTime, labelledBar: (symbol: string) => PriceBar | undefined): PointInTimeView {
+export function viewAt(store: PriceSource, at: DateTime, labelledBar: (symbol: string) => PriceBar | undefined): PointInTimeView {
   return {
     at,
     symbols: () => store.symbols(),

@@ -75,6 +75,15 @@ function normalizeLabel(label: string): string {
   return /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}$/.test(label) ? `${label}:00` : label;
 }
 
+/**
+ * What readers of prices need: the store itself, or a live source that puts streamed quotes
+ * in front of it (paper trading, src/actors/market-data/live-prices.ts).
+ */
+export type PriceSource = Pick<
+  PriceStore,
+  'symbols' | 'has' | 'interval' | 'market' | 'range' | 'barsAsOf' | 'lastBarAsOf' | 'priceAsOf' | 'previousClose' | 'barLabelled' | 'barStartingAt'
+>;
+
 export class PriceStore {
   readonly #series: ReadonlyMap<string, Series>;
   readonly #range: PriceRange | undefined;

@@ -94,7 +94,7 @@ import {
 import { MARKETS, type Market } from '../../domain/markets.js';
 import { Dec, dec } from '../../domain/money.js';
 import type { Fill, OrderRequest, OrderSide } from '../../domain/orders.js';
-import type { PriceStore } from '../../domain/price-store.js';
+import type { PriceSource } from '../../domain/price-store.js';
 import type { ReasonCode } from '../../domain/reasons.js';
 import type { Broker, BrokerBalance, BrokerPosition, BrokerStatus, BrokerUpdate } from './broker.js';
 
@@ -102,13 +102,13 @@ export { labelledBarAt } from '../../domain/market-rules.js';
 
 export type SimulatedRules = 'strict' | 'ai-trader';
 
-export type LabelledBarFn = (store: PriceStore, symbol: string, t: DateTime) => PriceBar | undefined;
+export type LabelledBarFn = (store: PriceSource, symbol: string, t: DateTime) => PriceBar | undefined;
 
 export interface SimulatedBrokerOptions {
   readonly market: Market;
   /** Default `strict`. */
   readonly rules?: SimulatedRules;
-  readonly store: PriceStore;
+  readonly store: PriceSource;
   /** The injected clock (virtual in backtests, wall clock in paper trading). */
   readonly now: () => DateTime;
   /** `config.broker.fees` as it is; default: today's rates. Ignored under `ai-trader`. */
@@ -216,7 +216,7 @@ export interface Holding {
 /** What one admission check may look at (quote and holding computed once, on demand). */
 export interface AdmissionContext {
   readonly market: Market;
-  readonly store: PriceStore;
+  readonly store: PriceSource;
   readonly order: OrderRequest;
   readonly t: DateTime;
   /** Exchange-local date of `t`. */
@@ -345,7 +345,7 @@ export const ADMISSION_CHECKS: Readonly<Record<SimulatedRules, readonly Admissio
 export class SimulatedBroker implements Broker {
   readonly market: Market;
   readonly rules: SimulatedRules;
-  readonly #store: PriceStore;
+  readonly #store: PriceSource;
   readonly #now: () => DateTime;
   readonly #fees: FeeRates;
   readonly #slippage: Dec;
