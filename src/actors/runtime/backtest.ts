@@ -13,7 +13,7 @@
 import { join } from 'node:path';
 import { DateTime } from 'luxon';
 import type { InspectionEvent } from 'xstate';
-import type { Config, ModelConfig } from '../../config/schema.js';
+import type { Config } from '../../config/schema.js';
 import { scheduleSpecOf } from '../../config/schedule-spec.js';
 import { tickMessage } from '../../domain/clock-events.js';
 import { InputError } from '../../domain/errors.js';
@@ -28,19 +28,13 @@ import {
   writeReport,
   type BenchmarkSeries,
   type Report,
-  type SignatureRun,
 } from '../../report/index.js';
 import { ticks } from '../../streams/clock.js';
 import { EpochVirtualScheduler } from '../../streams/virtual-time.js';
-import type { Decider } from '../agents/agent.js';
 import { agentActor, PendingDecisions } from '../agents/agent-actor.js';
-import { createLlmDecider, type LlmWiring } from '../agents/llm/index.js';
+import type { LlmWiring } from '../agents/llm/index.js';
 import type { WallTimers } from '../agents/llm/timers.js';
 import { levelTranscripts } from '../agents/llm/transcript.js';
-import { aiTraderLabel } from '../../domain/ai-trader-labels.js';
-import { loadReplayLog, replayDecider, type ReplayLog } from '../agents/replay-agent.js';
-import { CASH_KEY } from '../../domain/position-log.js';
-import { rulesDecider } from '../agents/rules-agent.js';
 import { brokerActor } from '../brokers/broker-actor.js';
 import { labelledBarAt, SimulatedBroker, type SimulatedBrokerState } from '../brokers/simulated-broker.js';
 import { deadlineClock } from '../clock/deadline-clock.actor.js';
@@ -58,7 +52,6 @@ import { protection } from '../risk/protection.js';
 import { barQuotes } from '../../streams/bar-quotes.js';
 import { openStore } from '../store/store.js';
 import { startEngine, type EngineRuntime } from './engine-runtime.js';
-import type { EngineInput } from '../../machines/engine.machine.js';
 
 export interface BacktestOptions {
   readonly config: Config;
@@ -86,68 +79,11 @@ export interface BacktestResult {
   readonly ticksTotal: number;
 }
 
+import { buildDeciders, dateLabelFor, engineInput, loadReplayLogs, signatureRuns, universeOf } from './assemble.js';
+
 const VENUE_KEY = 'venue';
 /** The stop-loss watcher's records (which positions already fired), so a resumed run does not fire twice. */
 const WATCHER_KEY = 'stop-loss';
-
-/** Budgets per session step and order timeouts, from the config. */
-function engineInput(config: Config): EngineInput {
-  const sessionMs = config.agent_config.session_deadline_seconds * 1000;
-  const limitMs = config.execution.limit_order_timeout_seconds * 1000;
-  return {
-    market: config.market,
-    frequency: config.frequency,
-    agents: config.models.map((m) => ({ signature: m.signature, enabled: m.enabled })),
-    budgets: {
-      fetchingMs: 60_000,
-      analyzingMs: 60_000,
-      decidingMs: sessionMs,
-      executingMs: limitMs + 120_000,
-      recordingMs: 60_000,
-    },
-    maxIntents: config.risk_control.max_orders_per_session,
-    orders: {
-      outsideHours: config.execution.orders_outside_hours,
-      submitTimeoutMs: 30_000,
-      cancelTimeoutMs: 30_000,
-      limitTimeoutMs: limitMs,
-      queryRetryMs: 30_000,
-    },
-    historyLimit: 50,
-  };
-}
-
-/** Each replayed log, read once (the deciders and the position.jsonl universe both need it). */
-async function loadReplayLogs(config: Config): Promise<Map<string, ReplayLog>> {
-  const logs = new Map<string, ReplayLog>();
-  for (const m of config.models) {
-    if (m.agent.kind === 'replay') logs.set(m.signature, await loadReplayLog(m.agent.log_file));
-  }
-  return logs;
-}
-
-async function deciderFor(model: ModelConfig, config: Config, logs: ReadonlyMap<string, ReplayLog>, llm: LlmWiring): Promise<Decider> {
-  const agent = model.agent;
-  switch (agent.kind) {
-    case 'rules':
-      return rulesDecider(agent, { market: config.market, minCash: String(config.risk_control.min_cash_reserve) });
-    case 'replay':
-      return replayDecider(logs.get(model.signature)!, { labelOf: (at) => aiTraderLabel(at, config.frequency, config.market) });
-    case 'llm':
-      return createLlmDecider({ ...model, agent }, config, llm);
-  }
-}
-
-/** Symbol order for position.jsonl: a replayed log's own (so files compare with AI-Trader's), else the store's. */
-function universeOf(store: PriceStore, logs: ReadonlyMap<string, ReplayLog>): { universe: string[]; startDate?: string } {
-  const log = [...logs.values()].find((l) => l.records.length > 0);
-  if (log) {
-    const first = log.records[0];
-    const symbols = Object.keys(first?.positions ?? {}).filter((s) => s !== CASH_KEY);
-    return { universe: symbols, ...(first ? { startDate: first.date } : {}) };
-  }
-  return { universe: store.symbols() };
-}
 
 export async function runBacktest(options: BacktestOptions): Promise<BacktestResult> {
   const { config, outDir } = options;
@@ -173,8 +109,7 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRes
   let runtime: EngineRuntime | undefined;
   try {
     const llm: LlmWiring = { transcripts: levelTranscripts(store), ...(options.llmTimers ? { timers: options.llmTimers } : {}), ...(options.env ? { env: options.env } : {}) };
-    const deciders: Record<string, Decider> = {};
-    for (const m of config.models.filter((x) => x.enabled)) deciders[m.signature] = await deciderFor(m, config, logs, llm);
+    const deciders = await buildDeciders(config, logs, llm);
     const decisions = new PendingDecisions();
     // Resume: virtual time starts after the last tick the stored engine processed.
     const saved = await store.loadSnapshot<{ context?: { lastTick?: { atMs: number } } }>('engine');
@@ -197,7 +132,7 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRes
       accounts: Object.fromEntries(config.models.map((m) => [m.signature, { cash: String(m.initial_cash) }])),
       ...(venue ? { state: venue } : {}),
     });
-    const { universe, startDate } = universeOf(prices, logs);
+    const { universe, startDate } = universeOf(prices.symbols(), logs);
     const ledger = await Ledger.restore({
       market,
       frequency,
@@ -205,7 +140,7 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRes
       store,
       stateDir: outDir,
       view,
-      dateLabel: (at: DateTime) => aiTraderLabel(at, frequency, market) ?? at.setZone(zone).toFormat(frequency === 'daily' ? 'yyyy-LL-dd' : 'yyyy-LL-dd HH:mm:ss'),
+      dateLabel: dateLabelFor(config),
       universe,
       ...(startDate ? { startDate } : {}),
     });
@@ -337,19 +272,7 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRes
     }
 
     // The report: curves and counts from the ledger, the benchmark aligned to the sessions.
-    const runs: SignatureRun[] = config.models.map((m) => {
-      const s = ledger.summary(m.signature);
-      return {
-        signature: m.signature,
-        initialValue: String(m.initial_cash),
-        finalCash: s.cash,
-        curve: ledger.equityCurve(m.signature),
-        orders: s.orders,
-        fills: s.fills,
-        rejected: s.rejections,
-        fees: s.fees,
-      };
-    });
+    const runs = signatureRuns(config, ledger);
     const report = buildReport(
       runs,
       { market, frequency, from, to, rules: config.broker.rules, generatedAt: options.generatedAt.toISO()!, sessions: total },

@@ -1,0 +1,106 @@
+/**
+ * The parts every runtime (backtest, paper, live) builds the same way from the config:
+ * the engine's budgets, the agents' deciders, the ledger's labels and universe, and the
+ * per-signature runs a report is built from. One place, so the modes cannot drift.
+ */
+import { DateTime } from 'luxon';
+import type { Config, ModelConfig } from '../../config/schema.js';
+import { aiTraderLabel } from '../../domain/ai-trader-labels.js';
+import { MARKETS } from '../../domain/markets.js';
+import { CASH_KEY } from '../../domain/position-log.js';
+import type { EngineInput } from '../../machines/engine.machine.js';
+import type { SignatureRun } from '../../report/index.js';
+import type { Decider } from '../agents/agent.js';
+import { createLlmDecider, type LlmWiring } from '../agents/llm/index.js';
+import { loadReplayLog, replayDecider, type ReplayLog } from '../agents/replay-agent.js';
+import { rulesDecider } from '../agents/rules-agent.js';
+import type { Ledger } from '../ledger/ledger.js';
+
+/** Budgets per session step and order timeouts, from the config. */
+export function engineInput(config: Config): EngineInput {
+  const sessionMs = config.agent_config.session_deadline_seconds * 1000;
+  const limitMs = config.execution.limit_order_timeout_seconds * 1000;
+  return {
+    market: config.market,
+    frequency: config.frequency,
+    agents: config.models.map((m) => ({ signature: m.signature, enabled: m.enabled })),
+    budgets: {
+      fetchingMs: 60_000,
+      analyzingMs: 60_000,
+      decidingMs: sessionMs,
+      executingMs: limitMs + 120_000,
+      recordingMs: 60_000,
+    },
+    maxIntents: config.risk_control.max_orders_per_session,
+    orders: {
+      outsideHours: config.execution.orders_outside_hours,
+      submitTimeoutMs: 30_000,
+      cancelTimeoutMs: 30_000,
+      limitTimeoutMs: limitMs,
+      queryRetryMs: 30_000,
+    },
+    historyLimit: 50,
+  };
+}
+
+/** Each replayed log, read once (the deciders and the position.jsonl universe both need it). */
+export async function loadReplayLogs(config: Config): Promise<Map<string, ReplayLog>> {
+  const logs = new Map<string, ReplayLog>();
+  for (const m of config.models) {
+    if (m.agent.kind === 'replay') logs.set(m.signature, await loadReplayLog(m.agent.log_file));
+  }
+  return logs;
+}
+
+async function deciderFor(model: ModelConfig, config: Config, logs: ReadonlyMap<string, ReplayLog>, llm: LlmWiring): Promise<Decider> {
+  const agent = model.agent;
+  switch (agent.kind) {
+    case 'rules':
+      return rulesDecider(agent, { market: config.market, minCash: String(config.risk_control.min_cash_reserve) });
+    case 'replay':
+      return replayDecider(logs.get(model.signature)!, { labelOf: (at) => aiTraderLabel(at, config.frequency, config.market) });
+    case 'llm':
+      return createLlmDecider({ ...model, agent }, config, llm);
+  }
+}
+
+/** The decider of every enabled model, by signature. */
+export async function buildDeciders(config: Config, logs: ReadonlyMap<string, ReplayLog>, llm: LlmWiring): Promise<Record<string, Decider>> {
+  const deciders: Record<string, Decider> = {};
+  for (const m of config.models.filter((x) => x.enabled)) deciders[m.signature] = await deciderFor(m, config, logs, llm);
+  return deciders;
+}
+
+/** Symbol order for position.jsonl: a replayed AI-Trader log's own (so files compare with AI-Trader's), else the given symbols. */
+export function universeOf(symbols: readonly string[], logs: ReadonlyMap<string, ReplayLog>): { universe: string[]; startDate?: string } {
+  const log = [...logs.values()].find((l) => l.records.length > 0);
+  if (log) {
+    const first = log.records[0];
+    const held = Object.keys(first?.positions ?? {}).filter((s) => s !== CASH_KEY);
+    return { universe: held, ...(first ? { startDate: first.date } : {}) };
+  }
+  return { universe: [...symbols] };
+}
+
+/** AI-Trader's `date` of a session record (its label), else the instant in the exchange zone. */
+export function dateLabelFor(config: Config): (at: DateTime) => string {
+  const zone = MARKETS[config.market].zone;
+  return (at) => aiTraderLabel(at, config.frequency, config.market) ?? at.setZone(zone).toFormat(config.frequency === 'daily' ? 'yyyy-LL-dd' : 'yyyy-LL-dd HH:mm:ss');
+}
+
+/** What a report is built from, per signature, out of the ledger. */
+export function signatureRuns(config: Config, ledger: Ledger): SignatureRun[] {
+  return config.models.map((m) => {
+    const s = ledger.summary(m.signature);
+    return {
+      signature: m.signature,
+      initialValue: String(m.initial_cash),
+      finalCash: s.cash,
+      curve: ledger.equityCurve(m.signature),
+      orders: s.orders,
+      fills: s.fills,
+      rejected: s.rejections,
+      fees: s.fees,
+    };
+  });
+}
