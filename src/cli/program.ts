@@ -13,6 +13,7 @@ import { registerBacktestCommand } from './commands/backtest.js';
 import { registerInspectCommand } from './commands/inspect.js';
 import { registerReportCommand } from './commands/report.js';
 import { registerKillCommand } from './commands/kill.js';
+import { registerReplayServerCommand } from './commands/replay-server.js';
 import { registerExplainCommand } from './commands/explain.js';
 import { registerTranscriptsCommand } from './commands/transcripts.js';
 
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   registerInspectCommand(program);
   registerReportCommand(program);
   registerKillCommand(program);
+  registerReplayServerCommand(program);
   registerExplainCommand(program);
   registerTranscriptsCommand(program);
   return program;

@@ -3,7 +3,9 @@
  * protocol, for tests: greets with `connected`, checks the auth key/secret (402 `auth failed`
  * otherwise, then closes), refuses a subscribe before auth (401), acknowledges subscriptions,
  * records every client frame, and on demand pushes trades / quotes, sends raw garbage, or
- * drops every connection.
+ * drops every connection. For reconnect and heartbeat tests it can also refuse new connections
+ * (HTTP 503 on the upgrade), stop answering pings (it answers them itself, `autoPong` off, so a
+ * test can play a half-open connection), and change the credentials it accepts.
  */
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -11,6 +13,18 @@ import { WebSocketServer, type WebSocket } from 'ws';
 export interface AlpacaServerOptions {
   readonly key: string;
   readonly secret: string;
+}
+
+/** Counters a test can wait on with `until()`. */
+export interface AlpacaServerCounts {
+  /** Connections accepted so far (refused ones not counted). */
+  readonly accepted: number;
+  /** Subscriptions acknowledged so far. */
+  readonly subscriptions: number;
+  /** Pings received so far. */
+  readonly pings: number;
+  /** Connections closed so far. */
+  readonly closed: number;
 }
 
 export interface TradeSpec {
@@ -33,8 +47,14 @@ export class AlpacaTestServer {
   readonly frames: unknown[] = [];
   readonly #wss: WebSocketServer;
   readonly #clients = new Set<Client>();
-  readonly #options: AlpacaServerOptions;
+  #options: AlpacaServerOptions;
   #waiters: (() => void)[] = [];
+  #until: { check: () => boolean; resolve: () => void }[] = [];
+  #counts = { accepted: 0, subscriptions: 0, pings: 0, closed: 0 };
+  /** Refuse new connections (HTTP 503 on the upgrade) while true. */
+  refuseConnections = false;
+  /** Answer pings with pongs (true), or play a dead peer (false). */
+  answerPings = true;
 
   private constructor(wss: WebSocketServer, options: AlpacaServerOptions) {
     this.#wss = wss;
@@ -43,12 +63,39 @@ export class AlpacaTestServer {
   }
 
   static async start(options: AlpacaServerOptions): Promise<AlpacaTestServer> {
-    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    let server: AlpacaTestServer | undefined;
+    const wss = new WebSocketServer({
+      host: '127.0.0.1',
+      port: 0,
+      autoPong: false,
+      verifyClient: (_info, done) => done(!server?.refuseConnections, 503, 'Service Unavailable'),
+    });
     await new Promise<void>((resolve, reject) => {
       wss.once('listening', resolve);
       wss.once('error', reject);
     });
-    return new AlpacaTestServer(wss, options);
+    return (server = new AlpacaTestServer(wss, options));
+  }
+
+  get counts(): AlpacaServerCounts {
+    return { ...this.#counts };
+  }
+
+  /** Resolves once `check(counts)` holds; re-checked on every connection, frame, ping and close. */
+  until(check: (counts: AlpacaServerCounts) => boolean): Promise<void> {
+    const c = () => check(this.counts);
+    if (c()) return Promise.resolve();
+    return new Promise((resolve) => this.#until.push({ check: c, resolve }));
+  }
+
+  /** Accept other credentials from now on (a rotated key). */
+  setCredentials(options: AlpacaServerOptions): void {
+    this.#options = options;
+  }
+
+  /** Send events (any shape, e.g. a replay_clock announcement) as one array frame to every connection. */
+  sendEvents(events: readonly unknown[]): void {
+    for (const c of this.#clients) c.ws.send(JSON.stringify(events));
   }
 
   get url(): string {
@@ -105,12 +152,35 @@ export class AlpacaTestServer {
     await new Promise<void>((resolve) => this.#wss.close(() => resolve()));
   }
 
+  #changed(): void {
+    const pending = this.#until;
+    this.#until = [];
+    for (const u of pending) {
+      if (u.check()) u.resolve();
+      else this.#until.push(u);
+    }
+  }
+
   #onConnection(ws: WebSocket): void {
     const client: Client = { ws, authenticated: false, trades: new Set(), quotes: new Set() };
     this.#clients.add(client);
-    ws.on('close', () => this.#clients.delete(client));
-    ws.on('message', (data) => this.#onMessage(client, data.toString()));
+    this.#counts.accepted++;
+    ws.on('close', () => {
+      this.#clients.delete(client);
+      this.#counts.closed++;
+      this.#changed();
+    });
+    ws.on('message', (data) => {
+      this.#onMessage(client, data.toString());
+      this.#changed();
+    });
+    ws.on('ping', (data) => {
+      this.#counts.pings++;
+      if (this.answerPings) ws.pong(data);
+      this.#changed();
+    });
     ws.send(JSON.stringify([{ T: 'success', msg: 'connected' }]));
+    this.#changed();
   }
 
   #onMessage(c: Client, text: string): void {
@@ -144,6 +214,7 @@ export class AlpacaTestServer {
       for (const s of list(msg.trades)) c.trades.add(s);
       for (const s of list(msg.quotes)) c.quotes.add(s);
       c.ws.send(JSON.stringify([{ T: 'subscription', trades: [...c.trades], quotes: [...c.quotes], bars: [] }]));
+      this.#counts.subscriptions++;
       const waiters = this.#waiters;
       this.#waiters = [];
       for (const w of waiters) w();
