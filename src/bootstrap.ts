@@ -3,14 +3,14 @@
  *
  * - `backtest`: the engine over the config's bars in virtual time, into a fresh
  *   run directory under `state_dir/runs/`, then the report.
- * - `paper` / `live`: the wall-clock process with live quotes (not wired yet: it
- *   says so and exits 2 rather than pretend).
+ * - `paper` / `live`: the long-running process with live quotes (paper-process.ts);
+ *   with the built-in replay server it ends with the replayed day.
  */
 import { join } from 'node:path';
 import { DateTime } from 'luxon';
 import { backtestAndPrint } from './cli/commands/backtest.js';
 import type { Config } from './config/schema.js';
-import { InputError } from './domain/errors.js';
+import { runPaperProcess } from './paper-process.js';
 
 export interface StartOptions {
   /** Where a backtest writes (default: a new folder under state_dir/runs). */
@@ -28,6 +28,7 @@ export async function start(config: Config, options: StartOptions = {}): Promise
     }
     case 'paper':
     case 'live':
-      throw new InputError(`mode: ${config.mode} trading is not available yet; run a backtest (mode "backtest")`);
+      await runPaperProcess(config, { ...(options.outDir ? { outDir: options.outDir } : {}) });
+      return;
   }
 }

@@ -155,7 +155,13 @@ export const ScheduleSchema = z.strictObject({
   catch_up_window_seconds: int(0).default(0),
 });
 
-export const DataSourceTypeSchema = z.enum(['tushare', 'akshare', 'broker', 'replay', 'file']);
+/**
+ * Where prices come from. Backtests read `bars_file` whatever the type; paper and live need a
+ * live source: `alpaca` (Alpaca v2 WebSocket, US), `sina` / `tencent` / `eastmoney` (public
+ * A-share HTTP quotes, polled), `akshare` (those three in that order), `tushare` (end-of-day
+ * closes), `replay` (the replay server: bars of a past day as a live feed).
+ */
+export const DataSourceTypeSchema = z.enum(['tushare', 'akshare', 'sina', 'tencent', 'eastmoney', 'alpaca', 'broker', 'replay', 'file']);
 
 export const DataSourceSchema = z.strictObject({
   type: DataSourceTypeSchema.default('file'),
@@ -169,8 +175,23 @@ export const DataSourceSchema = z.strictObject({
   token_env: EnvNameSchema.optional(),
   /** Sources to fail over to, in order, when `type` fails. */
   fallback: z.array(DataSourceTypeSchema).default([]),
-  /** WebSocket URL of a replay server (type replay); default: the built-in one. */
+  /** WebSocket URL of a replay server (type replay); default: start the built-in one in the process. */
   replay_url: wsUrl().optional(),
+  /** Built-in replay server: the day of `bars_file` to replay (default: its last complete day). */
+  replay_date: DateSchema.optional(),
+  /** Built-in replay server: market time runs this many times faster than the wall clock. */
+  replay_speed: z.number({ error: 'expected a number > 0' }).gt(0, { error: 'expected a number > 0' }).default(390),
+  /** Alpaca v2 market-data stream (type alpaca). */
+  alpaca_url: wsUrl().default('wss://stream.data.alpaca.markets/v2/iex'),
+  /** NAMES of the env vars holding the Alpaca key id and secret (type alpaca). */
+  key_env: EnvNameSchema.optional(),
+  secret_env: EnvNameSchema.optional(),
+  /** Symbols to stream / poll in paper and live; default: every symbol of bars_file. */
+  symbols: symbolList(1).optional(),
+  /** HTTP sources (sina, tencent, eastmoney, tushare) are polled this often. */
+  poll_interval_seconds: z.number({ error: 'expected seconds >= 1' }).min(1, { error: 'expected seconds >= 1' }).default(3),
+  /** One HTTP poll gives up after this long. */
+  request_timeout_seconds: z.number({ error: 'expected seconds > 0' }).gt(0, { error: 'expected seconds > 0' }).default(5),
   /** A quote older than this is stale (risk refuses orders on it in paper/live). */
   stale_quote_seconds: int(1).default(30),
 });
@@ -337,6 +358,18 @@ export const AgentConfigSchema = z.strictObject({
   session_deadline_seconds: int(1).default(300),
 });
 
+/** The process's HTTP port: event feed (WebSocket /feed), /health, /api/state, the dashboard. */
+export const ServerSchema = z.strictObject({
+  enabled: z.boolean().default(true),
+  host: nonEmpty('a host name or IP address').default('127.0.0.1'),
+  /** 0 = any free port (printed at start). */
+  port: int(0).max(65_535, { error: 'expected a port from 0 to 65535' }).default(8765),
+  /** NAME of the env var holding the token clients beyond loopback (and kill messages) must present. */
+  token_env: EnvNameSchema.optional(),
+  /** A heartbeat event goes out on the feed this often. */
+  heartbeat_seconds: int(1).default(10),
+});
+
 export const LogSchema = z.strictObject({
   level: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'),
   format: z.enum(['json', 'pretty']).default('pretty'),
@@ -368,6 +401,7 @@ const ConfigObjectSchema = z
     agent_config: AgentConfigSchema.prefault({}),
     /** Snapshots, journals, <signature>/position.jsonl. */
     state_dir: filePath().default('state'),
+    server: ServerSchema.prefault({}),
     log: LogSchema.prefault({}),
     /** Backtest span (inclusive); default: the whole bars file. */
     date_range: DateRangeSchema.optional(),
@@ -433,6 +467,24 @@ function crossCheck(c: Loose | undefined, ctx: IssueSink): void {
     });
     if ((ds['type'] === 'tushare' || fallback.includes('tushare')) && ds['token_env'] === undefined) {
       add(['data_source', 'token_env'], 'expected the name of the environment variable holding the Tushare token', undefined);
+    }
+    if (ds['type'] === 'alpaca') {
+      if (ds['key_env'] === undefined) add(['data_source', 'key_env'], 'expected the name of the environment variable holding the Alpaca key id', undefined);
+      if (ds['secret_env'] === undefined) add(['data_source', 'secret_env'], 'expected the name of the environment variable holding the Alpaca secret key', undefined);
+    }
+    const type = ds['type'] ?? 'file';
+    if ((mode === 'paper' || mode === 'live') && (type === 'file' || type === 'broker')) {
+      add(['data_source', 'type'], `expected a live quote source in ${String(mode)} mode (alpaca, sina, tencent, eastmoney, akshare, tushare or replay)`, type);
+    }
+    const CN_ONLY = ['sina', 'tencent', 'eastmoney', 'akshare', 'tushare'];
+    const market = c['market'] ?? 'cn';
+    for (const [i, t] of [type, ...fallback].entries()) {
+      const path = i === 0 ? ['data_source', 'type'] : ['data_source', 'fallback', i - 1];
+      if (market === 'us' && CN_ONLY.includes(String(t))) add(path, 'expected a US source (alpaca or replay) for market us', t);
+      if (market === 'cn' && t === 'alpaca') add(path, 'expected an A-share source (sina, tencent, eastmoney, akshare, tushare or replay) for market cn', t);
+    }
+    if (type === 'replay' && ds['replay_url'] === undefined && ds['bars_file'] === undefined) {
+      add(['data_source', 'bars_file'], 'expected the bars the built-in replay server serves (or data_source.replay_url of a running one)', undefined);
     }
   }
 
@@ -542,4 +594,5 @@ export type RulesAgentSpec = Extract<AgentSpec, { kind: 'rules' }>;
 export type ReplayAgentSpec = Extract<AgentSpec, { kind: 'replay' }>;
 export type RulesStrategy = RulesAgentSpec['strategy'];
 export type LogConfig = Config['log'];
+export type ServerConfig = Config['server'];
 export type DateRange = NonNullable<Config['date_range']>;

@@ -102,6 +102,7 @@ export function buildReport(
       generated_at: runInfo.generatedAt,
       sessions: runInfo.sessions,
       periods_per_year: periodsPerYear,
+      ...(runInfo.mode && runInfo.mode !== 'backtest' ? { mode: runInfo.mode } : {}),
     },
     signatures,
     benchmark: benchmarkReport,

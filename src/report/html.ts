@@ -298,7 +298,7 @@ svg.chart .legend .muted { fill: #666; }
  */
 export function renderReportHtml(report: Report, runs: readonly SignatureRun[], benchmark?: BenchmarkSeries): string {
   const r = report.run;
-  const title = `agent-trader backtest: ${r.market} ${r.frequency} ${r.from} .. ${r.to}`;
+  const title = `agent-trader ${r.mode ?? 'backtest'}: ${r.market} ${r.frequency} ${r.from} .. ${r.to}`;
   const bench = report.benchmark ? `, benchmark ${report.benchmark.symbol}` : '';
   return `<!DOCTYPE html>
 <html lang="en">

@@ -28,7 +28,7 @@ function align(rows: readonly (readonly string[])[]): string[] {
 export function formatReportTable(report: Report): string {
   const r = report.run;
   const heading =
-    `backtest ${r.market} ${r.frequency} ${r.from} .. ${r.to}, rules ${r.rules}, ${r.sessions} session${r.sessions === 1 ? '' : 's'}` +
+    `${r.mode ?? 'backtest'} ${r.market} ${r.frequency} ${r.from} .. ${r.to}, rules ${r.rules}, ${r.sessions} session${r.sessions === 1 ? '' : 's'}` +
     ` (generated ${r.generated_at})`;
   const rows: string[][] = [[...HEADERS]];
   for (const [sig, s] of Object.entries(report.signatures)) {

@@ -99,6 +99,8 @@ export const BacktestRunInfoSchema = z.object({
   /** Injected by the caller (no clock read here), ISO-8601 with offset. */
   generatedAt: IsoInstantSchema,
   sessions: CountSchema,
+  /** How the run traded; absent = backtest (reports written before paper trading existed). */
+  mode: z.enum(['backtest', 'paper', 'live']).optional(),
 });
 export type BacktestRunInfo = z.infer<typeof BacktestRunInfoSchema>;
 
@@ -146,6 +148,8 @@ export const RunReportSchema = z.object({
   sessions: CountSchema,
   /** The annualisation factor the Sharpe ratios used. */
   periods_per_year: z.number().positive(),
+  /** paper / live runs say so; absent = backtest. */
+  mode: z.enum(['backtest', 'paper', 'live']).optional(),
 });
 export type RunReport = z.infer<typeof RunReportSchema>;
 

@@ -8,10 +8,10 @@ import { cli } from '../support/cli.js';
 const LOGS = new URL('../../../shared/data/agent-logs/', import.meta.url).pathname;
 const tmp = () => mkdtemp(join(tmpdir(), 'agent-trader-bt-cli-'));
 
-describe('agent-trader run (npm start)', () => {
-  it('backtests the default config over the bundled sample and prints the report', async () => {
+describe('agent-trader run', () => {
+  it('backtests a backtest config over the bundled sample and prints the report', async () => {
     const out = await tmp();
-    const r = cli(['run', '--out', out]);
+    const r = cli(['run', '--config', 'config/cn-daily.json', '--out', out]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('backtest: backtest cn daily, 2 models (rules-equal-weight, rules-momentum)');
     expect(r.stdout).toMatch(/rules-equal-weight\s+100000\.00\s+\d+\.\d\d/);

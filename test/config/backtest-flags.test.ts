@@ -33,7 +33,7 @@ describe('backtest flags over the config', () => {
   });
 
   it('lays flags over a config file: flags win, the file keeps its own relative paths', async () => {
-    const c = await backtestConfig({ config: 'config/default.json', rules: 'ai-trader', to: '2025-10-31' }, ROOT);
+    const c = await backtestConfig({ config: 'config/cn-daily.json', rules: 'ai-trader', to: '2025-10-31' }, ROOT);
     expect(c.broker.rules).toBe('ai-trader');
     expect(c.date_range?.to).toBe('2025-10-31');
     expect(c.data_source.bars_file).toBe(join(ROOT, 'data/sample/cn_daily.jsonl'));

@@ -36,7 +36,7 @@ describe('npm run cli -- config check', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toBe(
-      'ok: config/default.json — backtest cn daily, 2 models (rules-equal-weight, rules-momentum), broker simulated/strict, state_dir state\n',
+      'ok: config/default.json — paper us hourly, 2 models (rules-equal-weight, rules-momentum), broker simulated/strict, state_dir state\n',
     );
   });
 

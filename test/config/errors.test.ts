@@ -127,11 +127,24 @@ describe('config problems as "path: expected ..., got ..."', () => {
   });
 
   it('checks fields against each other', () => {
-    expect(linesOf({ mode: 'live', models: [model] })).toEqual([
+    expect(linesOf({ mode: 'live', data_source: { type: 'sina' }, models: [model] })).toEqual([
       'broker.type: expected a real broker (alpaca, futu, eastmoney) in live mode, got "simulated"',
     ]);
-    expect(linesOf({ mode: 'paper', broker: { paper: false }, models: [model] })).toEqual([
+    expect(linesOf({ mode: 'paper', data_source: { type: 'sina' }, broker: { paper: false }, models: [model] })).toEqual([
       'broker.paper: expected true in paper mode (only live mode may use a real-money account), got false',
+    ]);
+    expect(linesOf({ mode: 'paper', models: [model] })).toEqual([
+      'data_source.type: expected a live quote source in paper mode (alpaca, sina, tencent, eastmoney, akshare, tushare or replay), got "file"',
+    ]);
+    expect(linesOf({ mode: 'paper', market: 'us', data_source: { type: 'alpaca' }, models: [model] })).toEqual([
+      'data_source.key_env: expected the name of the environment variable holding the Alpaca key id, got nothing (required)',
+      'data_source.secret_env: expected the name of the environment variable holding the Alpaca secret key, got nothing (required)',
+    ]);
+    expect(linesOf({ mode: 'paper', market: 'us', data_source: { type: 'sina' }, models: [model] })).toEqual([
+      'data_source.type: expected a US source (alpaca or replay) for market us, got "sina"',
+    ]);
+    expect(linesOf({ mode: 'paper', data_source: { type: 'replay' }, models: [model] })).toEqual([
+      'data_source.bars_file: expected the bars the built-in replay server serves (or data_source.replay_url of a running one), got nothing (required)',
     ]);
     expect(linesOf({ models: [model], date_range: { from: '2025-03-01', to: '2025-02-28' } })).toEqual([
       'date_range.to: expected a date on or after from (2025-03-01), got "2025-02-28"',

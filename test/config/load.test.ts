@@ -48,15 +48,22 @@ describe('the example configs', () => {
     expect(c.data_source.bars_file?.startsWith(join(ROOT, 'data', 'sample'))).toBe(true);
   });
 
-  it('default: A-share daily backtest on the sample with two rule agents', async () => {
+  it('default (npm start): paper trading of two rule agents on a replayed US day of the sample', async () => {
     const c = await loadConfig(DEFAULT_CONFIG_PATH);
-    expect([c.mode, c.market, c.frequency]).toEqual(['backtest', 'cn', 'daily']);
-    expect(c.data_source.bars_file).toBe(join(ROOT, 'data/sample/cn_daily.jsonl'));
-    expect(c.data_source.benchmark_file).toBe(join(ROOT, 'data/sample/sse50_index_daily.json'));
+    expect([c.mode, c.market, c.frequency]).toEqual(['paper', 'us', 'hourly']);
+    expect([c.data_source.type, c.data_source.replay_url, c.data_source.replay_speed]).toEqual(['replay', undefined, 390]);
+    expect(c.data_source.bars_file).toBe(join(ROOT, 'data/sample/us_hourly.jsonl'));
     expect(c.models.map((m) => [m.signature, m.agent.kind === 'rules' && m.agent.strategy])).toEqual([
       ['rules-equal-weight', 'equal_weight'],
       ['rules-momentum', 'momentum'],
     ]);
+  });
+
+  it('cn-daily: A-share daily backtest on the sample with two rule agents', async () => {
+    const c = await loadConfig(join(ROOT, 'config/cn-daily.json'));
+    expect([c.mode, c.market, c.frequency]).toEqual(['backtest', 'cn', 'daily']);
+    expect(c.data_source.bars_file).toBe(join(ROOT, 'data/sample/cn_daily.jsonl'));
+    expect(c.data_source.benchmark_file).toBe(join(ROOT, 'data/sample/sse50_index_daily.json'));
   });
 
   it('us-hourly: US hourly with QQQ and a disabled llm agent keyed by OPENAI_API_KEY', async () => {

@@ -27,6 +27,10 @@ describe('config defaults', () => {
       cache_ttl_seconds: 60,
       fallback: [],
       stale_quote_seconds: 30,
+      replay_speed: 390,
+      alpaca_url: 'wss://stream.data.alpaca.markets/v2/iex',
+      poll_interval_seconds: 3,
+      request_timeout_seconds: 5,
     });
     expect(c.broker).toEqual({
       type: 'simulated',

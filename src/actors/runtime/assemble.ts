@@ -16,20 +16,25 @@ import { loadReplayLog, replayDecider, type ReplayLog } from '../agents/replay-a
 import { rulesDecider } from '../agents/rules-agent.js';
 import type { Ledger } from '../ledger/ledger.js';
 
-/** Budgets per session step and order timeouts, from the config. */
-export function engineInput(config: Config): EngineInput {
-  const sessionMs = config.agent_config.session_deadline_seconds * 1000;
+/**
+ * Budgets per session step and order timeouts, from the config. `timeScale` stretches the
+ * session steps' budgets (time to fetch, read the ledger, decide, record) when the clock
+ * runs faster than the wall (a replay at 390x): they bound processing, which takes wall
+ * time. Order timeouts stay in market time: a limit order rests 5 market minutes.
+ */
+export function engineInput(config: Config, timeScale = 1): EngineInput {
+  const sessionMs = config.agent_config.session_deadline_seconds * 1000 * timeScale;
   const limitMs = config.execution.limit_order_timeout_seconds * 1000;
   return {
     market: config.market,
     frequency: config.frequency,
     agents: config.models.map((m) => ({ signature: m.signature, enabled: m.enabled })),
     budgets: {
-      fetchingMs: 60_000,
-      analyzingMs: 60_000,
+      fetchingMs: 60_000 * timeScale,
+      analyzingMs: 60_000 * timeScale,
       decidingMs: sessionMs,
-      executingMs: limitMs + 120_000,
-      recordingMs: 60_000,
+      executingMs: limitMs + 120_000 * timeScale,
+      recordingMs: 60_000 * timeScale,
     },
     maxIntents: config.risk_control.max_orders_per_session,
     orders: {

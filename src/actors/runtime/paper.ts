@@ -1,0 +1,429 @@
+/**
+ * Paper trading: the same engine, machines and actors as the backtest, on a clock that
+ * runs by itself (the wall clock, or the replayed market time of a replay server in a
+ * demo), with live quotes in front of the historical bars, the simulated broker filling
+ * at the live price under the backtest's rules, risk and stop-loss on every quote.
+ *
+ * State lives under `<outDir>/state` (LevelDB) with `<outDir>/<signature>/position.jsonl`,
+ * as in a backtest; a run started again on the same directory restores the engine (open
+ * sessions and orders resume), the venue, the risk decisions and the stop-loss records.
+ *
+ * `stop()` is the Ctrl-C path: no new tick is taken, sessions in flight get
+ * `stopGraceMs` (on the run's clock) to finish; what is still running then stays in the
+ * snapshot and resumes at the next start (never half-done: every step re-asks its request
+ * idempotently). Open orders keep their state at the venue and in the engine; the venue,
+ * the watcher and the engine are saved, then the store is closed.
+ */
+import { join } from 'node:path';
+import { DateTime } from 'luxon';
+import { auditTime, Subject, type Observable, type SchedulerLike, type Subscription } from 'rxjs';
+import type { Config } from '../../config/schema.js';
+import { scheduleSpecOf } from '../../config/schedule-spec.js';
+import { isOpenAt } from '../../domain/calendar/index.js';
+import { tickMessage } from '../../domain/clock-events.js';
+import type { FeedEvent } from '../../domain/feed.js';
+import { MARKET_RULES } from '../../domain/market-rules.js';
+import { MARKETS } from '../../domain/markets.js';
+import { dec } from '../../domain/money.js';
+import { viewAt, type PointInTimeView } from '../../domain/point-in-time.js';
+import type { PriceStore } from '../../domain/price-store.js';
+import { buildReport, renderReportHtml, writeReport, type BenchmarkSeries, type Report } from '../../report/index.js';
+import type { DashboardOrder, DashboardState } from '../../server/dashboard-state.js';
+import type { HealthReport } from '../../server/health.js';
+import { ticks } from '../../streams/clock.js';
+import type { QuoteFeed } from '../../streams/quote-feed.js';
+import { agentActor } from '../agents/agent-actor.js';
+import type { LlmWiring } from '../agents/llm/index.js';
+import type { WallTimers } from '../agents/llm/timers.js';
+import { levelTranscripts } from '../agents/llm/transcript.js';
+import { brokerActor } from '../brokers/broker-actor.js';
+import { labelledBarAt, SimulatedBroker, type SimulatedBrokerState } from '../brokers/simulated-broker.js';
+import { deadlineClock } from '../clock/deadline-clock.actor.js';
+import { Ledger } from '../ledger/ledger.js';
+import { ledgerActor } from '../ledger/ledger-actor.js';
+import { livePrices } from '../market-data/live-prices.js';
+import { marketDataActor } from '../market-data/market-data-actor.js';
+import { alertCollector, type Alert } from '../monitor/alert-collector.actor.js';
+import type { KillSwitch } from '../risk/kill-switch.js';
+import { protection } from '../risk/protection.js';
+import { storeRiskJournal } from '../risk/risk-journal.js';
+import { riskActor } from '../risk/risk.actor.js';
+import { openStore } from '../store/store.js';
+import { buildDeciders, dateLabelFor, engineInput, loadReplayLogs, signatureRuns, universeOf } from './assemble.js';
+import { committedBuyCash } from './commitments.js';
+import { startEngine, type EngineRuntime } from './engine-runtime.js';
+import { feedInspector, signatureOfOrder } from './feed-events.js';
+
+export interface PaperOptions {
+  readonly config: Config;
+  /** The run's directory: `<outDir>/state` (LevelDB), `<outDir>/<signature>/position.jsonl`. */
+  readonly outDir: string;
+  /** The run's clock: the wall clock (asyncScheduler) or a ReplayClock following a replay server. */
+  readonly scheduler: SchedulerLike;
+  readonly quotes: QuoteFeed;
+  /** Historical bars (history tools, previous closes, the venue's liquidity cap). */
+  readonly history?: PriceStore;
+  /** Symbols traded (default: those of `history`). */
+  readonly universe?: readonly string[];
+  readonly killSwitch: Pick<KillSwitch, 'state' | 'watch'>;
+  /** Take no tick after this instant (a demo's replayed day); default: run until stopped. */
+  readonly until?: DateTime;
+  readonly benchmark?: BenchmarkSeries;
+  readonly onAlert?: (alert: Alert) => void;
+  readonly onTick?: (at: DateTime) => void;
+  readonly llmTimers?: WallTimers;
+  readonly env?: NodeJS.ProcessEnv;
+  /** The run's clock runs this many times faster than the wall (a replay's speed): session budgets stretch by it. */
+  readonly timeScale?: number;
+  /** How long `stop()` lets running sessions finish, on the run's clock; default 30 s. */
+  readonly stopGraceMs?: number;
+}
+
+export interface PaperRun {
+  /** Everything worth watching, as feed events (ticks, sessions, decisions, orders, fills, alerts, kill). */
+  readonly events: Observable<FeedEvent>;
+  readonly ledger: Ledger;
+  readonly runtime: EngineRuntime;
+  health(): HealthReport;
+  state(): Promise<DashboardState>;
+  /** Resolves when the clock has passed `until` and every session has finished (never without `until`). */
+  readonly finished: Promise<void>;
+  /** The report of the run so far (report.json / report.html under outDir). */
+  writeReport(generatedAt: DateTime): Promise<{ report: Report; files: { json: string; html: string } }>;
+  /** Graceful stop (Ctrl-C): see the module comment. Idempotent. */
+  stop(): Promise<void>;
+}
+
+const VENUE_KEY = 'venue';
+const WATCHER_KEY = 'stop-loss';
+const MAX_ORDERS_SHOWN = 200;
+const MAX_CURVE_POINTS = 500;
+
+export async function startPaper(options: PaperOptions): Promise<PaperRun> {
+  const { config, outDir, scheduler, quotes } = options;
+  const { market, frequency } = config;
+  const zone = MARKETS[market].zone;
+  const nowMs = () => scheduler.now();
+  const now = () => DateTime.fromMillis(scheduler.now(), { zone });
+  const universeSymbols = options.universe ?? options.history?.symbols() ?? [];
+  const prices = livePrices({ market, ...(options.history ? { history: options.history } : {}), universe: universeSymbols, last: (s) => quotes.last(s) });
+  const view = (at: DateTime): PointInTimeView => viewAt(prices, at, (symbol) => labelledBarAt(prices, symbol, at));
+  const events = new Subject<FeedEvent>();
+  const emit = (e: FeedEvent) => events.next(e);
+
+  const logs = await loadReplayLogs(config);
+  const store = await openStore(join(outDir, 'state'));
+  const subs: Subscription[] = [];
+  let runtime: EngineRuntime | undefined;
+  try {
+    const llm: LlmWiring = { transcripts: levelTranscripts(store), ...(options.llmTimers ? { timers: options.llmTimers } : {}), ...(options.env ? { env: options.env } : {}) };
+    const deciders = await buildDeciders(config, logs, llm);
+    const venue = await store.loadSnapshot<SimulatedBrokerState>(VENUE_KEY);
+    const broker = new SimulatedBroker({
+      market,
+      rules: config.broker.rules,
+      store: prices,
+      now,
+      fees: config.broker.fees,
+      slippageBps: config.broker.slippage_bps,
+      maxVolumeShare: config.broker.max_volume_share,
+      accounts: Object.fromEntries(config.models.map((m) => [m.signature, { cash: String(m.initial_cash) }])),
+      ...(venue ? { state: venue } : {}),
+    });
+    const { universe, startDate } = universeOf(universeSymbols, logs);
+    const ledger = await Ledger.restore({
+      market,
+      frequency,
+      signatures: config.models.map((m) => ({ signature: m.signature, initialCash: String(m.initial_cash) })),
+      store,
+      stateDir: outDir,
+      view,
+      dateLabel: dateLabelFor(config),
+      universe,
+      ...(startDate ? { startDate } : {}),
+    });
+
+    const alerts: Alert[] = [];
+    const onAlert = (a: Alert) => {
+      if (alerts.length > 1000) alerts.shift();
+      alerts.push(a);
+      options.onAlert?.(a);
+    };
+    const halted = (signature: string) => {
+      const ks = options.killSwitch.state();
+      return ks.active && (ks.signatures === 'all' || ks.signatures.includes(signature));
+    };
+    let engineRef: EngineRuntime | undefined;
+    const guard = protection({
+      config,
+      ledger,
+      now: nowMs,
+      send: (m) => engineRef?.send(m),
+      alert: (a) => {
+        onAlert(a);
+        emit({ type: 'alert', time: now().toISO()!, ...(a.signature ? { signature: a.signature } : {}), payload: { level: a.level, code: a.code, message: a.message } });
+      },
+      prevClose: (symbol) => prices.previousClose(symbol, now())?.price,
+      halted,
+    });
+    const watched = await store.loadSnapshot<ReturnType<typeof guard.watcher.snapshot>>(WATCHER_KEY);
+    if (watched) guard.watcher.restore(watched);
+    const risk = storeRiskJournal(store);
+
+    // Session outcomes and orders for /health and the dashboard, from the feed itself.
+    const lastSession = new Map<string, { at: string; status: string }>();
+    const orders = new Map<string, DashboardOrder>();
+    let lastTick: DateTime | undefined;
+    const track = (e: FeedEvent) => {
+      if (e.type === 'session' && e.signature && typeof e.payload['outcome'] === 'object') {
+        const o = e.payload['outcome'] as { at: string; status: string };
+        lastSession.set(e.signature, { at: o.at, status: o.status });
+      }
+      if (e.type === 'order' && e.signature) trackOrder(orders, e);
+      if (e.type === 'fill' && e.signature) trackFill(orders, e);
+    };
+    subs.push(events.subscribe(track));
+
+    runtime = await startEngine({
+      store,
+      input: engineInput(config, options.timeScale ?? 1),
+      now: nowMs,
+      actors: {
+        clock: deadlineClock(scheduler),
+        marketData: marketDataActor(view, nowMs),
+        ledger: ledgerActor(ledger, nowMs),
+        agent: agentActor(deciders, view, nowMs),
+        risk: riskActor({
+          mode: config.mode === 'live' ? 'live' : 'paper',
+          market,
+          riskConfig: config.risk_control,
+          staleQuoteSeconds: config.data_source.stale_quote_seconds,
+          account: (signature, at) => ledger.getAccount(signature, at),
+          quote: (symbol) => {
+            const p = prices.priceAsOf(symbol, now());
+            return p && { price: p.price.toFixed(), atMs: p.at.toMillis() };
+          },
+          knownSymbol: (symbol) => prices.has(symbol),
+          fees: config.broker.fees,
+          now: nowMs,
+          killSwitch: options.killSwitch,
+          onProtectiveResult: (result) => guard.onResult(result),
+          journal: risk.journal,
+          history: await risk.history(),
+          committedCash: (signature) =>
+            engineRef ? committedBuyCash(engineRef, signature, (symbol) => prices.priceAsOf(symbol, now())?.price.toFixed()) : dec(0),
+        }),
+        broker: brokerActor(broker, nowMs),
+        monitor: alertCollector(alerts, onAlert),
+      },
+      inspect: feedInspector(now, emit),
+    });
+    const engine = runtime;
+    engineRef = runtime;
+
+    // The kill switch on the feed too (the risk actor cancels and alerts).
+    const unwatchKill = options.killSwitch.watch((s) => emit({ type: 'kill', time: now().toISO()!, payload: { ...s } }));
+
+    // The venue's time step on live prices: resting orders meet new quotes; saved as they change.
+    const saveVenue = () => store.saveSnapshot(VENUE_KEY, broker.state()).catch((err: unknown) => onAlert(storeAlert('venue', err, nowMs())));
+    const saveWatcher = () => store.saveSnapshot(WATCHER_KEY, guard.watcher.snapshot()).catch((err: unknown) => onAlert(storeAlert('stop-loss', err, nowMs())));
+    subs.push(quotes.quotes.pipe(auditTime(1000, scheduler)).subscribe(() => broker.fillPending()));
+    subs.push(broker.updates$.pipe(auditTime(500, scheduler)).subscribe(() => void saveVenue()));
+    const r = config.risk_control;
+    if (r.enable_stop_loss || r.take_profit_ratio || r.trailing_stop_ratio) subs.push(guard.watch(quotes.quotes));
+    subs.push(
+      quotes.quotes.subscribe({
+        error: (err: unknown) => onAlert({ type: 'monitor.alert', level: 'critical', code: 'QUOTE_FEED_FAILED', message: `quote feed stopped: ${err instanceof Error ? err.message : String(err)}`, tsEvent: nowMs() }),
+      }),
+    );
+
+    // The schedule on the run's clock; resume after the last tick the stored engine took.
+    const saved = engine.actor.getSnapshot().context.lastTick;
+    const spec = scheduleSpecOf(config);
+    let clockRunning = true;
+    let ticksDone = false;
+    subs.push(
+      ticks(spec, {
+        scheduler,
+        ...(options.until ? { until: options.until } : {}),
+        catchUpWindowMs: config.schedule.catch_up_window_seconds * 1000,
+        // A busy event loop delays a timer by wall ms; on a compressed clock that is speed x as much market time.
+        lateToleranceMs: 5_000 * (options.timeScale ?? 1),
+        jumpToleranceMs: 5_000 * (options.timeScale ?? 1),
+        ...(saved ? { resumeFrom: DateTime.fromMillis(saved.atMs, { zone }) } : {}),
+      }).subscribe({
+        next: (tick) => {
+          lastTick = tick.at;
+          broker.fillPending();
+          engine.send(tickMessage(tick, nowMs()));
+          options.onTick?.(tick.at);
+          void saveWatcher();
+        },
+        complete: () => {
+          ticksDone = true;
+          checkFinished();
+        },
+        error: (err: unknown) => {
+          clockRunning = false;
+          onAlert({ type: 'monitor.alert', level: 'critical', code: 'CLOCK_FAILED', message: `the schedule stopped: ${err instanceof Error ? err.message : String(err)}`, tsEvent: nowMs() });
+        },
+      }),
+    );
+
+    // Finished: the clock passed `until` and nothing runs any more.
+    const quiet = () => Object.keys(engine.actor.getSnapshot().context.running).length === 0;
+    let resolveFinished!: () => void;
+    const finished = new Promise<void>((r) => (resolveFinished = r));
+    const checkFinished = () => {
+      if (ticksDone && quiet()) resolveFinished();
+    };
+    subs.push({ unsubscribe: engine.actor.subscribe(() => checkFinished()).unsubscribe } as Subscription);
+
+    const health = (): HealthReport => {
+      const q = quotes.health();
+      const at = now();
+      const open = isOpenAt(market, at);
+      const staleMs = config.data_source.stale_quote_seconds * 1000;
+      const fresh = !open || (q.lastQuoteMs !== undefined && nowMs() - q.lastQuoteMs <= staleMs);
+      const ks = options.killSwitch.state();
+      return {
+        mode: config.mode === 'live' ? 'live' : 'paper',
+        clock: { running: clockRunning && !stopped, ...(lastTick ? { lastTickAt: lastTick.toISO()! } : {}), now: at.toISO()! },
+        quotes: { fresh, source: q.source, connected: q.connected, ...(q.lastQuoteMs !== undefined ? { lastQuoteAt: DateTime.fromMillis(q.lastQuoteMs, { zone }).toISO()! } : {}), quotes: q.quotes, malformed: q.malformed, failures: q.failures, marketOpen: open },
+        broker: { connected: true, name: 'simulated' },
+        sessions: Object.fromEntries(config.models.map((m) => {
+          const s = lastSession.get(m.signature);
+          return [m.signature, s ? { lastSessionAt: s.at, status: s.status } : { status: m.enabled ? 'waiting' : 'disabled' }];
+        })),
+        killSwitch: { active: ks.active, signatures: ks.signatures, ...(ks.reason ? { reason: ks.reason } : {}) },
+      };
+    };
+
+    const state = async (): Promise<DashboardState> => {
+      const at = now();
+      const marks = await Promise.all(config.models.map((m) => ledger.getAccount(m.signature, at.toISO()!)));
+      return {
+        time: at.toISO()!,
+        mode: config.mode === 'live' ? 'live' : 'paper',
+        accounts: config.models.map((m, i) => {
+          const account = ledger.account(m.signature);
+          const mark = marks[i]!;
+          const curve = ledger.equityCurve(m.signature).slice(-MAX_CURVE_POINTS);
+          return {
+            signature: m.signature,
+            market,
+            currency: MARKET_RULES[market].currency,
+            cash: account.cash.toFixed(),
+            equity: mark.equity,
+            initialCash: String(m.initial_cash),
+            halted: halted(m.signature),
+            positions: Object.entries(mark.positions)
+              .filter(([, p]) => p.quantity !== 0)
+              .map(([symbol, p]) => {
+                const last = prices.priceAsOf(symbol, at)?.price;
+                return { symbol, quantity: p.quantity, cost: p.costBasis, ...(last ? { lastPrice: last.toFixed(), marketValue: last.times(p.quantity).toFixed() } : {}) };
+              }),
+            equityCurve: curve.map((p) => ({ time: p.at, equity: p.equity })),
+          };
+        }),
+        orders: [...orders.values()].sort((a, b) => b.time.localeCompare(a.time)).slice(0, MAX_ORDERS_SHOWN),
+      };
+    };
+
+    let stopped = false;
+    let stopping: Promise<void> | undefined;
+    const stop = () =>
+      (stopping ??= (async () => {
+        stopped = true;
+        for (const s of subs.splice(0)) s.unsubscribe();
+        unwatchKill();
+        // Let sessions in flight finish, on the run's clock.
+        const grace = options.stopGraceMs ?? 30_000;
+        if (!quiet()) {
+          await new Promise<void>((resolve) => {
+            const t = scheduler.schedule(() => resolve(), grace);
+            const sub = engine.actor.subscribe(() => {
+              if (quiet()) {
+                t.unsubscribe();
+                sub.unsubscribe();
+                resolve();
+              }
+            });
+          });
+        }
+        await saveVenue();
+        await saveWatcher();
+        await ledger.idle();
+        await engine.stop();
+        await quotes.close();
+        events.complete();
+        await store.close();
+      })());
+
+    return {
+      events: events.asObservable(),
+      ledger,
+      runtime: engine,
+      health,
+      state,
+      finished,
+      writeReport: async (generatedAt) => {
+        const runs = signatureRuns(config, ledger);
+        const days = runs.flatMap((r) => r.curve.map((p) => p.at.slice(0, 10))).sort();
+        const today = now().toISODate()!;
+        const report = buildReport(
+          runs,
+          {
+            market,
+            frequency,
+            from: days[0] ?? today,
+            to: days.at(-1) ?? today,
+            rules: config.broker.rules,
+            generatedAt: generatedAt.toISO()!,
+            sessions: Math.max(0, ...runs.map((r) => r.curve.length)),
+            mode: config.mode === 'live' ? 'live' : 'paper',
+          },
+          options.benchmark,
+        );
+        const files = await writeReport(outDir, report, renderReportHtml(report, runs, options.benchmark));
+        return { report, files };
+      },
+      stop,
+    };
+  } catch (err) {
+    for (const s of subs) s.unsubscribe();
+    runtime?.crash();
+    await store.close();
+    throw err;
+  }
+}
+
+function storeAlert(what: string, err: unknown, tsEvent: number): Alert {
+  return { type: 'monitor.alert', level: 'warning', code: 'STORE_FAILED', message: `${what} state not saved: ${err instanceof Error ? err.message : String(err)}`, tsEvent };
+}
+
+function trackOrder(orders: Map<string, DashboardOrder>, e: FeedEvent): void {
+  const cid = String(e.payload['clientOrderId'] ?? '');
+  if (!cid) return;
+  const known = orders.get(cid);
+  const order = e.payload['order'] as { symbol: string; side: 'buy' | 'sell'; quantity: number } | undefined;
+  const result = e.payload['result'] as { filledQuantity?: number; averagePrice?: string; reason?: string } | undefined;
+  const base = known ?? (order ? { time: e.time, signature: e.signature ?? signatureOfOrder(cid) ?? '?', clientOrderId: cid, symbol: order.symbol, side: order.side, quantity: order.quantity } : undefined);
+  if (!base) return;
+  orders.set(cid, {
+    ...base,
+    status: String(e.payload['status'] ?? known?.status ?? 'new'),
+    ...(result?.filledQuantity !== undefined ? { filledQuantity: result.filledQuantity } : known?.filledQuantity !== undefined ? { filledQuantity: known.filledQuantity } : {}),
+    ...(result?.averagePrice ? { averagePrice: result.averagePrice } : known?.averagePrice ? { averagePrice: known.averagePrice } : {}),
+    ...(result?.reason ?? e.payload['reason'] ? { reason: String(result?.reason ?? e.payload['reason']) } : {}),
+  });
+  if (orders.size > MAX_ORDERS_SHOWN * 2) orders.delete(orders.keys().next().value!);
+}
+
+function trackFill(orders: Map<string, DashboardOrder>, e: FeedEvent): void {
+  const cid = String(e.payload['clientOrderId'] ?? '');
+  const known = orders.get(cid);
+  const fill = e.payload['fill'] as { quantity: number } | undefined;
+  if (!known || !fill) return;
+  orders.set(cid, { ...known, filledQuantity: (known.filledQuantity ?? 0) + fill.quantity });
+}

@@ -1,0 +1,135 @@
+/**
+ * The live quote source of a paper/live config, and the clock that goes with it:
+ *
+ * | data_source.type                       | quotes                                         | run clock |
+ * |----------------------------------------|------------------------------------------------|-----------|
+ * | alpaca                                 | Alpaca v2 WebSocket (alpaca_url, key/secret env) | wall      |
+ * | sina, tencent, eastmoney, akshare, tushare | polled HTTP, failing over along `fallback` | wall      |
+ * | replay with replay_url                 | that replay server (Alpaca protocol)           | its market time |
+ * | replay without replay_url              | the built-in replay server on bars_file        | its market time; the run ends with the day |
+ *
+ * Secrets are read here from the variables the config names and handed to the clients only.
+ */
+import { DateTime } from 'luxon';
+import { asyncScheduler, type SchedulerLike } from 'rxjs';
+import { readSecret } from '../../config/env.js';
+import type { Config, DataSourceType } from '../../config/schema.js';
+import { InputError } from '../../domain/errors.js';
+import { MARKETS } from '../../domain/markets.js';
+import type { PriceStore } from '../../domain/price-store.js';
+import { startReplayServer, type ReplayServer } from '../../server/replay-server.js';
+import { AlpacaQuoteStream } from '../../streams/alpaca-quotes.js';
+import { createCnQuoteFeed } from '../../streams/cn-quotes/index.js';
+import type { CnSourceName } from '../../streams/cn-quotes/index.js';
+import type { QuoteFeed } from '../../streams/quote-feed.js';
+import { ReplayClock } from '../../streams/replay-clock.js';
+
+export interface QuoteSource {
+  readonly feed: QuoteFeed;
+  /** The run's clock. */
+  readonly scheduler: SchedulerLike;
+  /** The built-in replay: its day ends the run. */
+  readonly until?: DateTime;
+  readonly replay?: ReplayServer;
+  /** Market ms per wall ms of the run's clock (1 on the wall clock). */
+  readonly speed: number;
+  /** For people: what is streaming from where. */
+  readonly describe: string;
+  close(): Promise<void>;
+}
+
+export interface QuoteSourceOptions {
+  readonly history?: PriceStore;
+  readonly symbols: readonly string[];
+  readonly env?: NodeJS.ProcessEnv;
+  /** The wall clock (tests pass a virtual one). */
+  readonly wall?: SchedulerLike;
+  readonly onProblem?: (text: string) => void;
+}
+
+const AKSHARE_CHAIN: readonly CnSourceName[] = ['sina', 'tencent', 'eastmoney'];
+const cnNames = (t: DataSourceType): readonly CnSourceName[] => (t === 'akshare' ? AKSHARE_CHAIN : [t as CnSourceName]);
+
+export async function openQuoteSource(config: Config, options: QuoteSourceOptions): Promise<QuoteSource> {
+  const ds = config.data_source;
+  const wall = options.wall ?? asyncScheduler;
+  const env = options.env ?? process.env;
+  const staleAfterMs = ds.stale_quote_seconds * 1000;
+  switch (ds.type) {
+    case 'alpaca': {
+      const feed = new AlpacaQuoteStream({
+        url: ds.alpaca_url,
+        key: readSecret(ds.key_env!, env, 'data_source.key_env'),
+        secret: readSecret(ds.secret_env!, env, 'data_source.secret_env'),
+        trades: options.symbols,
+        reconnect: true,
+        staleAfterMs,
+        scheduler: wall,
+      });
+      await feed.start();
+      return { feed, scheduler: wall, speed: 1, describe: `Alpaca v2 trades of ${options.symbols.length} symbols from ${ds.alpaca_url}`, close: () => feed.close() };
+    }
+    case 'sina':
+    case 'tencent':
+    case 'eastmoney':
+    case 'akshare':
+    case 'tushare': {
+      const sources = [...new Set([ds.type, ...ds.fallback].flatMap((t) => cnNames(t)))];
+      const feed = createCnQuoteFeed({
+        sources,
+        symbols: options.symbols,
+        intervalMs: ds.poll_interval_seconds * 1000,
+        timeoutMs: ds.request_timeout_seconds * 1000,
+        useCache: ds.use_cache,
+        cacheTtlMs: ds.cache_ttl_seconds * 1000,
+        ...(ds.token_env ? { tushareToken: readSecret(ds.token_env, env, 'data_source.token_env') } : {}),
+        scheduler: wall,
+        onSwitch: (s) => options.onProblem?.(`quote source: ${s.from} -> ${s.to} (${s.reason})`),
+      });
+      await feed.start();
+      return { feed, scheduler: wall, speed: 1, describe: `${sources.join(' -> ')} quotes of ${options.symbols.length} symbols, polled every ${ds.poll_interval_seconds} s`, close: () => feed.close() };
+    }
+    case 'replay': {
+      let replay: ReplayServer | undefined;
+      if (!ds.replay_url) {
+        if (!options.history) throw new InputError('data_source.bars_file: the built-in replay server needs the bars to replay');
+        replay = await startReplayServer({
+          prices: options.history,
+          speed: ds.replay_speed,
+          ...(ds.replay_date ? { date: ds.replay_date } : {}),
+          symbols: options.symbols,
+          scheduler: wall,
+          waitForSubscriber: true,
+        });
+      }
+      const url = ds.replay_url ?? replay!.url;
+      const feed = new AlpacaQuoteStream({ url, key: 'replay', secret: 'replay', trades: options.symbols, reconnect: true, staleAfterMs, scheduler: wall, name: 'replay' });
+      try {
+        await feed.start();
+      } catch (err) {
+        await replay?.close();
+        throw err;
+      }
+      const clock = await ReplayClock.follow(feed.marketTime, wall);
+      const zone = MARKETS[config.market].zone;
+      const until = replay ? DateTime.fromISO(replay.day, { zone }).endOf('day') : undefined;
+      return {
+        feed,
+        scheduler: clock,
+        speed: clock.speed,
+        ...(until ? { until } : {}),
+        ...(replay ? { replay } : {}),
+        describe: replay
+          ? `built-in replay of ${replay.day} (${replay.symbols.length} symbols) at ${replay.speed}x, ${url}`
+          : `replay server ${url} (its market time drives the clock)`,
+        close: async () => {
+          await feed.close();
+          await replay?.close();
+        },
+      };
+    }
+    case 'file':
+    case 'broker':
+      throw new InputError(`data_source.type: ${ds.type} gives no live quotes; paper and live need alpaca, sina, tencent, eastmoney, akshare, tushare or replay`);
+  }
+}

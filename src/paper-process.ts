@@ -1,0 +1,125 @@
+/**
+ * The long-running paper (and, with a real broker, live) process: the config's quote
+ * source and clock, the paper runtime, and the HTTP port (event feed, /health,
+ * /api/state, dashboard). Prints where everything is, one line per session outcome and
+ * alert, and stops cleanly on SIGINT/SIGTERM (sessions finish or resume at the next
+ * start, the store is closed). With the built-in replay (the `npm start` demo) the run
+ * ends with its day: the day's report is printed and written.
+ */
+import { join } from 'node:path';
+import { DateTime } from 'luxon';
+import { readOptionalSecret } from './config/env.js';
+import type { Config } from './config/schema.js';
+import { KillSwitch } from './actors/risk/kill-switch.js';
+import { loadPriceStore } from './actors/market-data/alpha-vantage-file.js';
+import { openQuoteSource } from './actors/runtime/quote-source.js';
+import { startPaper } from './actors/runtime/paper.js';
+import { loadBenchmark } from './report/index.js';
+import { formatReportTable } from './report/table.js';
+import { startHttpServer, type RunningHttpServer } from './server/http-server.js';
+import { InputError } from './domain/errors.js';
+
+export interface PaperProcessOptions {
+  /** Run directory; default: state_dir (a demo: a new folder under state_dir/runs). */
+  readonly outDir?: string;
+  readonly write?: (text: string) => void;
+  /** The wall clock, read at the edge (run folder name, report stamp, kill switch stamps). */
+  readonly wallNow?: () => DateTime;
+  readonly env?: NodeJS.ProcessEnv;
+  /** Ask the process to stop (tests); SIGINT / SIGTERM do the same. */
+  readonly stopSignal?: AbortSignal;
+}
+
+export async function runPaperProcess(config: Config, options: PaperProcessOptions = {}): Promise<void> {
+  const write = options.write ?? ((s: string) => process.stdout.write(s));
+  const wallNow = options.wallNow ?? (() => DateTime.now());
+  const env = options.env ?? process.env;
+  const ds = config.data_source;
+  if (config.mode === 'live' && config.broker.type !== 'simulated') {
+    throw new InputError(`broker.type: ${config.broker.type} is not connected yet; live trading needs a real broker adapter (paper mode runs on the simulated broker)`);
+  }
+  const demo = ds.type === 'replay' && ds.replay_url === undefined;
+  const outDir = options.outDir ?? (demo ? join(config.state_dir, 'runs', `paper-${wallNow().toFormat("yyyyLLdd'T'HHmmss")}`) : config.state_dir);
+  const history = ds.bars_file ? await loadPriceStore(ds.bars_file, { market: config.market }) : undefined;
+  const symbols = ds.symbols ?? history?.symbols() ?? [];
+  if (symbols.length === 0) throw new InputError('data_source.symbols: expected the symbols to trade (or a bars_file to take them from)');
+  const benchmark = ds.benchmark_file ? await loadBenchmark(ds.benchmark_file, { market: config.market }) : undefined;
+  const token = readOptionalSecret(config.server.token_env, env, 'server.token_env');
+
+  const source = await openQuoteSource(config, { ...(history ? { history } : {}), symbols, env, onProblem: (t) => write(`${t}\n`) });
+  const killSwitch = new KillSwitch(config.state_dir, () => wallNow().toMillis());
+  let http: RunningHttpServer | undefined;
+  let run: Awaited<ReturnType<typeof startPaper>> | undefined;
+  const stopAll = async () => {
+    await run?.stop();
+    await http?.close();
+    await source.close();
+  };
+  try {
+    run = await startPaper({
+      config,
+      outDir,
+      scheduler: source.scheduler,
+      timeScale: source.speed,
+      quotes: source.feed,
+      ...(history ? { history } : {}),
+      universe: symbols,
+      killSwitch,
+      ...(source.until ? { until: source.until } : {}),
+      ...(benchmark ? { benchmark } : {}),
+      env,
+      onAlert: (a) => write(`alert ${a.level} ${a.code}${a.signature ? ` [${a.signature}]` : ''}: ${a.message}\n`),
+      onTick: (at) => write(`tick ${at.toFormat('yyyy-LL-dd HH:mm ZZZZ')}: ${config.models.filter((m) => m.enabled).length} sessions\n`),
+    });
+    const paper = run;
+    paper.events.subscribe((e) => {
+      if (e.type !== 'session' || typeof e.payload['outcome'] !== 'object') return;
+      const o = e.payload['outcome'] as { signature: string; status: string; reason?: string; results: { status: string }[]; summary?: string };
+      const filled = o.results.filter((r) => r.status === 'filled').length;
+      write(`  ${o.signature}: ${o.status}${o.reason ? ` (${o.reason})` : ''}, ${o.results.length} orders, ${filled} filled\n`);
+    });
+    if (config.server.enabled) {
+      http = await startHttpServer({
+        host: config.server.host,
+        port: config.server.port,
+        events: paper.events,
+        health: () => paper.health(),
+        state: () => paper.state(),
+        token,
+        heartbeatMs: config.server.heartbeat_seconds * 1000,
+        onKill: ({ signature, reason }) => killSwitch.activate({ signature, reason }),
+        onKillReset: ({ signature }) => killSwitch.reset({ signature }),
+      });
+    }
+    write(
+      [
+        `paper run (${config.mode}, ${config.market} ${config.frequency}): ${source.describe}`,
+        `  agents     ${config.models.filter((m) => m.enabled).map((m) => m.signature).join(', ')}`,
+        `  state      ${outDir}`,
+        ...(http
+          ? [`  dashboard  ${http.url}/`, `  feed       ${http.url.replace(/^http/, 'ws')}/feed`, `  health     ${http.url}/health`]
+          : ['  server     off (server.enabled: false)']),
+        demo ? '  the replayed day ends the run; Ctrl-C stops it early' : '  runs until stopped: Ctrl-C stops cleanly',
+        '',
+      ].join('\n'),
+    );
+
+    const stopped = new Promise<string>((resolve) => {
+      const on = (sig: string) => () => resolve(sig);
+      const onInt = on('SIGINT');
+      const onTerm = on('SIGTERM');
+      process.once('SIGINT', onInt);
+      process.once('SIGTERM', onTerm);
+      options.stopSignal?.addEventListener('abort', () => resolve('stop requested'), { once: true });
+    });
+    const why = await Promise.race([paper.finished.then(() => 'the replayed day is over'), stopped]);
+    write(`stopping: ${why}\n`);
+    const { report, files } = await paper.writeReport(wallNow());
+    await stopAll();
+    write(`${formatReportTable(report)}\nwrote ${files.json}\n      ${files.html}\n`);
+    for (const m of config.models) write(`      ${join(outDir, m.signature, 'position.jsonl')}\n`);
+  } catch (err) {
+    await stopAll().catch(() => undefined);
+    throw err;
+  }
+}

@@ -1,0 +1,180 @@
+/**
+ * Paper trading end to end, in one process, on virtual wall time: the built-in replay
+ * server (real WebSocket, Alpaca protocol) serves a past US day of the bundled sample,
+ * the real quote client streams it, the ReplayClock drives the schedule, and the paper
+ * runtime trades two rule agents through risk, orders and the simulated broker at the
+ * live prices. Time moves one scheduled action at a time; between actions the test waits
+ * for the sockets (every trade sent so far received) and for the engine to settle.
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadPriceStore } from '../../src/actors/market-data/alpha-vantage-file.js';
+import { KillSwitch } from '../../src/actors/risk/kill-switch.js';
+import { startPaper, type PaperRun } from '../../src/actors/runtime/paper.js';
+import { openQuoteSource, type QuoteSource } from '../../src/actors/runtime/quote-source.js';
+import { parseConfig } from '../../src/config/load.js';
+import type { FeedEvent } from '../../src/domain/feed.js';
+import type { PriceStore } from '../../src/domain/price-store.js';
+import { planReplayDay } from '../../src/server/replay-server.js';
+import { EpochVirtualScheduler } from '../../src/streams/virtual-time.js';
+
+const SAMPLE = new URL('../../data/sample/us_hourly.jsonl', import.meta.url).pathname;
+const DAY = '2025-11-07';
+const WALL0 = Date.UTC(2030, 0, 1);
+
+const config = parseConfig(
+  {
+    mode: 'paper',
+    market: 'us',
+    frequency: 'hourly',
+    schedule: { trigger_times: ['10:05', '11:05', '12:05', '13:05', '14:05', '15:05'] },
+    data_source: { type: 'replay', bars_file: SAMPLE, replay_date: DAY, replay_speed: 390, stale_quote_seconds: 1800 },
+    risk_control: { min_cash_reserve: 1000 },
+    models: [
+      { name: 'ew', signature: 'ew', agent: { kind: 'rules', strategy: 'equal_weight' } },
+      { name: 'mom', signature: 'mom', agent: { kind: 'rules', strategy: 'momentum', params: { lookback: 6, top_n: 3 } } },
+    ],
+    agent_config: { initial_cash: 10000 },
+  },
+  'test',
+);
+
+let history: PriceStore;
+beforeAll(async () => {
+  history = await loadPriceStore(SAMPLE, { market: 'us' });
+});
+
+interface Rig {
+  readonly wall: EpochVirtualScheduler;
+  readonly source: QuoteSource;
+  readonly run: PaperRun;
+  readonly events: FeedEvent[];
+  readonly killSwitch: KillSwitch;
+}
+
+async function rig(outDir: string): Promise<Rig> {
+  const wall = new EpochVirtualScheduler(WALL0);
+  const symbols = history.symbols();
+  const source = await openQuoteSource(config, { history, symbols, wall });
+  const killSwitch = new KillSwitch(outDir, () => wall.now(), { pollMs: 60_000 });
+  const run = await startPaper({ config, outDir, scheduler: source.scheduler, timeScale: source.speed, quotes: source.feed, history, universe: symbols, killSwitch, ...(source.until ? { until: source.until } : {}) });
+  const events: FeedEvent[] = [];
+  run.events.subscribe((e) => events.push(e));
+  return { wall, source, run, events, killSwitch };
+}
+
+const turn = () => new Promise<void>((r) => setImmediate(r));
+const plan = () => planReplayDay(history, { date: DAY });
+
+/** Every trade the server has sent by now is in the client; then the engine has nothing left to do. */
+async function settle(r: Rig): Promise<void> {
+  const sentBy = (ms: number) => plan().events.filter((e) => e.kind === 'trade' && e.atMs <= ms).length;
+  const due = r.source.replay ? sentBy(r.source.replay.marketNow().toMillis()) : 0;
+  while (r.source.feed.health().quotes < due) await turn();
+  let idle = 0;
+  for (;;) {
+    const before = r.events.length;
+    await r.run.ledger.idle();
+    await r.run.runtime.flush();
+    await turn();
+    const running = Object.keys(r.run.runtime.actor.getSnapshot().context.running).length;
+    if (running === 0 && r.events.length === before) {
+      if (++idle > 3) return;
+    } else idle = 0;
+    if (idle === 0 && running > 0) continue;
+  }
+}
+
+/** Step virtual wall time one scheduled action at a time until `done()` or nothing is left. */
+async function drive(r: Rig, done: () => boolean): Promise<void> {
+  await settle(r);
+  for (let i = 0; i < 100_000 && !done(); i++) {
+    const next = r.wall.actions[0];
+    if (!next) break;
+    r.wall.advanceTo(next.delay);
+    await settle(r);
+  }
+}
+
+describe('paper trading on a replayed day', () => {
+  let out: string;
+  let whole: Rig;
+  let finished = false;
+  beforeAll(async () => {
+    out = await mkdtemp(join(tmpdir(), 'agent-trader-paper-'));
+    whole = await rig(out);
+    void whole.run.finished.then(() => (finished = true));
+    await drive(whole, () => finished);
+  }, 120_000);
+  afterAll(async () => {
+    await whole.run.stop();
+    await whole.source.close();
+    await rm(out, { recursive: true, force: true });
+  });
+
+  it('runs every session of the day and ends with it', () => {
+    expect(finished).toBe(true);
+    const ticks = whole.events.filter((e) => e.type === 'tick').map((e) => e.payload['at']);
+    expect(ticks).toEqual(['10:05', '11:05', '12:05', '13:05', '14:05', '15:05'].map((t) => `${DAY}T${t}:00-05:00`));
+    const outcomes = whole.events.filter((e) => e.type === 'session' && e.payload['outcome']).map((e) => `${e.signature} ${String(e.payload['state'])}`);
+    expect(outcomes).toHaveLength(12);
+    expect(outcomes.every((o) => o.endsWith('completed'))).toBe(true);
+  });
+
+  it('fills at the live price: the last trade the replay sent for the symbol before the fill', () => {
+    const trades = plan().events.filter((e) => e.kind === 'trade').map((e) => ({ atMs: e.atMs, symbol: e.symbol, price: (JSON.parse(e.json) as { p: number }).p }));
+    const fills = whole.events.filter((e) => e.type === 'fill');
+    expect(fills.length).toBeGreaterThan(5);
+    for (const f of fills) {
+      const fill = f.payload['fill'] as { price: string; atMs: number };
+      const order = whole.events.find((e) => e.type === 'order' && e.payload['clientOrderId'] === f.payload['clientOrderId'] && e.payload['order']);
+      const symbol = (order!.payload['order'] as { symbol: string }).symbol;
+      const last = trades.filter((t) => t.symbol === symbol && t.atMs <= fill.atMs).at(-1)!;
+      expect(fill.price).toBe(String(last.price));
+    }
+  });
+
+  it('writes position.jsonl per agent as in a backtest, and the health and dashboard state', async () => {
+    for (const sig of ['ew', 'mom']) {
+      const lines = (await readFile(join(out, sig, 'position.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { date: string });
+      expect(lines[0]).toMatchObject({ id: 0 });
+      expect(new Set(lines.slice(1).map((l) => l.date))).toEqual(new Set(['10:00', '11:00', '12:00', '13:00', '14:00', '15:00'].map((t) => `${DAY} ${t}:00`)));
+    }
+    const health = whole.run.health();
+    expect(health).toMatchObject({ mode: 'paper', broker: { connected: true }, quotes: { source: 'replay', connected: true }, sessions: { ew: { status: 'completed' }, mom: { status: 'completed' } } });
+    const state = await whole.run.state();
+    expect(state.accounts.map((a) => [a.signature, a.equityCurve.length])).toEqual([
+      ['ew', 6],
+      ['mom', 6],
+    ]);
+    expect(state.accounts[0]!.positions.length).toBeGreaterThan(0);
+    expect(state.orders.length).toBeGreaterThan(5);
+    expect(new Set(whole.events.map((e) => e.type))).toEqual(new Set(['tick', 'session', 'decision', 'order', 'fill']));
+  });
+
+  it('survives a restart: stopped after 12:05, started again on the same directory, it ends as the uninterrupted run', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'agent-trader-paper-restart-'));
+    try {
+      const first = await rig(dir);
+      const ticks = () => first.events.filter((e) => e.type === 'tick').length;
+      await drive(first, () => ticks() === 3);
+      await first.run.stop();
+      await first.source.close();
+
+      const second = await rig(dir);
+      let done = false;
+      void second.run.finished.then(() => (done = true));
+      await drive(second, () => done);
+      expect(second.events.filter((e) => e.type === 'tick').map((e) => String(e.payload['at']).slice(11, 16))).toEqual(['13:05', '14:05', '15:05']);
+      for (const sig of ['ew', 'mom']) {
+        expect(await readFile(join(dir, sig, 'position.jsonl'), 'utf8')).toBe(await readFile(join(out, sig, 'position.jsonl'), 'utf8'));
+      }
+      await second.run.stop();
+      await second.source.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
