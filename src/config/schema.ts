@@ -190,6 +190,10 @@ export const DataSourceSchema = z.strictObject({
   symbols: symbolList(1).optional(),
   /** HTTP sources (sina, tencent, eastmoney, tushare) are polled this often. */
   poll_interval_seconds: z.number({ error: 'expected seconds >= 1' }).min(1, { error: 'expected seconds >= 1' }).default(3),
+  /** Other base URLs for the HTTP quote sources (a proxy, a mirror); default their public endpoints. */
+  source_urls: z
+    .strictObject({ sina: httpUrl().optional(), tencent: httpUrl().optional(), eastmoney: httpUrl().optional(), tushare: httpUrl().optional() })
+    .optional(),
   /** One HTTP poll gives up after this long. */
   request_timeout_seconds: z.number({ error: 'expected seconds > 0' }).gt(0, { error: 'expected seconds > 0' }).default(5),
   /** A quote older than this is stale (risk refuses orders on it in paper/live). */

@@ -19,6 +19,7 @@ import type { FeedEvent } from '../../src/domain/feed.js';
 import type { PriceStore } from '../../src/domain/price-store.js';
 import { planReplayDay } from '../../src/server/replay-server.js';
 import { EpochVirtualScheduler } from '../../src/streams/virtual-time.js';
+import { call, LlmTestServer, say } from '../support/llm-server.js';
 
 const SAMPLE = new URL('../../data/sample/us_hourly.jsonl', import.meta.url).pathname;
 const DAY = '2025-11-07';
@@ -54,12 +55,13 @@ interface Rig {
   readonly killSwitch: KillSwitch;
 }
 
-async function rig(outDir: string): Promise<Rig> {
+async function rig(outDir: string, cfg = config, before?: (ks: KillSwitch) => Promise<unknown>): Promise<Rig> {
   const wall = new EpochVirtualScheduler(WALL0);
   const symbols = history.symbols();
-  const source = await openQuoteSource(config, { history, symbols, wall });
+  const source = await openQuoteSource(cfg, { history, symbols, wall });
   const killSwitch = new KillSwitch(outDir, () => wall.now(), { pollMs: 60_000 });
-  const run = await startPaper({ config, outDir, scheduler: source.scheduler, timeScale: source.speed, quotes: source.feed, history, universe: symbols, killSwitch, ...(source.until ? { until: source.until } : {}) });
+  await before?.(killSwitch);
+  const run = await startPaper({ config: cfg, outDir, scheduler: source.scheduler, timeScale: source.speed, quotes: source.feed, history, universe: symbols, killSwitch, ...(source.until ? { until: source.until } : {}) });
   const events: FeedEvent[] = [];
   run.events.subscribe((e) => events.push(e));
   return { wall, source, run, events, killSwitch };
@@ -174,6 +176,54 @@ describe('paper trading on a replayed day', () => {
       await second.run.stop();
       await second.source.close();
     } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
+
+describe('paper trading with an LLM agent and the kill switch', () => {
+  it('an llm agent trades at live prices through the same engine, while a halted agent is refused', async () => {
+    const server = await LlmTestServer.start();
+    const dir = await mkdtemp(join(tmpdir(), 'agent-trader-paper-llm-'));
+    try {
+      server.script('scripted', call('get_price_local', { symbol: 'AAPL' }), call('buy', { symbol: 'AAPL', amount: 5 }, { content: 'AAPL for the long run.' }), say('Bought.'));
+      for (let i = 0; i < 5; i++) server.script('scripted', say('Holding.'));
+      const cfg = parseConfig(
+        {
+          mode: 'paper',
+          market: 'us',
+          frequency: 'hourly',
+          schedule: { trigger_times: ['10:05', '11:05', '12:05', '13:05', '14:05', '15:05'] },
+          data_source: { type: 'replay', bars_file: SAMPLE, replay_date: DAY, replay_speed: 390, stale_quote_seconds: 1800 },
+          risk_control: { min_cash_reserve: 1000 },
+          models: [
+            { name: 'ew', signature: 'ew', agent: { kind: 'rules', strategy: 'equal_weight' } },
+            { name: 'llm', signature: 'llm', agent: { kind: 'llm', basemodel: 'scripted', base_url: server.url } },
+          ],
+          agent_config: { initial_cash: 10000 },
+        },
+        'test',
+      );
+      const r = await rig(dir, cfg, (ks) => ks.activate({ signature: 'ew', reason: 'test halt' }));
+      let done = false;
+      void r.run.finished.then(() => (done = true));
+      await drive(r, () => done);
+      expect(server.remaining('scripted')).toBe(0);
+
+      const fills = r.events.filter((e) => e.type === 'fill');
+      expect(fills.map((f) => f.signature)).toEqual(['llm']);
+      const fill = fills[0]!.payload['fill'] as { price: string; quantity: number; atMs: number };
+      const aapl = plan().events.filter((e) => e.kind === 'trade' && e.symbol === 'AAPL' && e.atMs <= fill.atMs).at(-1)!;
+      expect(fill).toMatchObject({ quantity: 5, price: String((JSON.parse(aapl.json) as { p: number }).p) });
+
+      const refused = r.events.filter((e) => e.type === 'risk.rejected');
+      expect(refused.length).toBeGreaterThan(0);
+      expect(refused.every((e) => e.signature === 'ew' && e.payload['reason'] === 'KILL_SWITCH')).toBe(true);
+      expect((await readFile(join(dir, 'llm', 'position.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { this_action?: { action: string } }).filter((l) => l.this_action?.action === 'buy')).toHaveLength(1);
+      await r.run.stop();
+      await r.source.close();
+    } finally {
+      await server.close();
       await rm(dir, { recursive: true, force: true });
     }
   }, 120_000);

@@ -48,6 +48,7 @@ export interface QuoteSourceOptions {
 }
 
 const AKSHARE_CHAIN: readonly CnSourceName[] = ['sina', 'tencent', 'eastmoney'];
+const symbolsText = (n: number) => `${n} symbol${n === 1 ? '' : 's'}`;
 const cnNames = (t: DataSourceType): readonly CnSourceName[] => (t === 'akshare' ? AKSHARE_CHAIN : [t as CnSourceName]);
 
 export async function openQuoteSource(config: Config, options: QuoteSourceOptions): Promise<QuoteSource> {
@@ -67,7 +68,7 @@ export async function openQuoteSource(config: Config, options: QuoteSourceOption
         scheduler: wall,
       });
       await feed.start();
-      return { feed, scheduler: wall, speed: 1, describe: `Alpaca v2 trades of ${options.symbols.length} symbols from ${ds.alpaca_url}`, close: () => feed.close() };
+      return { feed, scheduler: wall, speed: 1, describe: `Alpaca v2 trades of ${symbolsText(options.symbols.length)} from ${ds.alpaca_url}`, close: () => feed.close() };
     }
     case 'sina':
     case 'tencent':
@@ -82,12 +83,13 @@ export async function openQuoteSource(config: Config, options: QuoteSourceOption
         timeoutMs: ds.request_timeout_seconds * 1000,
         useCache: ds.use_cache,
         cacheTtlMs: ds.cache_ttl_seconds * 1000,
+        ...(ds.source_urls ? { urls: ds.source_urls } : {}),
         ...(ds.token_env ? { tushareToken: readSecret(ds.token_env, env, 'data_source.token_env') } : {}),
         scheduler: wall,
         onSwitch: (s) => options.onProblem?.(`quote source: ${s.from} -> ${s.to} (${s.reason})`),
       });
       await feed.start();
-      return { feed, scheduler: wall, speed: 1, describe: `${sources.join(' -> ')} quotes of ${options.symbols.length} symbols, polled every ${ds.poll_interval_seconds} s`, close: () => feed.close() };
+      return { feed, scheduler: wall, speed: 1, describe: `${sources.join(' -> ')} quotes of ${symbolsText(options.symbols.length)}, polled every ${ds.poll_interval_seconds} s`, close: () => feed.close() };
     }
     case 'replay': {
       let replay: ReplayServer | undefined;
@@ -120,7 +122,7 @@ export async function openQuoteSource(config: Config, options: QuoteSourceOption
         ...(until ? { until } : {}),
         ...(replay ? { replay } : {}),
         describe: replay
-          ? `built-in replay of ${replay.day} (${replay.symbols.length} symbols) at ${replay.speed}x, ${url}`
+          ? `built-in replay of ${replay.day} (${symbolsText(replay.symbols.length)}) at ${replay.speed}x, ${url}`
           : `replay server ${url} (its market time drives the clock)`,
         close: async () => {
           await feed.close();
