@@ -61,7 +61,7 @@ async function rig(outDir: string, cfg = config, before?: (ks: KillSwitch) => Pr
   const source = await openQuoteSource(cfg, { history, symbols, wall });
   const killSwitch = new KillSwitch(outDir, () => wall.now(), { pollMs: 60_000 });
   await before?.(killSwitch);
-  const run = await startPaper({ config: cfg, outDir, scheduler: source.scheduler, timeScale: source.speed, quotes: source.feed, history, universe: symbols, killSwitch, ...(source.until ? { until: source.until } : {}) });
+  const run = await startPaper({ config: cfg, outDir, scheduler: source.scheduler, wall, timeScale: source.speed, quotes: source.feed, history, universe: symbols, killSwitch, ...(source.until ? { until: source.until } : {}) });
   const events: FeedEvent[] = [];
   run.events.subscribe((e) => events.push(e));
   return { wall, source, run, events, killSwitch };
@@ -71,9 +71,9 @@ const turn = () => new Promise<void>((r) => setImmediate(r));
 const plan = () => planReplayDay(history, { date: DAY });
 
 /** Every trade the server has sent by now is in the client; then the engine has nothing left to do. */
-async function settle(r: Rig): Promise<void> {
+async function settle(r: Rig, quotes = true): Promise<void> {
   const sentBy = (ms: number) => plan().events.filter((e) => e.kind === 'trade' && e.atMs <= ms).length;
-  const due = r.source.replay ? sentBy(r.source.replay.marketNow().toMillis()) : 0;
+  const due = quotes && r.source.replay ? sentBy(r.source.replay.marketNow().toMillis()) : 0;
   while (r.source.feed.health().quotes < due) await turn();
   let idle = 0;
   for (;;) {
@@ -156,6 +156,46 @@ describe('paper trading on a replayed day', () => {
     expect(new Set(whole.events.map((e) => e.type))).toEqual(new Set(['tick', 'session', 'decision', 'order', 'fill']));
   });
 
+  it('daily report: written under the state dir and sent as an alert', async () => {
+    const report = await whole.run.monitor.report(DAY);
+    expect(report.lines.map((l) => [l.signature, l.orders > 0, l.fills > 0])).toEqual([
+      ['ew', true, true],
+      ['mom', true, true],
+    ]);
+    const file = JSON.parse(await readFile(join(out, 'reports', `us-${DAY}.json`), 'utf8')) as { lines: { signature: string; equity: string }[] };
+    expect(file.lines.map((l) => l.signature)).toEqual(['ew', 'mom']);
+    expect(await readFile(join(out, 'reports', `us-${DAY}.txt`), 'utf8')).toMatch(/^Daily report us 2025-11-07\n- ew: equity \d+\.\d\d USD/);
+    const alert = whole.events.find((e) => e.type === 'alert' && e.payload['code'] === 'DAILY_REPORT');
+    expect(alert?.payload['level']).toBe('info');
+    // A second report of the same day counts nothing twice.
+    const again = await whole.run.monitor.report(DAY);
+    expect(again.lines.map((l) => [l.orders, l.fills, l.fees])).toEqual([
+      [0, 0, '0.00'],
+      [0, 0, '0.00'],
+    ]);
+  });
+
+  it('position sync: the broker wins, the ledger is corrected, journalled and alerted', async () => {
+    expect(await whole.run.monitor.sync('test: in sync')).toEqual({});
+    const before = whole.run.ledger.account('ew');
+    const aapl = before.positions['AAPL']?.quantity ?? 0;
+    // A fill the venue never made: the ledger now holds 7 AAPL more and less cash than the broker.
+    await whole.run.ledger.applyFill({
+      signature: 'ew',
+      clientOrderId: 'ghost.20251107T1505.1',
+      intent: { side: 'buy', symbol: 'AAPL', quantity: 7, type: 'market' },
+      fill: { fillId: 'ghost-1', quantity: 7, price: '100', fee: '0', atMs: Date.parse('2025-11-07T20:00:00Z') },
+    });
+    const diffs = await whole.run.monitor.sync('test: ghost fill');
+    expect(diffs).toEqual({ ew: [`AAPL: ledger ${aapl + 7}, broker ${aapl}`, `cash: ledger ${before.cash.minus(700).toFixed()}, broker ${before.cash.toFixed()}`] });
+    const after = whole.run.ledger.account('ew');
+    expect([after.positions['AAPL']?.quantity ?? 0, after.cash.toFixed()]).toEqual([aapl, before.cash.toFixed()]);
+    const alert = whole.events.find((e) => e.type === 'alert' && e.payload['code'] === 'POSITION_MISMATCH');
+    expect(alert).toMatchObject({ signature: 'ew', payload: { level: 'warning' } });
+    expect(String(alert!.payload['message'])).toContain(`AAPL: ledger ${aapl + 7}, broker ${aapl}`);
+    expect(await whole.run.monitor.sync('test: again')).toEqual({});
+  });
+
   it('survives a restart: stopped after 12:05, started again on the same directory, it ends as the uninterrupted run', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'agent-trader-paper-restart-'));
     try {
@@ -224,6 +264,32 @@ describe('paper trading with an LLM agent and the kill switch', () => {
       await r.source.close();
     } finally {
       await server.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
+
+describe('heartbeats in a paper run', () => {
+  it('a quote feed gone silent while the market is open raises QUOTE_FEED_SILENT and shows on /health', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'agent-trader-paper-silent-'));
+    try {
+      const r = await rig(dir);
+      await drive(r, () => r.events.some((e) => e.type === 'tick'));
+      await drive(r, () => Object.keys(r.run.runtime.actor.getSnapshot().context.running).length === 0);
+      expect(r.run.health().quotes).toMatchObject({ fresh: true });
+      await r.source.replay!.close();
+      const silent = () => r.events.some((e) => e.type === 'alert' && e.payload['code'] === 'QUOTE_FEED_SILENT');
+      for (let i = 0; i < 60 && !silent(); i++) {
+        r.wall.advanceTo(r.wall.now() + 1000);
+        await settle(r, false); // the server is gone: no trade is on its way
+      }
+      expect(silent()).toBe(true);
+      const health = r.run.health();
+      expect(health.quotes.fresh).toBe(false);
+      expect(health['heartbeats']).toMatchObject({ quotes: { ok: false, code: 'QUOTE_FEED_SILENT' }, clock: { ok: true }, broker: { ok: true } });
+      await r.run.stop();
+      await r.source.close();
+    } finally {
       await rm(dir, { recursive: true, force: true });
     }
   }, 120_000);

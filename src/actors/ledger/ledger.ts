@@ -157,6 +157,7 @@ export type LedgerJournalEntry =
   | { source: 'ledger'; type: 'ledger.day'; signature: string; date: string; equity: string }
   | { source: 'ledger'; type: 'ledger.mismatch'; signature: string; sessionId: string; message: string }
   | { source: 'ledger'; type: 'ledger.repair'; signature: string; message: string }
+  | { source: 'ledger'; type: 'ledger.correction'; signature: string; reason: string; before: { cash: string; positions: Record<string, number> }; after: { cash: string; positions: Record<string, number> }; differences: string[] }
   | { source: 'ledger'; type: 'ledger.protectiveOrder'; signature: string; clientOrderId: string; status: string; symbol: string; quantity: number; filled: number; reason?: string };
 
 /** A fill applied to the account, not yet written to position.jsonl. */
@@ -500,6 +501,59 @@ export class Ledger {
       await this.#commit(next, journal, [{ sublevel: LEDGER_SUBLEVELS.fills, key, value: record }]);
       this.#knownFills.add(key);
       return { applied: true };
+    });
+  }
+
+  // -------------------------------------------------------------------------------------
+  // correctTo (position sync: the broker wins)
+
+  /**
+   * Make the signature's books say what the broker says: share counts per symbol and cash.
+   * A share difference is booked at `priceOf(symbol)` (the latest price; the cost basis of
+   * shares the ledger did not know comes from it, shares it had too many of leave at it),
+   * without fees; then cash is set to the broker's. Journalled as `ledger.correction` with
+   * before, after and every difference. Returns the differences (empty: nothing to do).
+   */
+  correctTo(
+    signature: string,
+    broker: { readonly cash: string; readonly positions: Readonly<Record<string, number>> },
+    priceOf: (symbol: string) => Dec | undefined,
+    at: DateTime,
+    reason: string,
+  ): Promise<string[]> {
+    return this.#run(async () => {
+      const state = this.#state(signature);
+      const before = state.account;
+      const held = (a: Account) => Object.fromEntries(Object.entries(a.positions).map(([k, p]) => [k, p.quantity]));
+      const differences: string[] = [];
+      let account = before;
+      const symbols = [...new Set([...Object.keys(before.positions), ...Object.keys(broker.positions)])].sort();
+      for (const symbol of symbols) {
+        const ours = before.positions[symbol]?.quantity ?? 0;
+        const theirs = broker.positions[symbol] ?? 0;
+        if (ours === theirs) continue;
+        const price = priceOf(symbol) ?? before.positions[symbol]?.costBasis.dividedBy(Math.max(1, ours));
+        if (price === undefined) throw new Error(`cannot correct ${symbol}: no price to book ${theirs - ours} shares at`);
+        differences.push(`${symbol}: ledger ${ours}, broker ${theirs}`);
+        account = applyPortfolioFill(account, { side: theirs > ours ? 'buy' : 'sell', symbol, quantity: Math.abs(theirs - ours), price, fee: '0', date: this.#day(at) });
+      }
+      const cash = dec(broker.cash);
+      if (!account.cash.eq(cash) || differences.length > 0) {
+        if (!before.cash.eq(cash)) differences.push(`cash: ledger ${before.cash.toFixed()}, broker ${cash.toFixed()}`);
+        account = { ...account, cash };
+      }
+      if (differences.length === 0) return [];
+      const entry: LedgerJournalEntry = {
+        source: 'ledger',
+        type: 'ledger.correction',
+        signature,
+        reason,
+        before: { cash: before.cash.toFixed(), positions: held(before) },
+        after: { cash: account.cash.toFixed(), positions: held(account) },
+        differences,
+      };
+      await this.#commit({ ...state, account }, [entry]);
+      return differences;
     });
   }
 

@@ -16,7 +16,7 @@
  */
 import { join } from 'node:path';
 import { DateTime } from 'luxon';
-import { auditTime, Subject, type Observable, type SchedulerLike, type Subscription } from 'rxjs';
+import { asyncScheduler, auditTime, Subject, type Observable, type SchedulerLike, type Subscription } from 'rxjs';
 import type { Config } from '../../config/schema.js';
 import { scheduleSpecOf } from '../../config/schedule-spec.js';
 import { isOpenAt } from '../../domain/calendar/index.js';
@@ -44,6 +44,7 @@ import { ledgerActor } from '../ledger/ledger-actor.js';
 import { livePrices } from '../market-data/live-prices.js';
 import { marketDataActor } from '../market-data/market-data-actor.js';
 import { alertCollector, type Alert } from '../monitor/alert-collector.actor.js';
+import { startMonitor, type Monitor, type MonitorDeps } from '../monitor/monitor.js';
 import type { KillSwitch } from '../risk/kill-switch.js';
 import { protection } from '../risk/protection.js';
 import { storeRiskJournal } from '../risk/risk-journal.js';
@@ -60,6 +61,10 @@ export interface PaperOptions {
   readonly outDir: string;
   /** The run's clock: the wall clock (asyncScheduler) or a ReplayClock following a replay server. */
   readonly scheduler: SchedulerLike;
+  /** The wall clock (heartbeat checks, position sync); default asyncScheduler. Tests pass a virtual one. */
+  readonly wall?: SchedulerLike;
+  /** Monitor timings (tests shorten them). */
+  readonly monitor?: Pick<MonitorDeps, 'intervalMs' | 'syncEveryMs' | 'reportDelayMs' | 'limits'>;
   readonly quotes: QuoteFeed;
   /** Historical bars (history tools, previous closes, the venue's liquidity cap). */
   readonly history?: PriceStore;
@@ -84,6 +89,7 @@ export interface PaperRun {
   readonly events: Observable<FeedEvent>;
   readonly ledger: Ledger;
   readonly runtime: EngineRuntime;
+  readonly monitor: Monitor;
   health(): HealthReport;
   state(): Promise<DashboardState>;
   /** Resolves when the clock has passed `until` and every session has finished (never without `until`). */
@@ -154,15 +160,17 @@ export async function startPaper(options: PaperOptions): Promise<PaperRun> {
       return ks.active && (ks.signatures === 'all' || ks.signatures.includes(signature));
     };
     let engineRef: EngineRuntime | undefined;
+    /** Alerts raised outside the engine (stop-loss, monitor): the same path, plus the feed. */
+    const raise = (a: Alert) => {
+      onAlert(a);
+      emit({ type: 'alert', time: now().toISO()!, ...(a.signature ? { signature: a.signature } : {}), payload: { level: a.level, code: a.code, message: a.message } });
+    };
     const guard = protection({
       config,
       ledger,
       now: nowMs,
       send: (m) => engineRef?.send(m),
-      alert: (a) => {
-        onAlert(a);
-        emit({ type: 'alert', time: now().toISO()!, ...(a.signature ? { signature: a.signature } : {}), payload: { level: a.level, code: a.code, message: a.message } });
-      },
+      alert: raise,
       prevClose: (symbol) => prices.previousClose(symbol, now())?.price,
       halted,
     });
@@ -220,6 +228,23 @@ export async function startPaper(options: PaperOptions): Promise<PaperRun> {
     });
     const engine = runtime;
     engineRef = runtime;
+
+    const monitor = startMonitor({
+      config,
+      wall: options.wall ?? asyncScheduler,
+      run: scheduler,
+      timeScale: options.timeScale ?? 1,
+      ledger,
+      broker,
+      brokerConnected: () => true,
+      engine,
+      quotes,
+      store,
+      stateDir: outDir,
+      priceOf: (symbol) => prices.priceAsOf(symbol, now())?.price,
+      alert: raise,
+      ...options.monitor,
+    });
 
     // The kill switch on the feed too (the risk actor cancels and alerts).
     const unwatchKill = options.killSwitch.watch((s) => emit({ type: 'kill', time: now().toISO()!, payload: { ...s } }));
@@ -284,11 +309,14 @@ export async function startPaper(options: PaperOptions): Promise<PaperRun> {
       const at = now();
       const open = isOpenAt(market, at);
       const staleMs = config.data_source.stale_quote_seconds * 1000;
-      const fresh = !open || (q.lastQuoteMs !== undefined && nowMs() - q.lastQuoteMs <= staleMs);
       const ks = options.killSwitch.state();
+      const beats = monitor.heartbeats();
+      const dead = (part: string) => beats.some((b) => b.part === part && !b.ok);
+      const fresh = (!open || (q.lastQuoteMs !== undefined && nowMs() - q.lastQuoteMs <= staleMs)) && !dead('quotes');
       return {
         mode: config.mode === 'live' ? 'live' : 'paper',
-        clock: { running: clockRunning && !stopped, ...(lastTick ? { lastTickAt: lastTick.toISO()! } : {}), now: at.toISO()! },
+        heartbeats: Object.fromEntries(beats.map((b) => [b.part, { ok: b.ok, ...(b.problem ? { problem: b.problem, code: b.code } : {}) }])),
+        clock: { running: clockRunning && !stopped && !dead('clock'), ...(lastTick ? { lastTickAt: lastTick.toISO()! } : {}), now: at.toISO()! },
         quotes: { fresh, source: q.source, connected: q.connected, ...(q.lastQuoteMs !== undefined ? { lastQuoteAt: DateTime.fromMillis(q.lastQuoteMs, { zone }).toISO()! } : {}), quotes: q.quotes, malformed: q.malformed, failures: q.failures, marketOpen: open },
         broker: { connected: true, name: 'simulated' },
         sessions: Object.fromEntries(config.models.map((m) => {
@@ -335,6 +363,7 @@ export async function startPaper(options: PaperOptions): Promise<PaperRun> {
     const stop = () =>
       (stopping ??= (async () => {
         stopped = true;
+        monitor.stop();
         for (const s of subs.splice(0)) s.unsubscribe();
         unwatchKill();
         // Let sessions in flight finish, on the run's clock.
@@ -364,6 +393,7 @@ export async function startPaper(options: PaperOptions): Promise<PaperRun> {
       events: events.asObservable(),
       ledger,
       runtime: engine,
+      monitor,
       health,
       state,
       finished,
