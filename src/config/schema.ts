@@ -306,6 +306,17 @@ export const LlmAgentSchema = z.strictObject({
   input_cost_per_million: amount().optional(),
   /** Price of 1M completion (output) tokens. */
   output_cost_per_million: amount().optional(),
+  /** The news/search tool (AI-Trader's get_information); off when absent. */
+  search: z
+    .strictObject({
+      /** GET <url>?q=<query>, JSON answer (Jina's s.jina.ai, a SearxNG with format=json, ...). */
+      url: httpUrl(),
+      /** Env var holding the search API key (sent as a Bearer token). */
+      api_key_env: EnvNameSchema.optional(),
+      max_results: int(1).max(20, { error: 'expected at most 20 results' }).default(5),
+      timeout_seconds: int(1).default(15),
+    })
+    .optional(),
   /** System prompt template file; default: the built-in one for the market (prompts/cn.md, prompts/us.md). */
   prompt_template: filePath().optional(),
 });

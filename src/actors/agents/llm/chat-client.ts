@@ -14,6 +14,7 @@
  */
 import OpenAI from 'openai';
 import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
+import type { ChatCompletionTool } from 'openai/resources/chat/completions';
 import { TOOL_DEFINITIONS } from './tools.js';
 import { sleep, type WallTimers } from './timers.js';
 import type { ChatMessage, ToolCall, Usage } from './transcript.js';
@@ -50,6 +51,8 @@ export interface ChatClientOptions {
   readonly timers: WallTimers;
   /** Backstop for one HTTP request (the session deadline normally aborts first). */
   readonly requestTimeoutMs: number;
+  /** The tools offered; default the base tools. */
+  readonly tools?: ChatCompletionTool[];
 }
 
 export type ChatCall = (messages: readonly ChatMessage[], signal: AbortSignal) => Promise<ChatAnswer>;
@@ -132,7 +135,7 @@ export function openAiChat(options: ChatClientOptions): ChatCall {
       let failure: LlmCallError;
       try {
         const raw: unknown = await client.chat.completions.create(
-          { model: options.model, temperature: options.temperature, messages: messages.map(toParam), tools: TOOL_DEFINITIONS },
+          { model: options.model, temperature: options.temperature, messages: messages.map(toParam), tools: options.tools ?? TOOL_DEFINITIONS },
           { signal },
         );
         const read = readCompletion(raw);

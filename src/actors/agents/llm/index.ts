@@ -11,6 +11,7 @@ import { openAiChat } from './chat-client.js';
 import { llmDecider } from './llm-agent.js';
 import { BUILT_IN_PROMPTS, loadPromptTemplate } from './prompt.js';
 import { realTimers, type WallTimers } from './timers.js';
+import { BASE_TOOLS, toolDefinitions } from './tools.js';
 import type { TranscriptStore } from './transcript.js';
 
 export interface LlmWiring {
@@ -25,6 +26,16 @@ export async function createLlmDecider(model: ModelConfig & { agent: LlmAgentSpe
   const apiKey = readOptionalSecret(a.api_key_env, wiring.env ?? process.env, `models[${model.signature}].agent.api_key_env`);
   const template = await loadPromptTemplate(a.prompt_template ?? BUILT_IN_PROMPTS[config.market]);
   const deadlineMs = a.deadline_seconds * 1000;
+  const searchKey = a.search ? readOptionalSecret(a.search.api_key_env, wiring.env ?? process.env, `models[${model.signature}].agent.search.api_key_env`) : undefined;
+  const search = a.search
+    ? {
+        url: a.search.url,
+        ...(searchKey ? { apiKey: searchKey } : {}),
+        maxResults: a.search.max_results,
+        timeoutMs: a.search.timeout_seconds * 1000,
+        requireDate: config.mode === 'backtest',
+      }
+    : undefined;
   const chat = openAiChat({
     baseUrl: a.base_url,
     ...(apiKey !== undefined ? { apiKey } : {}),
@@ -34,6 +45,7 @@ export async function createLlmDecider(model: ModelConfig & { agent: LlmAgentSpe
     baseDelayMs: config.agent_config.base_delay_seconds * 1000,
     timers,
     requestTimeoutMs: deadlineMs,
+    tools: toolDefinitions(search ? [...BASE_TOOLS, 'get_information'] : BASE_TOOLS),
   });
   const str = (n: number | undefined) => (n === undefined ? undefined : String(n));
   const optional = <K extends string, V>(key: K, value: V | undefined) => (value === undefined ? {} : ({ [key]: value } as Record<K, V>));
@@ -49,7 +61,8 @@ export async function createLlmDecider(model: ModelConfig & { agent: LlmAgentSpe
       ...optional('maxCostPerSession', str(a.max_cost_per_session)),
       ...optional('inputCostPerMillion', str(a.input_cost_per_million)),
       ...optional('outputCostPerMillion', str(a.output_cost_per_million)),
+      ...optional('search', search),
     },
-    { chat, template, transcripts: wiring.transcripts, timers, ...(apiKey ? { secrets: [apiKey] } : {}) },
+    { chat, template, transcripts: wiring.transcripts, timers, secrets: [apiKey, searchKey].filter((k): k is string => k !== undefined) },
   );
 }

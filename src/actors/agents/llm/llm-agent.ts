@@ -30,7 +30,8 @@ import type { ReasonCode } from '../../../domain/reasons.js';
 import type { Decider, Decision } from '../agent.js';
 import { LlmCallError, redact, type ChatCall } from './chat-client.js';
 import { renderPrompt, type PromptTemplate } from './prompt.js';
-import { answerInfoTool, orderResultText, parseToolCalls } from './tools.js';
+import { searchTool, type SearchSettings } from './search.js';
+import { answerInfoTool, BASE_TOOLS, orderResultText, parseToolCalls, type ToolName } from './tools.js';
 import type { WallTimers } from './timers.js';
 import type { ChatMessage, Transcript, TranscriptStore } from './transcript.js';
 
@@ -46,6 +47,8 @@ export interface LlmAgentSettings {
   readonly maxCostPerSession?: string;
   readonly inputCostPerMillion?: string;
   readonly outputCostPerMillion?: string;
+  /** The news/search tool, when configured. */
+  readonly search?: SearchSettings;
 }
 
 export interface LlmAgentDeps {
@@ -72,6 +75,7 @@ export function llmDecider(settings: LlmAgentSettings, deps: LlmAgentDeps): Deci
   /** Live conversations (a finished one is dropped; its transcript stays in the store). */
   const live = new Map<string, { transcript: Transcript; deadline: AbortController; cancelTimer: () => void }>();
   const clean = (text: string) => redact(text, deps.secrets ?? []);
+  const tools: readonly ToolName[] = settings.search ? [...BASE_TOOLS, 'get_information'] : BASE_TOOLS;
 
   const save = (t: Transcript) => deps.transcripts.save(t);
 
@@ -152,7 +156,7 @@ export function llmDecider(settings: LlmAgentSettings, deps: LlmAgentDeps): Deci
       // 2. Run the calls the model already made, in order; a trade leaves with the session.
       while (t.queue.length > 0) {
         const call = t.queue[0]!;
-        const parsed = parseToolCalls([call]);
+        const parsed = parseToolCalls([call], tools);
         if (!parsed.ok) return finish(t, 'hold', parsed.error, 'LLM_BAD_TOOL_CALL'); // re-validated after a restore
         const c = parsed.calls[0]!;
         t.queue.shift();
@@ -163,7 +167,11 @@ export function llmDecider(settings: LlmAgentSettings, deps: LlmAgentDeps): Deci
           await save(t);
           return { kind: 'intent', intent: { side: c.name, symbol: c.args.symbol, quantity: c.args.amount, type: 'market' } };
         }
-        t.messages.push({ role: 'tool', tool_call_id: c.id, content: answerInfoTool(c, view, request.account) });
+        const content =
+          c.name === 'get_information' && settings.search
+            ? await searchTool(settings.search, c.args.query, view.at, entry.deadline.signal)
+            : answerInfoTool(c, view, request.account);
+        t.messages.push({ role: 'tool', tool_call_id: c.id, content: clean(content) });
       }
 
       // 3. Ask the model.
@@ -213,7 +221,7 @@ export function llmDecider(settings: LlmAgentSettings, deps: LlmAgentDeps): Deci
       }
       const calls = answer.message.tool_calls ?? [];
       if (calls.length === 0) return finish(t, 'done', answer.message.content ?? '');
-      const parsed = parseToolCalls(calls);
+      const parsed = parseToolCalls(calls, tools);
       if (!parsed.ok) return finish(t, 'hold', parsed.error, 'LLM_BAD_TOOL_CALL');
       t.queue = [...calls];
       await save(t);

@@ -32,6 +32,7 @@ export const TOOL_ARGS = {
   get_positions: z.strictObject({}),
   buy: z.strictObject({ symbol: Symbol, amount: Amount }),
   sell: z.strictObject({ symbol: Symbol, amount: Amount }),
+  get_information: z.strictObject({ query: z.string().trim().min(1, { error: 'expected a search query' }).max(300, { error: 'expected a query of at most 300 characters' }) }),
 } as const;
 export type ToolName = keyof typeof TOOL_ARGS;
 export const TRADE_TOOLS = ['buy', 'sell'] as const satisfies readonly ToolName[];
@@ -46,8 +47,8 @@ const fn = (name: ToolName, description: string, properties: Record<string, unkn
 });
 const symbolProp = { type: 'string', description: 'Stock symbol, e.g. 600519.SH or AAPL' };
 
-/** The tool definitions sent with every request. */
-export const TOOL_DEFINITIONS: ChatCompletionTool[] = [
+/** The tool definitions of every tool; `toolDefinitions` picks those a model gets. */
+const ALL_DEFINITIONS: ChatCompletionTool[] = [
   fn(
     'get_price_local',
     'Price of a stock: the latest price known now, or (with date) that past trading day\'s bar (open, high, low, close, volume). Future dates are refused.',
@@ -69,16 +70,27 @@ export const TOOL_DEFINITIONS: ChatCompletionTool[] = [
     symbol: symbolProp,
     amount: { type: 'integer', minimum: 1, description: 'Number of shares' },
   }, ['symbol', 'amount']),
+  fn('get_information', 'Search news and the web; only results published before now are returned.', { query: { type: 'string', description: 'What to search for' } }, ['query']),
 ];
+
+/** Tools every model gets; `get_information` only with a configured search. */
+export const BASE_TOOLS: readonly ToolName[] = ['get_price_local', 'get_price_history', 'get_positions', 'buy', 'sell'];
+
+export function toolDefinitions(tools: readonly ToolName[] = BASE_TOOLS): ChatCompletionTool[] {
+  return ALL_DEFINITIONS.filter((d) => d.type === 'function' && tools.includes(d.function.name as ToolName));
+}
+
+/** The definitions of the base tools (what a model without search gets). */
+export const TOOL_DEFINITIONS: ChatCompletionTool[] = toolDefinitions();
 
 const isToolName = (name: string): name is ToolName => Object.hasOwn(TOOL_ARGS, name);
 
 /** Parse every call of one assistant message, or say precisely what is wrong with the first bad one. */
-export function parseToolCalls(calls: readonly ToolCall[]): { ok: true; calls: ParsedCall[] } | { ok: false; error: string } {
+export function parseToolCalls(calls: readonly ToolCall[], tools: readonly ToolName[] = BASE_TOOLS): { ok: true; calls: ParsedCall[] } | { ok: false; error: string } {
   const parsed: ParsedCall[] = [];
   for (const call of calls) {
-    if (!isToolName(call.name)) {
-      return { ok: false, error: `unknown tool "${call.name}" (call ${call.id}); known: ${Object.keys(TOOL_ARGS).join(', ')}` };
+    if (!isToolName(call.name) || !tools.includes(call.name)) {
+      return { ok: false, error: `unknown tool "${call.name}" (call ${call.id}); known: ${tools.join(', ')}` };
     }
     let raw: unknown;
     try {
@@ -130,6 +142,8 @@ export function answerInfoTool(call: ParsedCall, view: PointInTimeView, account:
     case 'buy':
     case 'sell':
       throw new Error(`${call.name} is a trade, not an info tool`);
+    case 'get_information':
+      throw new Error('get_information is answered by the search client (search.ts)');
   }
 }
 
