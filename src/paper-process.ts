@@ -18,6 +18,12 @@ import { loadBenchmark } from './report/index.js';
 import { formatReportTable } from './report/table.js';
 import { startHttpServer, type RunningHttpServer } from './server/http-server.js';
 import { InputError } from './domain/errors.js';
+import { closeLogger, createLogger, logFeedEvent, secretValues } from './actors/monitor/logger.js';
+import { Metrics } from './actors/monitor/metrics.js';
+import { Writable } from 'node:stream';
+
+/** A stream that drops what it is given (structured logs going only to a file). */
+const discard = () => new Writable({ write: (_chunk, _encoding, done) => done() });
 
 export interface PaperProcessOptions {
   /** Run directory; default: state_dir (a demo: a new folder under state_dir/runs). */
@@ -50,10 +56,33 @@ export async function runPaperProcess(config: Config, options: PaperProcessOptio
   const killSwitch = new KillSwitch(config.state_dir, () => wallNow().toMillis());
   let http: RunningHttpServer | undefined;
   let run: Awaited<ReturnType<typeof startPaper>> | undefined;
+  const wallMs = () => wallNow().toMillis();
+  // Structured log lines (one per feed event, ids attached, secrets scrubbed): JSON to stderr with
+  // format json, and to log.file when set; with format pretty the progress lines below are the output.
+  const log =
+    config.log.file || config.log.format === 'json'
+      ? createLogger({
+          now: wallMs,
+          level: config.log.level,
+          format: 'json',
+          ...(config.log.file ? { file: config.log.file } : {}),
+          destination: config.log.format === 'json' ? process.stderr : discard(),
+          secrets: [...secretValues(config, env), token],
+          base: { mode: config.mode, pid: process.pid },
+        })
+      : undefined;
+  const metrics = new Metrics({
+    now: wallMs,
+    state: () => run!.state(),
+    health: () => run!.health(),
+    feedStats: () => http?.feed.stats() ?? { clients: 0 },
+    signatures: config.models.map((m) => m.signature),
+  });
   const stopAll = async () => {
     await run?.stop();
     await http?.close();
     await source.close();
+    if (log) await closeLogger(log);
   };
   try {
     run = await startPaper({
@@ -67,11 +96,14 @@ export async function runPaperProcess(config: Config, options: PaperProcessOptio
       killSwitch,
       ...(source.until ? { until: source.until } : {}),
       ...(benchmark ? { benchmark } : {}),
+      llmObserver: metrics,
       env,
       onAlert: (a) => write(`alert ${a.level} ${a.code}${a.signature ? ` [${a.signature}]` : ''}: ${a.message}\n`),
       onTick: (at) => write(`tick ${at.toFormat('yyyy-LL-dd HH:mm ZZZZ')}: ${config.models.filter((m) => m.enabled).length} sessions\n`),
     });
     const paper = run;
+    paper.events.subscribe((e) => metrics.observe(e));
+    if (log) paper.events.subscribe((e) => logFeedEvent(log, e));
     paper.events.subscribe((e) => {
       if (e.type !== 'session' || typeof e.payload['outcome'] !== 'object') return;
       const o = e.payload['outcome'] as { signature: string; status: string; reason?: string; results: { status: string }[]; summary?: string };
@@ -89,6 +121,7 @@ export async function runPaperProcess(config: Config, options: PaperProcessOptio
         heartbeatMs: config.server.heartbeat_seconds * 1000,
         onKill: ({ signature, reason }) => killSwitch.activate({ signature, reason }),
         onKillReset: ({ signature }) => killSwitch.reset({ signature }),
+        extraRoutes: metrics.metricsRoute(),
       });
     }
     write(
@@ -97,7 +130,7 @@ export async function runPaperProcess(config: Config, options: PaperProcessOptio
         `  agents     ${config.models.filter((m) => m.enabled).map((m) => m.signature).join(', ')}`,
         `  state      ${outDir}`,
         ...(http
-          ? [`  dashboard  ${http.url}/`, `  feed       ${http.url.replace(/^http/, 'ws')}/feed`, `  health     ${http.url}/health`]
+          ? [`  dashboard  ${http.url}/`, `  feed       ${http.url.replace(/^http/, 'ws')}/feed`, `  health     ${http.url}/health`, `  metrics    ${http.url}/metrics`]
           : ['  server     off (server.enabled: false)']),
         demo ? '  the replayed day ends the run; Ctrl-C stops it early' : '  runs until stopped: Ctrl-C stops cleanly',
         '',

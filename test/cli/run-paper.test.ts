@@ -38,6 +38,7 @@ async function paperConfig(speed: number): Promise<{ dir: string; file: string }
       ],
       agent_config: { initial_cash: 10000 },
       server: { port: 0 },
+      log: { file: join(dir, 'log.jsonl') },
       state_dir: join(dir, 'state'),
     }),
   );
@@ -91,6 +92,11 @@ describe('run: paper on the built-in replay', () => {
     const report = ReportSchema.parse(JSON.parse(await readFile(join(dir, 'state', 'runs', run!, 'report.json'), 'utf8')));
     expect(report.run).toMatchObject({ mode: 'paper', from: '2025-11-07', to: '2025-11-07', sessions: 6 });
     expect(report.signatures['ew']!.fills).toBeGreaterThan(0);
+    // Structured log: one JSON line per event, with its correlation ids.
+    const lines = (await readFile(join(dir, 'log.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const fill = lines.find((l) => l['event'] === 'fill');
+    expect(fill).toMatchObject({ level: 'info', mode: 'paper', signature: expect.any(String), clientOrderId: expect.stringMatching(/^(ew|mom)\.20251107T\d{4}\.\d+$/) });
+    expect(lines.filter((l) => l['event'] === 'tick')).toHaveLength(6);
   });
 
   it('stops cleanly on SIGINT: exit 0, the report so far, the store closed', async () => {
@@ -100,6 +106,10 @@ describe('run: paper on the built-in replay', () => {
     const health = await fetch(`${url}/health`);
     const body = (await health.json()) as { mode?: string; clock?: { running: boolean }; quotes?: { source: string } };
     expect(body).toMatchObject({ mode: 'paper', clock: { running: true }, quotes: { source: 'replay' } });
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    expect(metrics).toMatch(/^agent_trader_up 1$/m);
+    expect(metrics).toMatch(/^agent_trader_cash\{signature="ew",currency="USD"\} 10000$/m);
+    expect(metrics).toMatch(/^process_cpu_seconds_total /m);
     p.child.kill('SIGINT');
     expect(await p.exit, p.err()).toBe(0);
     expect(p.out()).toContain('stopping: SIGINT');

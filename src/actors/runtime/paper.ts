@@ -45,6 +45,7 @@ import { livePrices } from '../market-data/live-prices.js';
 import { marketDataActor } from '../market-data/market-data-actor.js';
 import { alertCollector, type Alert } from '../monitor/alert-collector.actor.js';
 import { startMonitor, type Monitor, type MonitorDeps } from '../monitor/monitor.js';
+import type { LlmObserver } from '../monitor/metrics.js';
 import type { KillSwitch } from '../risk/kill-switch.js';
 import { protection } from '../risk/protection.js';
 import { storeRiskJournal } from '../risk/risk-journal.js';
@@ -77,6 +78,8 @@ export interface PaperOptions {
   readonly onAlert?: (alert: Alert) => void;
   readonly onTick?: (at: DateTime) => void;
   readonly llmTimers?: WallTimers;
+  /** Metrics of every LLM call. */
+  readonly llmObserver?: LlmObserver;
   readonly env?: NodeJS.ProcessEnv;
   /** The run's clock runs this many times faster than the wall (a replay's speed): session budgets stretch by it. */
   readonly timeScale?: number;
@@ -122,7 +125,12 @@ export async function startPaper(options: PaperOptions): Promise<PaperRun> {
   const subs: Subscription[] = [];
   let runtime: EngineRuntime | undefined;
   try {
-    const llm: LlmWiring = { transcripts: levelTranscripts(store), ...(options.llmTimers ? { timers: options.llmTimers } : {}), ...(options.env ? { env: options.env } : {}) };
+    const llm: LlmWiring = {
+      transcripts: levelTranscripts(store),
+      ...(options.llmTimers ? { timers: options.llmTimers } : {}),
+      ...(options.llmObserver ? { observer: options.llmObserver } : {}),
+      ...(options.env ? { env: options.env } : {}),
+    };
     const deciders = await buildDeciders(config, logs, llm);
     const venue = await store.loadSnapshot<SimulatedBrokerState>(VENUE_KEY);
     const broker = new SimulatedBroker({

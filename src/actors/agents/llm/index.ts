@@ -6,6 +6,7 @@
  */
 import type { Config, LlmAgentSpec, ModelConfig } from '../../../config/schema.js';
 import { readOptionalSecret } from '../../../config/env.js';
+import type { LlmObserver } from '../../monitor/metrics.js';
 import type { Decider } from '../agent.js';
 import { openAiChat } from './chat-client.js';
 import { llmDecider } from './llm-agent.js';
@@ -16,6 +17,8 @@ import type { TranscriptStore } from './transcript.js';
 
 export interface LlmWiring {
   readonly transcripts: TranscriptStore;
+  /** Metrics of every model call. */
+  readonly observer?: LlmObserver;
   readonly timers?: WallTimers;
   readonly env?: NodeJS.ProcessEnv;
 }
@@ -63,6 +66,6 @@ export async function createLlmDecider(model: ModelConfig & { agent: LlmAgentSpe
       ...optional('outputCostPerMillion', str(a.output_cost_per_million)),
       ...optional('search', search),
     },
-    { chat, template, transcripts: wiring.transcripts, timers, secrets: [apiKey, searchKey].filter((k): k is string => k !== undefined) },
+    { chat, template, transcripts: wiring.transcripts, timers, ...(wiring.observer ? { observer: wiring.observer } : {}), secrets: [apiKey, searchKey].filter((k): k is string => k !== undefined) },
   );
 }

@@ -27,6 +27,7 @@ import { Dec, dec } from '../../../domain/money.js';
 import type { Message } from '../../../domain/messages.js';
 import type { PointInTimeView } from '../../../domain/point-in-time.js';
 import type { ReasonCode } from '../../../domain/reasons.js';
+import type { LlmObserver } from '../../monitor/metrics.js';
 import type { Decider, Decision } from '../agent.js';
 import { LlmCallError, redact, type ChatCall } from './chat-client.js';
 import { renderPrompt, type PromptTemplate } from './prompt.js';
@@ -58,6 +59,8 @@ export interface LlmAgentDeps {
   readonly timers: WallTimers;
   /** Values that must never be stored (the API key). */
   readonly secrets?: readonly string[];
+  /** Told about every model call (metrics: latency, tokens). */
+  readonly observer?: LlmObserver;
 }
 
 export const FIRST_USER_MESSAGE = 'Please analyze and update today\'s positions.';
@@ -188,7 +191,9 @@ export function llmDecider(settings: LlmAgentSettings, deps: LlmAgentDeps): Deci
         answer = await deps.chat(t.messages, entry.deadline.signal);
       } catch (e) {
         const err = e instanceof LlmCallError ? e : new LlmCallError('http', (e as Error).message, 1);
-        t.steps.push({ step, sentAtMs, latencyMs: deps.timers.now() - sentAtMs, attempts: err.attempts, error: clean(err.message) });
+        const latencyMs = deps.timers.now() - sentAtMs;
+        t.steps.push({ step, sentAtMs, latencyMs, attempts: err.attempts, error: clean(err.message) });
+        deps.observer?.observeLlmStep({ signature: settings.signature, model: settings.basemodel, latencyMs, ok: false });
         const reason: ReasonCode = err.kind === 'timeout' ? 'LLM_TIMEOUT' : 'LLM_HTTP_ERROR';
         return finish(t, 'hold', `model step ${step}: ${err.message}`, reason);
       }
@@ -203,10 +208,12 @@ export function llmDecider(settings: LlmAgentSettings, deps: LlmAgentDeps): Deci
       }
       const cost = costOf(settings, t.tokens);
       if (cost) t.cost = cost.toFixed();
+      const latencyMs = deps.timers.now() - sentAtMs;
+      deps.observer?.observeLlmStep({ signature: settings.signature, model: settings.basemodel, latencyMs, usage: answer.usage, ok: true });
       t.steps.push({
         step,
         sentAtMs,
-        latencyMs: deps.timers.now() - sentAtMs,
+        latencyMs,
         attempts: answer.attempts,
         ...(answer.usage ? { usage: answer.usage } : {}),
         ...(answer.finishReason ? { finishReason: answer.finishReason } : {}),
