@@ -373,6 +373,22 @@ export const AgentConfigSchema = z.strictObject({
   session_deadline_seconds: int(1).default(300),
 });
 
+/** What the monitor watches and when (paper/live). */
+export const MonitorSchema = z.strictObject({
+  /** Heartbeats are checked this often (wall clock). */
+  check_interval_seconds: int(1).default(5),
+  /** The run clock not beating for this long (wall) is CLOCK_STALLED. */
+  clock_stall_seconds: int(1).default(30),
+  /** No quote for this long while the market is open is QUOTE_FEED_SILENT. Default: max(stale_quote_seconds, 60). */
+  quote_silence_seconds: int(1).optional(),
+  /** A session still running this long after its instant is SESSION_STUCK. Default: 2 x session_deadline_seconds + limit_order_timeout_seconds. */
+  session_stuck_seconds: int(1).optional(),
+  /** The ledger is compared with the broker this often (and at start, on reconnect, after each close). */
+  position_sync_minutes: int(1).default(5),
+  /** The daily report goes out this long after each close. */
+  daily_report_delay_minutes: int(0).default(5),
+});
+
 /** The process's HTTP port: event feed (WebSocket /feed), /health, /api/state, the dashboard. */
 export const ServerSchema = z.strictObject({
   enabled: z.boolean().default(true),
@@ -417,6 +433,7 @@ const ConfigObjectSchema = z
     /** Snapshots, journals, <signature>/position.jsonl. */
     state_dir: filePath().default('state'),
     server: ServerSchema.prefault({}),
+    monitor: MonitorSchema.prefault({}),
     log: LogSchema.prefault({}),
     /** Backtest span (inclusive); default: the whole bars file. */
     date_range: DateRangeSchema.optional(),
@@ -610,4 +627,5 @@ export type ReplayAgentSpec = Extract<AgentSpec, { kind: 'replay' }>;
 export type RulesStrategy = RulesAgentSpec['strategy'];
 export type LogConfig = Config['log'];
 export type ServerConfig = Config['server'];
+export type MonitorConfig = Config['monitor'];
 export type DateRange = NonNullable<Config['date_range']>;

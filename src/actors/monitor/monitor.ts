@@ -78,10 +78,11 @@ export function startMonitor(deps: MonitorDeps): Monitor {
   const market = config.market;
   const zone = MARKETS[market].zone;
   const sessionBudgetMs = config.agent_config.session_deadline_seconds * 1000 * deps.timeScale;
+  const mc = config.monitor;
   const limits: HeartbeatLimits = {
-    clockStallMs: 30_000,
-    quoteSilenceMs: Math.max(config.data_source.stale_quote_seconds * 1000, 60_000),
-    sessionStuckMs: 2 * sessionBudgetMs + config.execution.limit_order_timeout_seconds * 1000,
+    clockStallMs: mc.clock_stall_seconds * 1000,
+    quoteSilenceMs: (mc.quote_silence_seconds ?? Math.max(config.data_source.stale_quote_seconds, 60)) * 1000,
+    sessionStuckMs: mc.session_stuck_seconds !== undefined ? mc.session_stuck_seconds * 1000 * deps.timeScale : 2 * sessionBudgetMs + config.execution.limit_order_timeout_seconds * 1000,
     ...deps.limits,
   };
   const subs: Subscription[] = [];
@@ -133,7 +134,7 @@ export function startMonitor(deps: MonitorDeps): Monitor {
     if (connected && !brokerWasConnected) void sync('the broker connected again');
     brokerWasConnected = connected;
   };
-  const every = deps.intervalMs ?? 5_000;
+  const every = deps.intervalMs ?? mc.check_interval_seconds * 1000;
   subs.push(repeatOn(wall, every, observe));
 
   // Position sync.
@@ -163,11 +164,11 @@ export function startMonitor(deps: MonitorDeps): Monitor {
       }
     })());
   void sync('start');
-  const syncEvery = deps.syncEveryMs ?? 5 * 60_000;
+  const syncEvery = deps.syncEveryMs ?? mc.position_sync_minutes * 60_000;
   subs.push(repeatOn(wall, syncEvery, () => void sync('scheduled')));
 
   // Daily report at each close + delay, on the run clock.
-  const reportDelayMs = deps.reportDelayMs ?? 5 * 60_000;
+  const reportDelayMs = deps.reportDelayMs ?? mc.daily_report_delay_minutes * 60_000;
   const report = async (date: string): Promise<DailyReport> => {
     await ledger.idle();
     const previous = await deps.store.getRecord<DailyReport['totals']>('monitor', REPORT_KEY);
