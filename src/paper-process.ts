@@ -145,8 +145,14 @@ export async function runPaperProcess(config: Config, options: PaperProcessOptio
       process.once('SIGTERM', onTerm);
       options.stopSignal?.addEventListener('abort', () => resolve('stop requested'), { once: true });
     });
-    const why = await Promise.race([paper.finished.then(() => 'the replayed day is over'), stopped]);
+    const over = 'the replayed day is over';
+    const why = await Promise.race([paper.finished.then(() => over), stopped]);
     write(`stopping: ${why}\n`);
+    // The replayed day ends before its close + delay: its daily report goes out now.
+    if (why === over && source.replay) {
+      const daily = await paper.monitor.report(source.replay.day);
+      write(`daily report written to ${join(outDir, 'reports', `${config.market}-${daily.date}.txt`)}\n`);
+    }
     const { report, files } = await paper.writeReport(wallNow());
     await stopAll();
     write(`${formatReportTable(report)}\nwrote ${files.json}\n      ${files.html}\n`);

@@ -86,6 +86,7 @@ describe('run: paper on the built-in replay', () => {
     expect(out).toMatch(/ {2}feed {7}ws:\/\/127\.0\.0\.1:\d+\/feed/);
     expect(out, out).toContain('tick 2025-11-07 15:05 EST: 2 sessions');
     expect(out).toContain('stopping: the replayed day is over');
+    expect(out).toMatch(/^daily report written to .*reports\/us-2025-11-07\.txt$/m);
     expect(out).toMatch(/^paper us hourly 2025-11-07 \.\. 2025-11-07, rules strict, 6 sessions/m);
     const [run] = await readdir(join(dir, 'state', 'runs'));
     expect(run).toMatch(/^paper-\d{8}T\d{6}$/);
