@@ -14,7 +14,16 @@ import type { Decider } from '../agents/agent.js';
 import { createLlmDecider, type LlmWiring } from '../agents/llm/index.js';
 import { loadReplayLog, replayDecider, type ReplayLog } from '../agents/replay-agent.js';
 import { rulesDecider } from '../agents/rules-agent.js';
-import type { Ledger } from '../ledger/ledger.js';
+import type { PointInTimeView } from '../../domain/point-in-time.js';
+import type { PriceSource } from '../../domain/price-store.js';
+import { SimulatedBroker, type SimulatedBrokerState } from '../brokers/simulated-broker.js';
+import { Ledger } from '../ledger/ledger.js';
+import type { Store } from '../store/store.js';
+
+/** Where the simulated venue's books are kept in the store. */
+export const VENUE_KEY = 'venue';
+/** Where the stop-loss watcher's records are kept (which positions already fired). */
+export const WATCHER_KEY = 'stop-loss';
 
 /**
  * Budgets per session step and order timeouts, from the config. `timeScale` stretches the
@@ -107,5 +116,44 @@ export function signatureRuns(config: Config, ledger: Ledger): SignatureRun[] {
       rejected: s.rejections,
       fees: s.fees,
     };
+  });
+}
+
+/** The simulated venue of the config, filling from `prices` at `now`, restored from the store when it has one. */
+export async function simulatedVenue(config: Config, prices: PriceSource, now: () => DateTime, store: Store): Promise<SimulatedBroker> {
+  const venue = await store.loadSnapshot<SimulatedBrokerState>(VENUE_KEY);
+  return new SimulatedBroker({
+    market: config.market,
+    rules: config.broker.rules,
+    store: prices,
+    now,
+    fees: config.broker.fees,
+    slippageBps: config.broker.slippage_bps,
+    maxVolumeShare: config.broker.max_volume_share,
+    accounts: Object.fromEntries(config.models.map((m) => [m.signature, { cash: String(m.initial_cash) }])),
+    ...(venue ? { state: venue } : {}),
+  });
+}
+
+/** The ledger of every model, restored from the store; position.jsonl under `outDir/<signature>/`. */
+export function restoreLedger(
+  config: Config,
+  store: Store,
+  outDir: string,
+  view: (at: DateTime) => PointInTimeView,
+  symbols: readonly string[],
+  logs: ReadonlyMap<string, ReplayLog>,
+): Promise<Ledger> {
+  const { universe, startDate } = universeOf(symbols, logs);
+  return Ledger.restore({
+    market: config.market,
+    frequency: config.frequency,
+    signatures: config.models.map((m) => ({ signature: m.signature, initialCash: String(m.initial_cash) })),
+    store,
+    stateDir: outDir,
+    view,
+    dateLabel: dateLabelFor(config),
+    universe,
+    ...(startDate ? { startDate } : {}),
   });
 }

@@ -36,9 +36,8 @@ import type { LlmWiring } from '../agents/llm/index.js';
 import type { WallTimers } from '../agents/llm/timers.js';
 import { levelTranscripts } from '../agents/llm/transcript.js';
 import { brokerActor } from '../brokers/broker-actor.js';
-import { labelledBarAt, SimulatedBroker, type SimulatedBrokerState } from '../brokers/simulated-broker.js';
+import { labelledBarAt } from '../brokers/simulated-broker.js';
 import { deadlineClock } from '../clock/deadline-clock.actor.js';
-import { Ledger } from '../ledger/ledger.js';
 import { ledgerActor } from '../ledger/ledger-actor.js';
 import { loadPriceStore } from '../market-data/alpha-vantage-file.js';
 import { marketDataActor } from '../market-data/market-data-actor.js';
@@ -79,11 +78,9 @@ export interface BacktestResult {
   readonly ticksTotal: number;
 }
 
-import { buildDeciders, dateLabelFor, engineInput, loadReplayLogs, signatureRuns, universeOf } from './assemble.js';
+import { buildDeciders, engineInput, loadReplayLogs, restoreLedger, signatureRuns, simulatedVenue, VENUE_KEY, WATCHER_KEY } from './assemble.js';
 
-const VENUE_KEY = 'venue';
 /** The stop-loss watcher's records (which positions already fired), so a resumed run does not fire twice. */
-const WATCHER_KEY = 'stop-loss';
 
 export async function runBacktest(options: BacktestOptions): Promise<BacktestResult> {
   const { config, outDir } = options;
@@ -120,30 +117,8 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRes
     const now = () => DateTime.fromMillis(scheduler.now(), { zone });
     const view = (at: DateTime): PointInTimeView => viewAt(prices, at, (symbol) => labelledBarAt(prices, symbol, at));
 
-    const venue = await store.loadSnapshot<SimulatedBrokerState>(VENUE_KEY);
-    const broker = new SimulatedBroker({
-      market,
-      rules: config.broker.rules,
-      store: prices,
-      now,
-      fees: config.broker.fees,
-      slippageBps: config.broker.slippage_bps,
-      maxVolumeShare: config.broker.max_volume_share,
-      accounts: Object.fromEntries(config.models.map((m) => [m.signature, { cash: String(m.initial_cash) }])),
-      ...(venue ? { state: venue } : {}),
-    });
-    const { universe, startDate } = universeOf(prices.symbols(), logs);
-    const ledger = await Ledger.restore({
-      market,
-      frequency,
-      signatures: config.models.map((m) => ({ signature: m.signature, initialCash: String(m.initial_cash) })),
-      store,
-      stateDir: outDir,
-      view,
-      dateLabel: dateLabelFor(config),
-      universe,
-      ...(startDate ? { startDate } : {}),
-    });
+    const broker = await simulatedVenue(config, prices, now, store);
+    const ledger = await restoreLedger(config, store, outDir, view, prices.symbols(), logs);
 
     const alerts: Alert[] = [];
     let events = 0;

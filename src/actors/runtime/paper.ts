@@ -37,7 +37,7 @@ import type { LlmWiring } from '../agents/llm/index.js';
 import type { WallTimers } from '../agents/llm/timers.js';
 import { levelTranscripts } from '../agents/llm/transcript.js';
 import { brokerActor } from '../brokers/broker-actor.js';
-import { labelledBarAt, SimulatedBroker, type SimulatedBrokerState } from '../brokers/simulated-broker.js';
+import { labelledBarAt } from '../brokers/simulated-broker.js';
 import { deadlineClock } from '../clock/deadline-clock.actor.js';
 import { Ledger } from '../ledger/ledger.js';
 import { ledgerActor } from '../ledger/ledger-actor.js';
@@ -51,7 +51,7 @@ import { protection } from '../risk/protection.js';
 import { storeRiskJournal } from '../risk/risk-journal.js';
 import { riskActor } from '../risk/risk.actor.js';
 import { openStore } from '../store/store.js';
-import { buildDeciders, dateLabelFor, engineInput, loadReplayLogs, signatureRuns, universeOf } from './assemble.js';
+import { buildDeciders, engineInput, loadReplayLogs, restoreLedger, signatureRuns, simulatedVenue, VENUE_KEY, WATCHER_KEY } from './assemble.js';
 import { committedBuyCash } from './commitments.js';
 import { startEngine, type EngineRuntime } from './engine-runtime.js';
 import { feedInspector, signatureOfOrder } from './feed-events.js';
@@ -103,8 +103,6 @@ export interface PaperRun {
   stop(): Promise<void>;
 }
 
-const VENUE_KEY = 'venue';
-const WATCHER_KEY = 'stop-loss';
 const MAX_ORDERS_SHOWN = 200;
 const MAX_CURVE_POINTS = 500;
 
@@ -132,30 +130,8 @@ export async function startPaper(options: PaperOptions): Promise<PaperRun> {
       ...(options.env ? { env: options.env } : {}),
     };
     const deciders = await buildDeciders(config, logs, llm);
-    const venue = await store.loadSnapshot<SimulatedBrokerState>(VENUE_KEY);
-    const broker = new SimulatedBroker({
-      market,
-      rules: config.broker.rules,
-      store: prices,
-      now,
-      fees: config.broker.fees,
-      slippageBps: config.broker.slippage_bps,
-      maxVolumeShare: config.broker.max_volume_share,
-      accounts: Object.fromEntries(config.models.map((m) => [m.signature, { cash: String(m.initial_cash) }])),
-      ...(venue ? { state: venue } : {}),
-    });
-    const { universe, startDate } = universeOf(universeSymbols, logs);
-    const ledger = await Ledger.restore({
-      market,
-      frequency,
-      signatures: config.models.map((m) => ({ signature: m.signature, initialCash: String(m.initial_cash) })),
-      store,
-      stateDir: outDir,
-      view,
-      dateLabel: dateLabelFor(config),
-      universe,
-      ...(startDate ? { startDate } : {}),
-    });
+    const broker = await simulatedVenue(config, prices, now, store);
+    const ledger = await restoreLedger(config, store, outDir, view, universeSymbols, logs);
 
     const alerts: Alert[] = [];
     const onAlert = (a: Alert) => {
