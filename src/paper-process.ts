@@ -20,6 +20,7 @@ import { startHttpServer, type RunningHttpServer } from './server/http-server.js
 import { InputError } from './domain/errors.js';
 import { closeLogger, createLogger, logFeedEvent, secretValues } from './actors/monitor/logger.js';
 import { Metrics } from './actors/monitor/metrics.js';
+import { createDispatcher } from './actors/monitor/alert-dispatcher.js';
 import { Writable } from 'node:stream';
 
 /** A stream that drops what it is given (structured logs going only to a file). */
@@ -52,6 +53,11 @@ export async function runPaperProcess(config: Config, options: PaperProcessOptio
   const benchmark = ds.benchmark_file ? await loadBenchmark(ds.benchmark_file, { market: config.market }) : undefined;
   const token = readOptionalSecret(config.server.token_env, env, 'server.token_env');
 
+  // Alert channels first: a bad secret variable stops the start before anything connects.
+  const alerts = createDispatcher(config.alerts, {
+    env,
+    onError: (f) => write(`alert channel ${f.channel}: ${f.outcome} ${f.level} ${f.code}: ${f.message}\n`),
+  });
   const source = await openQuoteSource(config, { ...(history ? { history } : {}), symbols, env, onProblem: (t) => write(`${t}\n`) });
   const killSwitch = new KillSwitch(config.state_dir, () => wallNow().toMillis());
   let http: RunningHttpServer | undefined;
@@ -82,6 +88,7 @@ export async function runPaperProcess(config: Config, options: PaperProcessOptio
     await run?.stop();
     await http?.close();
     await source.close();
+    await alerts.close();
     if (log) await closeLogger(log);
   };
   try {
@@ -98,7 +105,10 @@ export async function runPaperProcess(config: Config, options: PaperProcessOptio
       ...(benchmark ? { benchmark } : {}),
       llmObserver: metrics,
       env,
-      onAlert: (a) => write(`alert ${a.level} ${a.code}${a.signature ? ` [${a.signature}]` : ''}: ${a.message}\n`),
+      onAlert: (a) => {
+        alerts.dispatch(a);
+        write(`alert ${a.level} ${a.code}${a.signature ? ` [${a.signature}]` : ''}: ${a.message}\n`);
+      },
       onTick: (at) => write(`tick ${at.toFormat('yyyy-LL-dd HH:mm ZZZZ')}: ${config.models.filter((m) => m.enabled).length} sessions\n`),
     });
     const paper = run;

@@ -16,6 +16,7 @@
  * Error texts: each leaf carries an "expected ..." message where the generic one
  * would be vague; ./errors.ts supplies the rest and renders `path: expected ..., got ...`.
  */
+import { AlertsSchema } from './alerts-schema.js';
 import { z } from 'zod';
 import { DateTime, IANAZone } from 'luxon';
 import { FrequencySchema, MarketSchema, MARKETS, type Market } from '../domain/markets.js';
@@ -434,6 +435,8 @@ const ConfigObjectSchema = z
     state_dir: filePath().default('state'),
     server: ServerSchema.prefault({}),
     monitor: MonitorSchema.prefault({}),
+    /** Where alerts go to people (WeCom, DingTalk, Feishu, email, a webhook). */
+    alerts: AlertsSchema.prefault({}),
     log: LogSchema.prefault({}),
     /** Backtest span (inclusive); default: the whole bars file. */
     date_range: DateRangeSchema.optional(),
@@ -628,4 +631,5 @@ export type RulesStrategy = RulesAgentSpec['strategy'];
 export type LogConfig = Config['log'];
 export type ServerConfig = Config['server'];
 export type MonitorConfig = Config['monitor'];
+export type { AlertsConfig } from './alerts-schema.js';
 export type DateRange = NonNullable<Config['date_range']>;

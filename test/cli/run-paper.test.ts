@@ -5,6 +5,8 @@
  * never for a length of time.
  */
 import { spawn } from 'node:child_process';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,7 +21,7 @@ afterEach(async () => {
   for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
 });
 
-async function paperConfig(speed: number): Promise<{ dir: string; file: string }> {
+async function paperConfig(speed: number, extra: Record<string, unknown> = {}): Promise<{ dir: string; file: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'agent-trader-run-paper-'));
   dirs.push(dir);
   const file = join(dir, 'paper.json');
@@ -40,6 +42,7 @@ async function paperConfig(speed: number): Promise<{ dir: string; file: string }
       server: { port: 0 },
       log: { file: join(dir, 'log.jsonl') },
       state_dir: join(dir, 'state'),
+      ...extra,
     }),
   );
   return { dir, file };
@@ -75,11 +78,28 @@ function start(args: string[]) {
 
 describe('run: paper on the built-in replay', () => {
   it('trades the replayed day, prints where to watch, and ends with the day report', async () => {
+    // A real webhook receiver for the alert channel.
+    const received: { headers: IncomingHttpHeaders; body: Record<string, unknown> }[] = [];
+    const hook = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        received.push({ headers: req.headers, body: JSON.parse(body) as Record<string, unknown> });
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
+    const hookUrl = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook`;
     // 5,000x: the day in ~5 s, an hour in 0.7 s, enough for a session on a busy machine
     // (at 50,000x a slow first session can still run when the next tick comes: PREVIOUS_SESSION_RUNNING).
-    const { dir, file } = await paperConfig(5_000);
+    const { dir, file } = await paperConfig(5_000, { alerts: { channels: [{ type: 'webhook', url: hookUrl, min_level: 'info' }] } });
     const p = start(['run', '--config', file]);
     expect(await p.exit, p.err()).toBe(0);
+    await new Promise<void>((r) => hook.close(() => r()));
+    // The daily report reached the webhook before the process exited.
+    const daily = received.find((r) => r.body['code'] === 'DAILY_REPORT');
+    expect(daily?.body).toMatchObject({ level: 'info', message: expect.stringMatching(/^Daily report us 2025-11-07\n- ew: equity /) });
+    expect(daily?.headers['content-type']).toMatch(/^application\/json/);
     const out = p.out();
     expect(out).toMatch(/^paper run \(paper, us hourly\): built-in replay of 2025-11-07 \(6 symbols\) at 5000x/m);
     expect(out).toMatch(/ {2}dashboard {2}http:\/\/127\.0\.0\.1:\d+\//);

@@ -16,11 +16,13 @@ const sample = {
   ],
   broker: { fees: { cn: {}, us: {} } },
   date_range: {},
+  data_source: { source_urls: {} },
+  alerts: { channels: [{ type: 'wecom' }, { type: 'dingtalk' }, { type: 'feishu' }, { type: 'email' }, { type: 'webhook' }] },
 };
 
 const sections: { path: (string | number)[]; prefix: string }[] = [
   { path: [], prefix: '' },
-  ...['schedule', 'data_source', 'broker', 'risk_control', 'execution', 'agent_config', 'log', 'date_range'].map(
+  ...['schedule', 'data_source', 'broker', 'risk_control', 'execution', 'agent_config', 'log', 'date_range', 'server', 'monitor', 'alerts'].map(
     (s) => ({ path: [s], prefix: '' }),
   ),
   { path: ['broker', 'fees', 'cn'], prefix: 'fees.cn.' },
@@ -30,6 +32,11 @@ const sections: { path: (string | number)[]; prefix: string }[] = [
   { path: ['models', 1, 'agent'], prefix: '' },
   { path: ['models', 1, 'agent', 'params'], prefix: 'params.' },
   { path: ['models', 2, 'agent'], prefix: '' },
+  { path: ['models', 0, 'agent', 'search'], prefix: 'search.' },
+  { path: ['data_source', 'source_urls'], prefix: 'source_urls.' },
+  { path: ['alerts', 'rate_limit'], prefix: 'rate_limit.' },
+  { path: ['alerts', 'retries'], prefix: 'retries.' },
+  ...[0, 1, 2, 3, 4].map((i) => ({ path: ['alerts', 'channels', i], prefix: '' })),
 ];
 
 describe('README config reference', () => {

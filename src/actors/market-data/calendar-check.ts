@@ -1,0 +1,26 @@
+/**
+ * Our A-share calendar (versioned tables in src/domain/calendar) checked against Tushare's
+ * `trade_cal` when a Tushare token is configured: every day the two disagree on is a line
+ * for a `CALENDAR_MISMATCH` alert, so a closure announced after this build (the exchanges
+ * publish next year's holidays each December) is noticed instead of trading into it.
+ */
+import { DateTime } from 'luxon';
+import { isTradingDay } from '../../domain/calendar/index.js';
+import type { TradeCalDay } from '../../streams/cn-quotes/index.js';
+
+/** Days on which Tushare and our calendar disagree, as sentences (empty: they agree). */
+export function calendarDifferences(days: readonly TradeCalDay[]): string[] {
+  const out: string[] = [];
+  for (const d of days) {
+    const date = DateTime.fromFormat(d.calDate, 'yyyyLLdd').toISODate();
+    if (!date) continue;
+    let ours: boolean;
+    try {
+      ours = isTradingDay('cn', date);
+    } catch {
+      continue; // a year our tables do not cover: the calendar says so itself when asked to trade it
+    }
+    if (ours !== d.isOpen) out.push(`${date}: Tushare (${d.exchange}) says ${d.isOpen ? 'open' : 'closed'}, our calendar says ${ours ? 'open' : 'closed'}`);
+  }
+  return out;
+}
