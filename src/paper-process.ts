@@ -8,7 +8,8 @@
  */
 import { join } from 'node:path';
 import { DateTime } from 'luxon';
-import { readOptionalSecret } from './config/env.js';
+import { readOptionalSecret, readSecret } from './config/env.js';
+import { checkCalendarWithTushare } from './actors/market-data/calendar-check.js';
 import type { Config } from './config/schema.js';
 import { KillSwitch } from './actors/risk/kill-switch.js';
 import { loadPriceStore } from './actors/market-data/alpha-vantage-file.js';
@@ -155,6 +156,18 @@ export async function runPaperProcess(config: Config, options: PaperProcessOptio
       process.once('SIGTERM', onTerm);
       options.stopSignal?.addEventListener('abort', () => resolve('stop requested'), { once: true });
     });
+    // With a Tushare token, our A-share calendar is checked against Tushare's for this year.
+    if (config.market === 'cn' && ds.token_env) {
+      const notify = (level: 'info' | 'warning', code: string, message: string) => {
+        const a = { type: 'monitor.alert' as const, level, code, message, tsEvent: wallMs() };
+        alerts.dispatch(a);
+        write(`alert ${level} ${code}: ${message}\n`);
+      };
+      void checkCalendarWithTushare({ token: readSecret(ds.token_env, env, 'data_source.token_env'), ...(ds.source_urls?.tushare ? { url: ds.source_urls.tushare } : {}), year: wallNow().setZone('Asia/Shanghai').year }).then(
+        (diffs) => diffs.length > 0 && notify('warning', 'CALENDAR_MISMATCH', `Tushare's trade calendar differs from ours on ${diffs.length} day(s): ${diffs.join('; ')}`),
+        (err: unknown) => notify('info', 'CALENDAR_CHECK_FAILED', `could not check the calendar with Tushare: ${err instanceof Error ? err.message : String(err)}`),
+      );
+    }
     const over = 'the replayed day is over';
     const why = await Promise.race([paper.finished.then(() => over), stopped]);
     write(`stopping: ${why}\n`);

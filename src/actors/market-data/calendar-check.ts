@@ -6,7 +6,7 @@
  */
 import { DateTime } from 'luxon';
 import { isTradingDay } from '../../domain/calendar/index.js';
-import type { TradeCalDay } from '../../streams/cn-quotes/index.js';
+import { tushareTradeCal, type TradeCalDay } from '../../streams/cn-quotes/index.js';
 
 /** Days on which Tushare and our calendar disagree, as sentences (empty: they agree). */
 export function calendarDifferences(days: readonly TradeCalDay[]): string[] {
@@ -23,4 +23,16 @@ export function calendarDifferences(days: readonly TradeCalDay[]): string[] {
     if (ours !== d.isOpen) out.push(`${date}: Tushare (${d.exchange}) says ${d.isOpen ? 'open' : 'closed'}, our calendar says ${ours ? 'open' : 'closed'}`);
   }
   return out;
+}
+
+/** Fetch the SSE calendar of `year` from Tushare and compare it with ours. */
+export async function checkCalendarWithTushare(options: { readonly token: string; readonly url?: string; readonly year: number; readonly timeoutMs?: number }): Promise<string[]> {
+  const days = await tushareTradeCal({
+    token: options.token,
+    ...(options.url ? { url: options.url } : {}),
+    startDate: `${options.year}0101`,
+    endDate: `${options.year}1231`,
+    ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
+  });
+  return calendarDifferences(days);
 }
