@@ -19,16 +19,14 @@ import { DateTime } from 'luxon';
 import { asyncScheduler, auditTime, Subject, type Observable, type SchedulerLike, type Subscription } from 'rxjs';
 import type { Config } from '../../config/schema.js';
 import { scheduleSpecOf } from '../../config/schedule-spec.js';
-import { isOpenAt } from '../../domain/calendar/index.js';
 import { tickMessage } from '../../domain/clock-events.js';
 import type { FeedEvent } from '../../domain/feed.js';
-import { MARKET_RULES } from '../../domain/market-rules.js';
 import { MARKETS } from '../../domain/markets.js';
 import { dec } from '../../domain/money.js';
 import { viewAt, type PointInTimeView } from '../../domain/point-in-time.js';
 import type { PriceStore } from '../../domain/price-store.js';
 import { buildReport, renderReportHtml, writeReport, type BenchmarkSeries, type Report } from '../../report/index.js';
-import type { DashboardOrder, DashboardState } from '../../server/dashboard-state.js';
+import type { DashboardState } from '../../server/dashboard-state.js';
 import type { HealthReport } from '../../server/health.js';
 import { ticks } from '../../streams/clock.js';
 import type { QuoteFeed } from '../../streams/quote-feed.js';
@@ -54,7 +52,8 @@ import { openStore } from '../store/store.js';
 import { buildDeciders, engineInput, loadReplayLogs, restoreLedger, signatureRuns, simulatedVenue, VENUE_KEY, WATCHER_KEY } from './assemble.js';
 import { committedBuyCash } from './commitments.js';
 import { startEngine, type EngineRuntime } from './engine-runtime.js';
-import { feedInspector, signatureOfOrder } from './feed-events.js';
+import { feedInspector } from './feed-events.js';
+import { dashboardState, healthReport, RunTracker } from './paper-views.js';
 
 export interface PaperOptions {
   readonly config: Config;
@@ -103,8 +102,6 @@ export interface PaperRun {
   stop(): Promise<void>;
 }
 
-const MAX_ORDERS_SHOWN = 200;
-const MAX_CURVE_POINTS = 500;
 
 export async function startPaper(options: PaperOptions): Promise<PaperRun> {
   const { config, outDir, scheduler, quotes } = options;
@@ -163,18 +160,9 @@ export async function startPaper(options: PaperOptions): Promise<PaperRun> {
     const risk = storeRiskJournal(store);
 
     // Session outcomes and orders for /health and the dashboard, from the feed itself.
-    const lastSession = new Map<string, { at: string; status: string }>();
-    const orders = new Map<string, DashboardOrder>();
+    const tracker = new RunTracker();
     let lastTick: DateTime | undefined;
-    const track = (e: FeedEvent) => {
-      if (e.type === 'session' && e.signature && typeof e.payload['outcome'] === 'object') {
-        const o = e.payload['outcome'] as { at: string; status: string };
-        lastSession.set(e.signature, { at: o.at, status: o.status });
-      }
-      if (e.type === 'order' && e.signature) trackOrder(orders, e);
-      if (e.type === 'fill' && e.signature) trackFill(orders, e);
-    };
-    subs.push(events.subscribe(track));
+    subs.push(events.subscribe((e) => tracker.observe(e)));
 
     runtime = await startEngine({
       store,
@@ -288,59 +276,18 @@ export async function startPaper(options: PaperOptions): Promise<PaperRun> {
     };
     subs.push({ unsubscribe: engine.actor.subscribe(() => checkFinished()).unsubscribe } as Subscription);
 
-    const health = (): HealthReport => {
-      const q = quotes.health();
-      const at = now();
-      const open = isOpenAt(market, at);
-      const staleMs = config.data_source.stale_quote_seconds * 1000;
-      const ks = options.killSwitch.state();
-      const beats = monitor.heartbeats();
-      const dead = (part: string) => beats.some((b) => b.part === part && !b.ok);
-      const fresh = (!open || (q.lastQuoteMs !== undefined && nowMs() - q.lastQuoteMs <= staleMs)) && !dead('quotes');
-      return {
-        mode: config.mode === 'live' ? 'live' : 'paper',
-        heartbeats: Object.fromEntries(beats.map((b) => [b.part, { ok: b.ok, ...(b.problem ? { problem: b.problem, code: b.code } : {}) }])),
-        clock: { running: clockRunning && !stopped && !dead('clock'), ...(lastTick ? { lastTickAt: lastTick.toISO()! } : {}), now: at.toISO()! },
-        quotes: { fresh, source: q.source, connected: q.connected, ...(q.lastQuoteMs !== undefined ? { lastQuoteAt: DateTime.fromMillis(q.lastQuoteMs, { zone }).toISO()! } : {}), quotes: q.quotes, malformed: q.malformed, failures: q.failures, marketOpen: open },
-        broker: { connected: true, name: 'simulated' },
-        sessions: Object.fromEntries(config.models.map((m) => {
-          const s = lastSession.get(m.signature);
-          return [m.signature, s ? { lastSessionAt: s.at, status: s.status } : { status: m.enabled ? 'waiting' : 'disabled' }];
-        })),
-        killSwitch: { active: ks.active, signatures: ks.signatures, ...(ks.reason ? { reason: ks.reason } : {}) },
-      };
-    };
-
-    const state = async (): Promise<DashboardState> => {
-      const at = now();
-      const marks = await Promise.all(config.models.map((m) => ledger.getAccount(m.signature, at.toISO()!)));
-      return {
-        time: at.toISO()!,
-        mode: config.mode === 'live' ? 'live' : 'paper',
-        accounts: config.models.map((m, i) => {
-          const account = ledger.account(m.signature);
-          const mark = marks[i]!;
-          const curve = ledger.equityCurve(m.signature).slice(-MAX_CURVE_POINTS);
-          return {
-            signature: m.signature,
-            market,
-            currency: MARKET_RULES[market].currency,
-            cash: account.cash.toFixed(),
-            equity: mark.equity,
-            initialCash: String(m.initial_cash),
-            halted: halted(m.signature),
-            positions: Object.entries(mark.positions)
-              .filter(([, p]) => p.quantity !== 0)
-              .map(([symbol, p]) => {
-                const last = prices.priceAsOf(symbol, at)?.price;
-                return { symbol, quantity: p.quantity, cost: p.costBasis, ...(last ? { lastPrice: last.toFixed(), marketValue: last.times(p.quantity).toFixed() } : {}) };
-              }),
-            equityCurve: curve.map((p) => ({ time: p.at, equity: p.equity })),
-          };
-        }),
-        orders: [...orders.values()].sort((a, b) => b.time.localeCompare(a.time)).slice(0, MAX_ORDERS_SHOWN),
-      };
-    };
+    const health = (): HealthReport =>
+      healthReport({
+        config,
+        at: now(),
+        quotes: quotes.health(),
+        heartbeats: monitor.heartbeats(),
+        clockRunning: clockRunning && !stopped,
+        lastTick,
+        killSwitch: options.killSwitch.state(),
+        lastSessions: tracker.lastSessions,
+      });
+    const state = (): Promise<DashboardState> => dashboardState({ config, at: now(), ledger, prices, halted, orders: tracker.orders() });
 
     let stopped = false;
     let stopping: Promise<void> | undefined;
@@ -414,30 +361,4 @@ export async function startPaper(options: PaperOptions): Promise<PaperRun> {
 
 function storeAlert(what: string, err: unknown, tsEvent: number): Alert {
   return { type: 'monitor.alert', level: 'warning', code: 'STORE_FAILED', message: `${what} state not saved: ${err instanceof Error ? err.message : String(err)}`, tsEvent };
-}
-
-function trackOrder(orders: Map<string, DashboardOrder>, e: FeedEvent): void {
-  const cid = String(e.payload['clientOrderId'] ?? '');
-  if (!cid) return;
-  const known = orders.get(cid);
-  const order = e.payload['order'] as { symbol: string; side: 'buy' | 'sell'; quantity: number } | undefined;
-  const result = e.payload['result'] as { filledQuantity?: number; averagePrice?: string; reason?: string } | undefined;
-  const base = known ?? (order ? { time: e.time, signature: e.signature ?? signatureOfOrder(cid) ?? '?', clientOrderId: cid, symbol: order.symbol, side: order.side, quantity: order.quantity } : undefined);
-  if (!base) return;
-  orders.set(cid, {
-    ...base,
-    status: String(e.payload['status'] ?? known?.status ?? 'new'),
-    ...(result?.filledQuantity !== undefined ? { filledQuantity: result.filledQuantity } : known?.filledQuantity !== undefined ? { filledQuantity: known.filledQuantity } : {}),
-    ...(result?.averagePrice ? { averagePrice: result.averagePrice } : known?.averagePrice ? { averagePrice: known.averagePrice } : {}),
-    ...(result?.reason ?? e.payload['reason'] ? { reason: String(result?.reason ?? e.payload['reason']) } : {}),
-  });
-  if (orders.size > MAX_ORDERS_SHOWN * 2) orders.delete(orders.keys().next().value!);
-}
-
-function trackFill(orders: Map<string, DashboardOrder>, e: FeedEvent): void {
-  const cid = String(e.payload['clientOrderId'] ?? '');
-  const known = orders.get(cid);
-  const fill = e.payload['fill'] as { quantity: number } | undefined;
-  if (!known || !fill) return;
-  orders.set(cid, { ...known, filledQuantity: (known.filledQuantity ?? 0) + fill.quantity });
 }
