@@ -82,7 +82,7 @@ export interface PaperOptions {
   readonly env?: NodeJS.ProcessEnv;
   /** The run's clock runs this many times faster than the wall (a replay's speed): session budgets stretch by it. */
   readonly timeScale?: number;
-  /** How long `stop()` lets running sessions finish, on the run's clock; default 30 s. */
+  /** How long `stop()` lets running sessions finish, wall clock; default 30 s. */
   readonly stopGraceMs?: number;
 }
 
@@ -297,11 +297,12 @@ export async function startPaper(options: PaperOptions): Promise<PaperRun> {
         monitor.stop();
         for (const s of subs.splice(0)) s.unsubscribe();
         unwatchKill();
-        // Let sessions in flight finish, on the run's clock.
+        // Let sessions in flight finish, for a grace of wall time (a model answering takes wall
+        // time whatever the run clock's speed); what still runs then resumes at the next start.
         const grace = options.stopGraceMs ?? 30_000;
         if (!quiet()) {
           await new Promise<void>((resolve) => {
-            const t = scheduler.schedule(() => resolve(), grace);
+            const t = (options.wall ?? asyncScheduler).schedule(() => resolve(), grace);
             const sub = engine.actor.subscribe(() => {
               if (quiet()) {
                 t.unsubscribe();
