@@ -54,45 +54,46 @@ export async function runPaperProcess(config: Config, options: PaperProcessOptio
   const benchmark = ds.benchmark_file ? await loadBenchmark(ds.benchmark_file, { market: config.market }) : undefined;
   const token = readOptionalSecret(config.server.token_env, env, 'server.token_env');
 
-  // Alert channels first: a bad secret variable stops the start before anything connects.
-  const alerts = createDispatcher(config.alerts, {
-    env,
-    onError: (f) => write(`alert channel ${f.channel}: ${f.outcome} ${f.level} ${f.code}: ${f.message}\n`),
-  });
-  const source = await openQuoteSource(config, { ...(history ? { history } : {}), symbols, env, onProblem: (t) => write(`${t}\n`) });
-  const killSwitch = new KillSwitch(config.state_dir, () => wallNow().toMillis());
+  /** What was opened, closed last-opened first; every one is closed even when another fails. */
+  const closers: (() => Promise<unknown>)[] = [];
+  const closeAll = async () => {
+    for (const close of closers.splice(0).reverse()) await close().catch(() => undefined);
+  };
   let http: RunningHttpServer | undefined;
   let run: Awaited<ReturnType<typeof startPaper>> | undefined;
   const wallMs = () => wallNow().toMillis();
-  // Structured log lines (one per feed event, ids attached, secrets scrubbed): JSON to stderr with
-  // format json, and to log.file when set; with format pretty the progress lines below are the output.
-  const log =
-    config.log.file || config.log.format === 'json'
-      ? createLogger({
-          now: wallMs,
-          level: config.log.level,
-          format: 'json',
-          ...(config.log.file ? { file: config.log.file } : {}),
-          destination: config.log.format === 'json' ? process.stderr : discard(),
-          secrets: [...secretValues(config, env), token],
-          base: { mode: config.mode, pid: process.pid },
-        })
-      : undefined;
-  const metrics = new Metrics({
-    now: wallMs,
-    state: () => run!.state(),
-    health: () => run!.health(),
-    feedStats: () => http?.feed.stats() ?? { clients: 0 },
-    signatures: config.models.map((m) => m.signature),
-  });
-  const stopAll = async () => {
-    await run?.stop();
-    await http?.close();
-    await source.close();
-    await alerts.close();
-    if (log) await closeLogger(log);
-  };
   try {
+    // Alert channels first: a bad secret variable stops the start before anything connects.
+    const alerts = createDispatcher(config.alerts, {
+      env,
+      onError: (f) => write(`alert channel ${f.channel}: ${f.outcome} ${f.level} ${f.code}: ${f.message}\n`),
+    });
+    closers.push(() => alerts.close());
+    const source = await openQuoteSource(config, { ...(history ? { history } : {}), symbols, env, onProblem: (t) => write(`${t}\n`) });
+    closers.push(() => source.close());
+    const killSwitch = new KillSwitch(config.state_dir, () => wallNow().toMillis());
+    // Structured log lines (one per feed event, ids attached, secrets scrubbed): JSON to stderr with
+    // format json, and to log.file when set; with format pretty the progress lines below are the output.
+    const log =
+      config.log.file || config.log.format === 'json'
+        ? createLogger({
+            now: wallMs,
+            level: config.log.level,
+            format: 'json',
+            ...(config.log.file ? { file: config.log.file } : {}),
+            destination: config.log.format === 'json' ? process.stderr : discard(),
+            secrets: [...secretValues(config, env), token],
+            base: { mode: config.mode, pid: process.pid },
+          })
+        : undefined;
+    if (log) closers.push(() => closeLogger(log));
+    const metrics = new Metrics({
+      now: wallMs,
+      state: () => run!.state(),
+      health: () => run!.health(),
+      feedStats: () => http?.feed.stats() ?? { clients: 0 },
+      signatures: config.models.map((m) => m.signature),
+    });
     run = await startPaper({
       config,
       outDir,
@@ -113,6 +114,7 @@ export async function runPaperProcess(config: Config, options: PaperProcessOptio
       onTick: (at) => write(`tick ${at.toFormat('yyyy-LL-dd HH:mm ZZZZ')}: ${config.models.filter((m) => m.enabled).length} sessions\n`),
     });
     const paper = run;
+    closers.push(() => paper.stop());
     paper.events.subscribe((e) => metrics.observe(e));
     if (log) paper.events.subscribe((e) => logFeedEvent(log, e));
     paper.events.subscribe((e) => {
@@ -134,6 +136,8 @@ export async function runPaperProcess(config: Config, options: PaperProcessOptio
         onKillReset: ({ signature }) => killSwitch.reset({ signature }),
         extraRoutes: metrics.metricsRoute(),
       });
+      const server = http;
+      closers.push(() => server.close());
     }
     write(
       [
@@ -149,12 +153,17 @@ export async function runPaperProcess(config: Config, options: PaperProcessOptio
     );
 
     const stopped = new Promise<string>((resolve) => {
-      const on = (sig: string) => () => resolve(sig);
-      const onInt = on('SIGINT');
-      const onTerm = on('SIGTERM');
+      const onInt = () => resolve('SIGINT');
+      const onTerm = () => resolve('SIGTERM');
+      const onAbort = () => resolve('stop requested');
       process.once('SIGINT', onInt);
       process.once('SIGTERM', onTerm);
-      options.stopSignal?.addEventListener('abort', () => resolve('stop requested'), { once: true });
+      options.stopSignal?.addEventListener('abort', onAbort, { once: true });
+      closers.push(async () => {
+        process.off('SIGINT', onInt);
+        process.off('SIGTERM', onTerm);
+        options.stopSignal?.removeEventListener('abort', onAbort);
+      });
     });
     // With a Tushare token, our A-share calendar is checked against Tushare's for this year.
     if (config.market === 'cn' && ds.token_env) {
@@ -177,11 +186,11 @@ export async function runPaperProcess(config: Config, options: PaperProcessOptio
       write(`daily report written to ${join(outDir, 'reports', `${config.market}-${daily.date}.txt`)}\n`);
     }
     const { report, files } = await paper.writeReport(wallNow());
-    await stopAll();
+    await closeAll();
     write(`${formatReportTable(report)}\nwrote ${files.json}\n      ${files.html}\n`);
     for (const m of config.models) write(`      ${join(outDir, m.signature, 'position.jsonl')}\n`);
   } catch (err) {
-    await stopAll().catch(() => undefined);
+    await closeAll();
     throw err;
   }
 }

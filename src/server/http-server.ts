@@ -12,6 +12,7 @@
  * The page's inline script and style are pinned by hash in a Content-Security-Policy
  * computed at startup, so nothing else runs on it and it loads nothing from outside.
  */
+import { InputError } from '../domain/errors.js';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -179,13 +180,23 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
     socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, host, () => {
-      server.off('error', reject);
-      resolve();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port ?? 0, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
-  });
+  } catch (err) {
+    // The feed (its heartbeat timer, its subscription) exists already: nothing may outlive a failed start.
+    await feed.close();
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') throw new InputError(`server.port: ${host}:${options.port} is in use by another process; pick another port (0 = any free one)`);
+    if (code === 'EACCES') throw new InputError(`server.port: no permission to listen on ${host}:${options.port}; use a port above 1023`);
+    if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') throw new InputError(`server.host: cannot listen on ${host}: ${(err as Error).message}`);
+    throw err;
+  }
   const port = (server.address() as AddressInfo).port;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
 

@@ -90,9 +90,9 @@ describe('run: paper on the built-in replay', () => {
     });
     await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
     const hookUrl = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook`;
-    // 5,000x: the day in ~5 s, an hour in 0.7 s, enough for a session on a busy machine
-    // (at 50,000x a slow first session can still run when the next tick comes: PREVIOUS_SESSION_RUNNING).
-    const { dir, file } = await paperConfig(5_000, { alerts: { channels: [{ type: 'webhook', url: hookUrl, min_level: 'info' }] } });
+    // 2,500x: the day in ~10 s, a market hour in 1.4 s of wall time, ample for a session on a busy
+    // machine (at 50,000x a slow first session can still run when the next tick comes: PREVIOUS_SESSION_RUNNING).
+    const { dir, file } = await paperConfig(2_500, { alerts: { channels: [{ type: 'webhook', url: hookUrl, min_level: 'info' }] } });
     const p = start(['run', '--config', file]);
     expect(await p.exit, p.err()).toBe(0);
     await new Promise<void>((r) => hook.close(() => r()));
@@ -101,7 +101,7 @@ describe('run: paper on the built-in replay', () => {
     expect(daily?.body).toMatchObject({ level: 'info', message: expect.stringMatching(/^Daily report us 2025-11-07\n- ew: equity /) });
     expect(daily?.headers['content-type']).toMatch(/^application\/json/);
     const out = p.out();
-    expect(out).toMatch(/^paper run \(paper, us hourly\): built-in replay of 2025-11-07 \(6 symbols\) at 5000x/m);
+    expect(out).toMatch(/^paper run \(paper, us hourly\): built-in replay of 2025-11-07 \(6 symbols\) at 2500x/m);
     expect(out).toMatch(/ {2}dashboard {2}http:\/\/127\.0\.0\.1:\d+\//);
     expect(out).toMatch(/ {2}feed {7}ws:\/\/127\.0\.0\.1:\d+\/feed/);
     expect(out, out).toContain('tick 2025-11-07 15:05 EST: 2 sessions');

@@ -18,11 +18,14 @@ describe('openQuoteSource', () => {
       );
       await expect(openQuoteSource(config, { symbols: ['AAPL'], env: {} })).rejects.toThrow('environment variable ALPACA_KEY is not set (named by data_source.key_env)');
       const source = await openQuoteSource(config, { symbols: ['AAPL'], env: { ALPACA_KEY: 'key-id', ALPACA_SECRET: 'the-secret' } });
-      expect([source.speed, source.until, source.describe]).toEqual([1, undefined, `Alpaca v2 trades of 1 symbol from ${server.url}`]);
-      const got = new Promise((resolve) => source.feed.quotes.subscribe((q) => resolve(q)));
-      server.pushTrades([{ S: 'AAPL', p: 271.0884, t: '2025-11-07T15:00:00Z' }]);
-      expect(await got).toEqual({ symbol: 'AAPL', price: '271.0884', atMs: Date.parse('2025-11-07T15:00:00Z'), source: 'alpaca' });
-      await source.close();
+      try {
+        expect([source.speed, source.until, source.describe]).toEqual([1, undefined, `Alpaca v2 trades of 1 symbol from ${server.url}`]);
+        const got = new Promise((resolve) => source.feed.quotes.subscribe((q) => resolve(q)));
+        server.pushTrades([{ S: 'AAPL', p: 271.0884, t: '2025-11-07T15:00:00Z' }]);
+        expect(await got).toEqual({ symbol: 'AAPL', price: '271.0884', atMs: Date.parse('2025-11-07T15:00:00Z'), source: 'alpaca' });
+      } finally {
+        await source.close();
+      }
     } finally {
       await server.close();
     }
@@ -45,6 +48,25 @@ describe('openQuoteSource', () => {
       expect(source.feed.last('600519.SH')).toMatchObject({ price: '1441.50', source: 'sina' });
       expect(server.requests[0]!.headers['referer']).toBe('https://finance.sina.com.cn');
       await source.close();
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('openQuoteSource when the source fails at start', () => {
+  it('rejects and closes the feed: no poll after the failure', async () => {
+    const server = await HttpTestServer.start(() => ({ status: 500, body: 'down' }));
+    try {
+      const config = parseConfig({ mode: 'paper', market: 'cn', data_source: { type: 'sina', symbols: ['600519.SH'], source_urls: { sina: server.url } }, models: [model] }, 'test');
+      const wall = new EpochVirtualScheduler(Date.parse('2025-11-18T02:05:05Z'));
+      await expect(openQuoteSource(config, { symbols: ['600519.SH'], wall })).rejects.toThrow(/sina/);
+      const asked = server.requests.length;
+      expect(asked).toBeGreaterThan(0);
+      wall.advanceTo(wall.now() + 60_000); // twenty poll intervals
+      await new Promise((r) => setImmediate(r));
+      expect(server.requests.length).toBe(asked);
+      expect(wall.actions).toHaveLength(0); // no timer left behind
     } finally {
       await server.close();
     }

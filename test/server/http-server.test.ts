@@ -1,5 +1,9 @@
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import { Subject } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
+import { startHttpServer } from '../../src/server/http-server.js';
 import { assessHealth, type HealthReport } from '../../src/server/health.js';
+import { EpochVirtualScheduler } from '../../src/streams/virtual-time.js';
 import { FeedClient, TOKEN, closeAll, okHealth, sampleState, startHarness } from './helpers.js';
 
 afterEach(closeAll);
@@ -144,5 +148,22 @@ describe('HTTP server', () => {
     await h.server.close();
     await c.closed;
     await expect(fetch(`${h.server.url}/health`)).rejects.toThrow();
+  });
+});
+
+describe('startHttpServer on a port in use', () => {
+  it('says which setting to change, and leaves no timer behind', async () => {
+    const blocker = createNetServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    const port = (blocker.address() as AddressInfo).port;
+    const scheduler = new EpochVirtualScheduler(0);
+    try {
+      await expect(
+        startHttpServer({ port, events: new Subject(), scheduler, heartbeatMs: 1000, health: okHealth, state: sampleState }),
+      ).rejects.toThrow(`server.port: 127.0.0.1:${port} is in use by another process; pick another port (0 = any free one)`);
+      expect(scheduler.actions).toHaveLength(0);
+    } finally {
+      await new Promise<void>((r) => blocker.close(() => r()));
+    }
   });
 });

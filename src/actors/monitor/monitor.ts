@@ -68,7 +68,8 @@ export interface Monitor {
   sync(reason: string): Promise<Record<string, string[]>>;
   /** The daily report of `date` (exchange-local), written and sent. */
   report(date: string): Promise<DailyReport>;
-  stop(): void;
+  /** Stop watching; resolves once a sync or report in flight has finished (the store may close then). */
+  stop(): Promise<void>;
 }
 
 const REPORT_KEY = 'daily-report:last';
@@ -169,7 +170,15 @@ export function startMonitor(deps: MonitorDeps): Monitor {
 
   // Daily report at each close + delay, on the run clock.
   const reportDelayMs = deps.reportDelayMs ?? mc.daily_report_delay_minutes * 60_000;
-  const report = async (date: string): Promise<DailyReport> => {
+  let reporting: Promise<DailyReport> | undefined;
+  const report = (date: string): Promise<DailyReport> => {
+    const pending = writeReport(date).finally(() => {
+      if (reporting === pending) reporting = undefined;
+    });
+    reporting = pending;
+    return pending;
+  };
+  const writeReport = async (date: string): Promise<DailyReport> => {
     await ledger.idle();
     const previous = await deps.store.getRecord<DailyReport['totals']>('monitor', REPORT_KEY);
     const at = DateTime.fromMillis(run.now(), { zone }).toISO()!;
@@ -210,9 +219,10 @@ export function startMonitor(deps: MonitorDeps): Monitor {
     heartbeats: () => states,
     sync,
     report,
-    stop: () => {
+    stop: async () => {
       stopped = true;
       for (const s of subs.splice(0)) s.unsubscribe();
+      await Promise.allSettled([syncing, reporting]);
     },
   };
 }

@@ -38,7 +38,8 @@ export class RunTracker {
 
   /** Newest first. */
   orders(): DashboardOrder[] {
-    return [...this.#orders.values()].sort((a, b) => b.time.localeCompare(a.time)).slice(0, MAX_ORDERS_SHOWN);
+    const ms = (o: DashboardOrder) => DateTime.fromISO(o.time).toMillis(); // by instant: offsets change with DST
+    return [...this.#orders.values()].sort((a, b) => ms(b) - ms(a)).slice(0, MAX_ORDERS_SHOWN);
   }
 }
 

@@ -9,14 +9,14 @@
  * sessions and orders resume), the venue, the risk decisions and the stop-loss records.
  *
  * `stop()` is the Ctrl-C path: no new tick is taken, sessions in flight get
- * `stopGraceMs` (on the run's clock) to finish; what is still running then stays in the
+ * `stopGraceMs` (wall clock) to finish; what is still running then stays in the
  * snapshot and resumes at the next start (never half-done: every step re-asks its request
  * idempotently). Open orders keep their state at the venue and in the engine; the venue,
  * the watcher and the engine are saved, then the store is closed.
  */
 import { join } from 'node:path';
 import { DateTime } from 'luxon';
-import { asyncScheduler, auditTime, Subject, type Observable, type SchedulerLike, type Subscription } from 'rxjs';
+import { asyncScheduler, auditTime, catchError, EMPTY, share, Subject, type Observable, type SchedulerLike, type Subscription } from 'rxjs';
 import type { Config } from '../../config/schema.js';
 import { scheduleSpecOf } from '../../config/schedule-spec.js';
 import { tickMessage } from '../../domain/clock-events.js';
@@ -28,7 +28,7 @@ import type { PriceStore } from '../../domain/price-store.js';
 import { buildReport, renderReportHtml, writeReport, type BenchmarkSeries, type Report } from '../../report/index.js';
 import type { DashboardState } from '../../server/dashboard-state.js';
 import type { HealthReport } from '../../server/health.js';
-import { ticks } from '../../streams/clock.js';
+import { clockEvents } from '../../streams/clock.js';
 import type { QuoteFeed } from '../../streams/quote-feed.js';
 import { agentActor } from '../agents/agent-actor.js';
 import type { LlmWiring } from '../agents/llm/index.js';
@@ -118,6 +118,8 @@ export async function startPaper(options: PaperOptions): Promise<PaperRun> {
   const logs = await loadReplayLogs(config);
   const store = await openStore(join(outDir, 'state'));
   const subs: Subscription[] = [];
+  /** Undone when the start fails half-way (the monitor's timers, the kill switch watcher). */
+  const cleanups: (() => void)[] = [];
   let runtime: EngineRuntime | undefined;
   try {
     const llm: LlmWiring = {
@@ -217,22 +219,32 @@ export async function startPaper(options: PaperOptions): Promise<PaperRun> {
       alert: raise,
       ...options.monitor,
     });
+    cleanups.push(() => void monitor.stop());
 
     // The kill switch on the feed too (the risk actor cancels and alerts).
     const unwatchKill = options.killSwitch.watch((s) => emit({ type: 'kill', time: now().toISO()!, payload: { ...s } }));
+    cleanups.push(unwatchKill);
 
-    // The venue's time step on live prices: resting orders meet new quotes; saved as they change.
-    const saveVenue = () => store.saveSnapshot(VENUE_KEY, broker.state()).catch((err: unknown) => onAlert(storeAlert('venue', err, nowMs())));
-    const saveWatcher = () => store.saveSnapshot(WATCHER_KEY, guard.watcher.snapshot()).catch((err: unknown) => onAlert(storeAlert('stop-loss', err, nowMs())));
-    subs.push(quotes.quotes.pipe(auditTime(1000, scheduler)).subscribe(() => broker.fillPending()));
-    subs.push(broker.updates$.pipe(auditTime(500, scheduler)).subscribe(() => void saveVenue()));
-    const r = config.risk_control;
-    if (r.enable_stop_loss || r.take_profit_ratio || r.trailing_stop_ratio) subs.push(guard.watch(quotes.quotes));
-    subs.push(
-      quotes.quotes.subscribe({
-        error: (err: unknown) => onAlert({ type: 'monitor.alert', level: 'critical', code: 'QUOTE_FEED_FAILED', message: `quote feed stopped: ${err instanceof Error ? err.message : String(err)}`, tsEvent: nowMs() }),
+    // Live quotes, subscribed once: a feed that fails for good (bad credentials, retries
+    // exhausted) raises one alert and ends the stream for every consumer instead of an
+    // unhandled error that would take the process down.
+    const live = quotes.quotes.pipe(
+      catchError((err: unknown) => {
+        raise({ type: 'monitor.alert', level: 'critical', code: 'QUOTE_FEED_FAILED', message: `quote feed stopped: ${err instanceof Error ? err.message : String(err)}`, tsEvent: nowMs() });
+        return EMPTY;
       }),
+      share(),
     );
+
+    // The venue's time step on live prices: resting orders meet new quotes. Its books are saved
+    // on every change, queued in the store before the ledger's write of the same fill (the
+    // store writes in order), so the venue is never older than the ledger after a crash.
+    const saveVenue = () => store.saveSnapshot(VENUE_KEY, broker.state()).catch((err: unknown) => raise(storeAlert('venue', err, nowMs())));
+    const saveWatcher = () => store.saveSnapshot(WATCHER_KEY, guard.watcher.snapshot()).catch((err: unknown) => raise(storeAlert('stop-loss', err, nowMs())));
+    subs.push(live.pipe(auditTime(1000, scheduler)).subscribe(() => broker.fillPending()));
+    subs.push(broker.updates$.subscribe(() => void saveVenue()));
+    const r = config.risk_control;
+    if (r.enable_stop_loss || r.take_profit_ratio || r.trailing_stop_ratio) subs.push(guard.watch(live));
 
     // The schedule on the run's clock; resume after the last tick the stored engine took.
     const saved = engine.actor.getSnapshot().context.lastTick;
@@ -240,7 +252,7 @@ export async function startPaper(options: PaperOptions): Promise<PaperRun> {
     let clockRunning = true;
     let ticksDone = false;
     subs.push(
-      ticks(spec, {
+      clockEvents(spec, {
         scheduler,
         ...(options.until ? { until: options.until } : {}),
         catchUpWindowMs: config.schedule.catch_up_window_seconds * 1000,
@@ -249,7 +261,16 @@ export async function startPaper(options: PaperOptions): Promise<PaperRun> {
         jumpToleranceMs: 5_000 * (options.timeScale ?? 1),
         ...(saved ? { resumeFrom: DateTime.fromMillis(saved.atMs, { zone }) } : {}),
       }).subscribe({
-        next: (tick) => {
+        next: (e) => {
+          if (e.type === 'TICK_MISSED') {
+            raise({ type: 'monitor.alert', level: 'warning', code: 'TICK_MISSED', message: `the session instant ${e.at.toISO()} was missed (${e.reason === 'process_down' ? 'the process was down' : 'the clock jumped past it'}); not run late beyond schedule.catch_up_window_seconds`, tsEvent: nowMs() });
+            return;
+          }
+          if (e.type === 'CLOCK_JUMP') {
+            raise({ type: 'monitor.alert', level: 'warning', code: 'CLOCK_JUMP', message: `the clock moved ${Math.round(e.driftMs / 1000)} s more than expected between two wake-ups (NTP step, suspend, a change by hand)`, tsEvent: nowMs() });
+            return;
+          }
+          const tick = e;
           lastTick = tick.at;
           broker.fillPending();
           engine.send(tickMessage(tick, nowMs()));
@@ -294,31 +315,38 @@ export async function startPaper(options: PaperOptions): Promise<PaperRun> {
     const stop = () =>
       (stopping ??= (async () => {
         stopped = true;
-        monitor.stop();
         for (const s of subs.splice(0)) s.unsubscribe();
         unwatchKill();
+        await monitor.stop();
         // Let sessions in flight finish, for a grace of wall time (a model answering takes wall
         // time whatever the run clock's speed); what still runs then resumes at the next start.
         const grace = options.stopGraceMs ?? 30_000;
         if (!quiet()) {
           await new Promise<void>((resolve) => {
-            const t = (options.wall ?? asyncScheduler).schedule(() => resolve(), grace);
-            const sub = engine.actor.subscribe(() => {
-              if (quiet()) {
-                t.unsubscribe();
-                sub.unsubscribe();
-                resolve();
-              }
-            });
+            const done = () => {
+              t.unsubscribe();
+              sub.unsubscribe();
+              resolve();
+            };
+            const t = (options.wall ?? asyncScheduler).schedule(done, grace);
+            const sub = engine.actor.subscribe(() => quiet() && done());
           });
         }
-        await saveVenue();
-        await saveWatcher();
-        await ledger.idle();
-        await engine.stop();
-        await quotes.close();
-        events.complete();
-        await store.close();
+        // The engine first (nothing moves after it), then what it wrote, then the store: each step
+        // runs even when an earlier one failed, so the LevelDB lock is always released.
+        try {
+          await engine.stop();
+        } finally {
+          try {
+            await ledger.idle();
+            await saveVenue();
+            await saveWatcher();
+            await quotes.close();
+          } finally {
+            events.complete();
+            await store.close();
+          }
+        }
       })());
 
     return {
@@ -354,6 +382,7 @@ export async function startPaper(options: PaperOptions): Promise<PaperRun> {
     };
   } catch (err) {
     for (const s of subs) s.unsubscribe();
+    cleanups.forEach((c) => c());
     runtime?.crash();
     await store.close();
     throw err;

@@ -47,6 +47,36 @@ export interface QuoteSourceOptions {
   readonly onProblem?: (text: string) => void;
 }
 
+/** How long a source may take to connect (or answer its first poll) at start. */
+const START_TIMEOUT_MS = 30_000;
+
+/** Resolve with `promise`, or reject with `message` after `ms` on `scheduler`. */
+function within<T>(promise: Promise<T>, scheduler: SchedulerLike, ms: number, message: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = scheduler.schedule(() => reject(new InputError(message)), ms);
+    promise.then(
+      (v) => {
+        timer.unsubscribe();
+        resolve(v);
+      },
+      (e: unknown) => {
+        timer.unsubscribe();
+        reject(e);
+      },
+    );
+  });
+}
+
+/** Start a feed; when it fails (or keeps retrying past the start timeout), close it so no socket or timer outlives the error. */
+async function startOrClose(feed: QuoteFeed, wall: SchedulerLike, what: string): Promise<void> {
+  try {
+    await within(feed.start(), wall, START_TIMEOUT_MS, `${what}: not connected within ${START_TIMEOUT_MS / 1000} s (${feed.health().lastError ?? 'no answer'})`);
+  } catch (err) {
+    await feed.close();
+    throw err;
+  }
+}
+
 const AKSHARE_CHAIN: readonly CnSourceName[] = ['sina', 'tencent', 'eastmoney'];
 const symbolsText = (n: number) => `${n} symbol${n === 1 ? '' : 's'}`;
 const cnNames = (t: DataSourceType): readonly CnSourceName[] => (t === 'akshare' ? AKSHARE_CHAIN : [t as CnSourceName]);
@@ -67,7 +97,7 @@ export async function openQuoteSource(config: Config, options: QuoteSourceOption
         staleAfterMs,
         scheduler: wall,
       });
-      await feed.start();
+      await startOrClose(feed, wall, `Alpaca stream ${ds.alpaca_url}`);
       return { feed, scheduler: wall, speed: 1, describe: `Alpaca v2 trades of ${symbolsText(options.symbols.length)} from ${ds.alpaca_url}`, close: () => feed.close() };
     }
     case 'sina':
@@ -88,7 +118,7 @@ export async function openQuoteSource(config: Config, options: QuoteSourceOption
         scheduler: wall,
         onSwitch: (s) => options.onProblem?.(`quote source: ${s.from} -> ${s.to} (${s.reason})`),
       });
-      await feed.start();
+      await startOrClose(feed, wall, `${sources.join(' -> ')} quotes`);
       return { feed, scheduler: wall, speed: 1, describe: `${sources.join(' -> ')} quotes of ${symbolsText(options.symbols.length)}, polled every ${ds.poll_interval_seconds} s`, close: () => feed.close() };
     }
     case 'replay': {
@@ -106,13 +136,15 @@ export async function openQuoteSource(config: Config, options: QuoteSourceOption
       }
       const url = ds.replay_url ?? replay!.url;
       const feed = new AlpacaQuoteStream({ url, key: 'replay', secret: 'replay', trades: options.symbols, reconnect: true, staleAfterMs, scheduler: wall, name: 'replay' });
+      let clock: ReplayClock;
       try {
-        await feed.start();
+        await startOrClose(feed, wall, `replay server ${url}`);
+        clock = await within(ReplayClock.follow(feed.marketTime, wall), wall, START_TIMEOUT_MS, `the replay server at ${url} announced no market time (replay_clock) within ${START_TIMEOUT_MS / 1000} s: is it an agent-trader replay server?`);
       } catch (err) {
+        await feed.close();
         await replay?.close();
         throw err;
       }
-      const clock = await ReplayClock.follow(feed.marketTime, wall);
       const zone = MARKETS[config.market].zone;
       const until = replay ? DateTime.fromISO(replay.day, { zone }).endOf('day') : undefined;
       return {

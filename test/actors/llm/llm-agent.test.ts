@@ -288,6 +288,16 @@ describe('a restart', () => {
     expect(JSON.parse(server.requestsFor(model)[1]!.body.messages.at(-1)!.content!)).toMatchObject({ status: 'filled', client_order_id: 'c1' });
   });
 
+  it('gives the same intent again when the session re-asks the step it was answered (stopped before the session took it)', async () => {
+    server.script(model, call('buy', { symbol: '601318.SH', amount: 100 }), say('done'));
+    const { decider, make } = setup();
+    const first = await decide(decider, request(0));
+    const restarted = make();
+    expect(await decide(restarted, request(0))).toEqual(first);
+    expect(server.requestsFor(model)).toHaveLength(1); // the model was not asked again
+    expect(await decide(restarted, request(1, [filled('buy', '601318.SH', 100, 'c1')]))).toEqual({ kind: 'done', summary: 'done' });
+  });
+
   it('holds when the saved transcript does not line up with the session', async () => {
     server.script(model, call('buy', { symbol: '601318.SH', amount: 100 }));
     const { decider, make } = setup();

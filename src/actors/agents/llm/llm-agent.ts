@@ -130,11 +130,21 @@ export function llmDecider(settings: LlmAgentSettings, deps: LlmAgentDeps): Deci
   }
 
   async function decide(request: Message<'agent.decide'>, view: PointInTimeView): Promise<Decision> {
-    const entry = live.get(request.sessionId) ?? attach(await start(request, view));
-    const t = entry.transcript;
-    if (t.status !== 'running') {
-      // A restarted process re-asks a session whose transcript already ended.
+    const known = live.get(request.sessionId);
+    const transcript = known?.transcript ?? (await start(request, view));
+    if (transcript.status !== 'running') {
+      // A restarted process re-asks a session whose transcript already ended: the same answer, nothing attached.
+      const t = transcript;
       return t.reason ? { kind: 'done', summary: t.summary ?? '', reason: t.reason as ReasonCode } : { kind: 'done', summary: t.summary ?? '' };
+    }
+    const entry = known ?? attach(transcript);
+    const t = entry.transcript;
+
+    // 0. The process stopped after the intent was saved and before the session took it: the
+    // session asks for the same step again; the same intent (same client order id) is safe to give.
+    if (t.awaiting && request.step === t.awaiting.intentStep) {
+      const link = t.intents.find((i) => i.intentStep === request.step);
+      if (link) return { kind: 'intent', intent: { side: link.side, symbol: link.symbol, quantity: link.quantity, type: 'market' } };
     }
 
     // 1. The order result of the trade call we answered last time.
@@ -172,7 +182,7 @@ export function llmDecider(settings: LlmAgentSettings, deps: LlmAgentDeps): Deci
         }
         const content =
           c.name === 'get_information' && settings.search
-            ? await searchTool(settings.search, c.args.query, view.at, entry.deadline.signal)
+            ? await searchTool(settings.search, c.args.query, view.at, entry.deadline.signal, deps.timers)
             : answerInfoTool(c, view, request.account);
         t.messages.push({ role: 'tool', tool_call_id: c.id, content: clean(content) });
       }

@@ -12,6 +12,7 @@
  */
 import { DateTime } from 'luxon';
 import { redact } from './chat-client.js';
+import type { WallTimers } from './timers.js';
 
 export interface SearchSettings {
   readonly url: string;
@@ -52,10 +53,12 @@ export function readHits(body: unknown, at: DateTime, settings: Pick<SearchSetti
   return hits;
 }
 
-export async function searchTool(settings: SearchSettings, query: string, at: DateTime, signal: AbortSignal): Promise<string> {
+export async function searchTool(settings: SearchSettings, query: string, at: DateTime, signal: AbortSignal, timers: WallTimers): Promise<string> {
   const url = new URL(settings.url);
   url.searchParams.set('q', query);
-  const timeout = AbortSignal.any([signal, AbortSignal.timeout(settings.timeoutMs)]);
+  const expired = new AbortController();
+  const cancel = timers.after(settings.timeoutMs, () => expired.abort(new Error(`no answer within ${settings.timeoutMs / 1000} s`)));
+  const timeout = AbortSignal.any([signal, expired.signal]);
   try {
     const res = await fetch(url, {
       headers: { Accept: 'application/json', ...(settings.apiKey ? { Authorization: `Bearer ${settings.apiKey}` } : {}) },
@@ -65,6 +68,9 @@ export async function searchTool(settings: SearchSettings, query: string, at: Da
     const hits = readHits(await res.json(), at, settings);
     return JSON.stringify({ query, as_of: at.toISO(), results: hits });
   } catch (e) {
-    return JSON.stringify({ error: `search failed: ${redact((e as Error).message, [settings.apiKey])}` });
+    const why = expired.signal.aborted ? (expired.signal.reason as Error).message : (e as Error).message;
+    return JSON.stringify({ error: `search failed: ${redact(why, [settings.apiKey])}` });
+  } finally {
+    cancel();
   }
 }
