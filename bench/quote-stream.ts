@@ -13,10 +13,10 @@
  *   npx tsx bench/quote-stream.ts                  # 1,000,000 trades in frames of 100, then 100,000 in frames of 1; 3 runs each
  *   npx tsx bench/quote-stream.ts 100:2000000 10:500000   # perFrame:trades pairs
  */
+import { startWorker } from './support/worker-mailbox.js';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { Worker } from 'node:worker_threads';
 import { AlpacaQuoteStream } from '../src/streams/alpaca-quotes.js';
 
 const RUNS = 3;
@@ -95,20 +95,7 @@ async function main(): Promise<void> {
         [1, 100_000],
       ] as [number, number][]);
   const require = createRequire(import.meta.url);
-  const worker = new Worker(SERVER, { eval: true, workerData: { wsPath: require.resolve('ws') } });
-  const messages: { type: string; [k: string]: unknown }[] = [];
-  let wake: (() => void) | undefined;
-  worker.on('message', (m) => {
-    messages.push(m);
-    wake?.();
-  });
-  const next = async (type: string) => {
-    for (;;) {
-      const i = messages.findIndex((m) => m.type === type);
-      if (i >= 0) return messages.splice(i, 1)[0]!;
-      await new Promise<void>((r) => (wake = r));
-    }
-  };
+  const { worker, next } = startWorker(SERVER, { wsPath: require.resolve('ws') });
   const { port } = (await next('port')) as unknown as { port: number };
 
   const symbols = Array.from({ length: 100 }, (_, i) => `S${String(i).padStart(2, '0')}`);

@@ -14,9 +14,9 @@
  *   npx tsx bench/stop-loss.ts            # 1k/s for 10 s, then 10k/s for 5 s
  *   npx tsx bench/stop-loss.ts 1000:5     # rate:seconds pairs
  */
+import { startWorker } from './support/worker-mailbox.js';
 import { createRequire } from 'node:module';
 import os from 'node:os';
-import { Worker } from 'node:worker_threads';
 import { StopLossWatcher } from '../src/actors/risk/stop-loss-watcher.js';
 import { isOpenAt, nextOpen } from '../src/domain/calendar/index.js';
 import { dec } from '../src/domain/money.js';
@@ -109,20 +109,7 @@ async function main(): Promise<void> {
   const total = 2_000 + plan.reduce((n, [r, s]) => n + r * s, 0);
   const sendNs = new BigInt64Array(new SharedArrayBuffer(8 * (total + 1)));
   const require = createRequire(import.meta.url);
-  const worker = new Worker(SERVER, { eval: true, workerData: { wsPath: require.resolve('ws'), sendNs: sendNs.buffer } });
-  const messages: { type: string; [k: string]: unknown }[] = [];
-  let wake: (() => void) | undefined;
-  worker.on('message', (m) => {
-    messages.push(m);
-    wake?.();
-  });
-  const next = async (type: string) => {
-    for (;;) {
-      const i = messages.findIndex((m) => m.type === type);
-      if (i >= 0) return messages.splice(i, 1)[0]!;
-      await new Promise<void>((r) => (wake = r));
-    }
-  };
+  const { worker, next } = startWorker(SERVER, { wsPath: require.resolve('ws'), sendNs: sendNs.buffer });
   const { port } = (await next('port')) as unknown as { port: number };
 
   // 1,000 positions: every signature holds every symbol at an average cost of 100 (stop 92).
