@@ -1,3 +1,4 @@
+import { eventually } from '../support/eventually.js';
 import { DateTime } from 'luxon';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RiskControlSchema } from '../../src/config/schema.js';
@@ -348,18 +349,6 @@ describe('StopLossWatcher: results and closed markets', () => {
 
 // ---------------------------------------------------------------------------------------
 
-async function eventually(check: () => void, timeoutMs = 5_000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    try {
-      check();
-      return;
-    } catch (err) {
-      if (performance.now() > deadline) throw err;
-      await new Promise((r) => setImmediate(r));
-    }
-  }
-}
 
 describe('integration: quotes from a real local WebSocket server trigger a stop-loss', () => {
   let server: AlpacaTestServer | undefined;

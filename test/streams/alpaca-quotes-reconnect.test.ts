@@ -1,3 +1,4 @@
+import { eventually } from '../support/eventually.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Quote } from '../../src/domain/quotes.js';
 import {
@@ -12,19 +13,6 @@ import type { MarketTimeReading } from '../../src/streams/replay-clock.js';
 import { EpochVirtualScheduler } from '../../src/streams/virtual-time.js';
 import { AlpacaTestServer } from '../support/alpaca-server.js';
 
-/** Polls on the event loop (setImmediate), never on wall time. */
-async function eventually(check: () => void, timeoutMs = 5_000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    try {
-      check();
-      return;
-    } catch (err) {
-      if (performance.now() > deadline) throw err;
-      await new Promise((r) => setImmediate(r));
-    }
-  }
-}
 
 const KEY = 'PKTEST1234';
 const SECRET = 'very-secret-value';

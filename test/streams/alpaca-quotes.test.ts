@@ -1,20 +1,9 @@
+import { eventually } from '../support/eventually.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Quote } from '../../src/domain/quotes.js';
 import { AlpacaQuoteStream, AlpacaStreamError, alpacaQuotes, priceText, type AlpacaControl } from '../../src/streams/alpaca-quotes.js';
 import { AlpacaTestServer } from '../support/alpaca-server.js';
 
-async function eventually(check: () => void, timeoutMs = 5_000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    try {
-      check();
-      return;
-    } catch (err) {
-      if (performance.now() > deadline) throw err;
-      await new Promise((r) => setImmediate(r));
-    }
-  }
-}
 
 const KEY = 'PKTEST1234';
 const SECRET = 'very-secret-value';

@@ -109,19 +109,7 @@ export function shanghai(iso: string): number {
   return DateTime.fromISO(iso, { zone: 'Asia/Shanghai' }).toMillis();
 }
 
-/** Retry `check` on each turn of the event loop (no sleeps) until it passes. */
-export async function eventually(check: () => void, timeoutMs = 5_000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    try {
-      check();
-      return;
-    } catch (err) {
-      if (performance.now() > deadline) throw err;
-      await new Promise((r) => setImmediate(r));
-    }
-  }
-}
+export { eventually } from '../../support/eventually.js';
 
 /** Everything a feed delivers. */
 export function record(feed: QuoteFeed): { quotes: Quote[]; completed: () => boolean; error: () => unknown } {

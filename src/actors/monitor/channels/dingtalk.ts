@@ -24,9 +24,9 @@
  * - Bodies are cut at 18 000 bytes (DingTalk takes about 20 000).
  */
 import { createHmac } from 'node:crypto';
-import { asNotice, ChannelError, type Alert, type AlertChannel, type ChannelDeps, type Notice } from './channel.js';
+import { asNotice, type Alert, type AlertChannel, type ChannelDeps, type Notice } from './channel.js';
 import { plainText, render, truncateUtf8 } from './format.js';
-import { jsonAnswer, parseWebhookTarget, post, serverText, type HttpRequestSpec, type WebhookTarget } from './http.js';
+import { errcodeWebhookChannel, parseWebhookTarget, type HttpRequestSpec, type WebhookTarget } from './http.js';
 
 export const DINGTALK_BASE_URL = 'https://oapi.dingtalk.com';
 const PATH = '/robot/send';
@@ -76,19 +76,6 @@ export function buildRequest(alert: Alert | Notice, settings: DingtalkSettings, 
 }
 
 export function createDingtalkChannel(settings: DingtalkSettings, deps: ChannelDeps): AlertChannel {
-  const name = settings.name ?? 'dingtalk';
   const secrets = [settings.accessToken, ...(settings.secret !== undefined ? [settings.secret] : [])];
-  return {
-    name,
-    type: 'dingtalk',
-    secrets,
-    async send(notice, signal) {
-      const answer = await post(name, buildRequest(notice, settings, deps.now()), deps, secrets, signal);
-      const json = jsonAnswer(name, answer, secrets);
-      const code = json['errcode'];
-      if (code === 0) return;
-      if (typeof code !== 'number') throw new ChannelError('answer', `${name}: answer without errcode`, false);
-      throw new ChannelError('api', `${name}: errcode ${code} (${serverText(json['errmsg'], secrets)})`, DINGTALK_RETRY_CODES.has(code), { code });
-    },
-  };
+  return errcodeWebhookChannel('dingtalk', settings.name ?? 'dingtalk', secrets, DINGTALK_RETRY_CODES, (n, now) => buildRequest(n, settings, now), deps);
 }

@@ -12,7 +12,7 @@
  * token is taken out of it (query parameter or last path segment) and kept apart, so the
  * request URL is rebuilt from a base URL (the real endpoint, or a test server) and the token.
  */
-import { ChannelError, clip, describeError, redact, timeoutSignal, type ChannelDeps } from './channel.js';
+import { ChannelError, clip, describeError, redact, timeoutSignal, type AlertChannel, type ChannelDeps, type Notice } from './channel.js';
 
 /** Exactly what goes on the wire; what `buildRequest` returns and tests compare. */
 export interface HttpRequestSpec {
@@ -146,4 +146,31 @@ export function parseWebhookTarget(
   const token = decodeURIComponent(path.slice(at + opts.path.length + 1));
   if (token === '' || token.includes('/')) return undefined;
   return { baseUrl: url.origin + path.slice(0, at), token };
+}
+
+/**
+ * A robot webhook that answers `{"errcode": 0, "errmsg": "ok"}` (WeCom, DingTalk): POST the
+ * request, 0 is success, an errcode in `retryCodes` is worth another try, anything else fails.
+ */
+export function errcodeWebhookChannel(
+  type: AlertChannel['type'],
+  name: string,
+  secrets: readonly string[],
+  retryCodes: ReadonlySet<number>,
+  request: (notice: Notice, now: number) => HttpRequestSpec,
+  deps: ChannelDeps,
+): AlertChannel {
+  return {
+    name,
+    type,
+    secrets,
+    async send(notice, signal) {
+      const answer = await post(name, request(notice, deps.now()), deps, secrets, signal);
+      const json = jsonAnswer(name, answer, secrets);
+      const code = json['errcode'];
+      if (code === 0) return;
+      if (typeof code !== 'number') throw new ChannelError('answer', `${name}: answer without errcode`, false);
+      throw new ChannelError('api', `${name}: errcode ${code} (${serverText(json['errmsg'], secrets)})`, retryCodes.has(code), { code });
+    },
+  };
 }

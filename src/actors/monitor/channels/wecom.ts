@@ -16,9 +16,9 @@
  * - Markdown colours the level: `warning` (orange-red) for critical and warning, `info`
  *   (green) for info, the only font colours WeCom markdown has besides grey.
  */
-import { asNotice, ChannelError, type Alert, type AlertChannel, type ChannelDeps, type Notice } from './channel.js';
+import { asNotice, type Alert, type AlertChannel, type ChannelDeps, type Notice } from './channel.js';
 import { plainText, render, TITLE_PREFIX, truncateUtf8 } from './format.js';
-import { jsonAnswer, parseWebhookTarget, post, serverText, type HttpRequestSpec, type WebhookTarget } from './http.js';
+import { errcodeWebhookChannel, parseWebhookTarget, type HttpRequestSpec, type WebhookTarget } from './http.js';
 
 export const WECOM_BASE_URL = 'https://qyapi.weixin.qq.com';
 const PATH = '/cgi-bin/webhook/send';
@@ -59,19 +59,5 @@ export function buildRequest(alert: Alert | Notice, settings: WecomSettings, _no
 }
 
 export function createWecomChannel(settings: WecomSettings, deps: ChannelDeps): AlertChannel {
-  const name = settings.name ?? 'wecom';
-  const secrets = [settings.key];
-  return {
-    name,
-    type: 'wecom',
-    secrets,
-    async send(notice, signal) {
-      const answer = await post(name, buildRequest(notice, settings, deps.now()), deps, secrets, signal);
-      const json = jsonAnswer(name, answer, secrets);
-      const code = json['errcode'];
-      if (code === 0) return;
-      if (typeof code !== 'number') throw new ChannelError('answer', `${name}: answer without errcode`, false);
-      throw new ChannelError('api', `${name}: errcode ${code} (${serverText(json['errmsg'], secrets)})`, WECOM_RETRY_CODES.has(code), { code });
-    },
-  };
+  return errcodeWebhookChannel('wecom', settings.name ?? 'wecom', [settings.key], WECOM_RETRY_CODES, (n, now) => buildRequest(n, settings, now), deps);
 }
