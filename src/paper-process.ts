@@ -22,6 +22,7 @@ import { InputError } from './domain/errors.js';
 import { closeLogger, createLogger, logFeedEvent, secretValues } from './actors/monitor/logger.js';
 import { Metrics } from './actors/monitor/metrics.js';
 import { createDispatcher } from './actors/monitor/alert-dispatcher.js';
+import { explainRoute, routes } from './server/explain-route.js';
 import { Writable } from 'node:stream';
 
 /** A stream that drops what it is given (structured logs going only to a file). */
@@ -134,7 +135,7 @@ export async function runPaperProcess(config: Config, options: PaperProcessOptio
         heartbeatMs: config.server.heartbeat_seconds * 1000,
         onKill: ({ signature, reason }) => killSwitch.activate({ signature, reason }),
         onKillReset: ({ signature }) => killSwitch.reset({ signature }),
-        extraRoutes: metrics.metricsRoute(),
+        extraRoutes: routes(metrics.metricsRoute(), explainRoute((cid) => paper.explain(cid))),
       });
       const server = http;
       closers.push(() => server.close());

@@ -20,6 +20,9 @@ import type { PriceStore } from '../../src/domain/price-store.js';
 import { planReplayDay } from '../../src/server/replay-server.js';
 import { EpochVirtualScheduler } from '../../src/streams/virtual-time.js';
 import { call, LlmTestServer, say } from '../support/llm-server.js';
+import { cliAsync } from '../support/cli.js';
+import { startHttpServer } from '../../src/server/http-server.js';
+import { explainRoute } from '../../src/server/explain-route.js';
 
 const SAMPLE = new URL('../../data/sample/us_hourly.jsonl', import.meta.url).pathname;
 const DAY = '2025-11-07';
@@ -260,6 +263,22 @@ describe('paper trading with an LLM agent and the kill switch', () => {
       expect(refused.length).toBeGreaterThan(0);
       expect(refused.every((e) => e.signature === 'ew' && e.payload['reason'] === 'KILL_SWITCH')).toBe(true);
       expect((await readFile(join(dir, 'llm', 'position.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { this_action?: { action: string } }).filter((l) => l.this_action?.action === 'buy')).toHaveLength(1);
+
+      // explain while the process runs (its LevelDB is locked to others): over HTTP, and the CLI's --server.
+      const cid = String(fills[0]!.payload['clientOrderId']);
+      const http = await startHttpServer({ events: r.run.events, health: () => r.run.health(), state: () => r.run.state(), extraRoutes: explainRoute((c) => r.run.explain(c)) });
+      try {
+        const x = (await (await fetch(`${http.url}/api/explain/${cid}`)).json()) as { intent: { symbol: string; modelStep: number }; reasoning: { content: string } };
+        expect(x).toMatchObject({ intent: { symbol: 'AAPL', modelStep: 2 }, reasoning: { content: 'AAPL for the long run.' } });
+        const missing = await fetch(`${http.url}/api/explain/llm.20251107T1005.9`);
+        expect([missing.status, ((await missing.json()) as { error: string }).error]).toEqual([404, 'llm.20251107T1005.9: none of the 6 transcripts of llm asked for this order (a protective stop-loss order, or another run?)']);
+        const shown = await cliAsync(['explain', cid, '--server', http.url]);
+        expect(shown.stderr).toBe('');
+        expect(shown.stdout).toContain(`order     ${cid}: buy 5 AAPL`);
+        expect(shown.stdout).toContain('said      AAPL for the long run.');
+      } finally {
+        await http.close();
+      }
       await r.run.stop();
       await r.source.close();
     } finally {

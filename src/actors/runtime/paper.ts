@@ -34,6 +34,7 @@ import { agentActor } from '../agents/agent-actor.js';
 import type { LlmWiring } from '../agents/llm/index.js';
 import type { WallTimers } from '../agents/llm/timers.js';
 import { levelTranscripts } from '../agents/llm/transcript.js';
+import { explainOrder, type Explanation } from '../agents/llm/explain.js';
 import { brokerActor } from '../brokers/broker-actor.js';
 import { labelledBarAt } from '../brokers/simulated-broker.js';
 import { deadlineClock } from '../clock/deadline-clock.actor.js';
@@ -92,6 +93,8 @@ export interface PaperRun {
   readonly ledger: Ledger;
   readonly runtime: EngineRuntime;
   readonly monitor: Monitor;
+  /** Why an order exists (the LLM step behind it), from this run's store. */
+  explain(clientOrderId: string): Promise<Explanation>;
   health(): HealthReport;
   state(): Promise<DashboardState>;
   /** Resolves when the clock has passed `until` and every session has finished (never without `until`). */
@@ -354,6 +357,7 @@ export async function startPaper(options: PaperOptions): Promise<PaperRun> {
       ledger,
       runtime: engine,
       monitor,
+      explain: (cid) => explainOrder(cid, llm.transcripts, market, store),
       health,
       state,
       finished,
