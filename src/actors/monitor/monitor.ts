@@ -145,7 +145,16 @@ export function startMonitor(deps: MonitorDeps): Monitor {
       try {
         await ledger.idle();
         await engine.flush();
-        if (Object.keys(engine.actor.getSnapshot().context.running).length > 0) return {}; // not while sessions run: fills may be in flight
+        // Not while anything is in flight: a session deciding, or an order whose answer from the
+        // broker may still be on its way (submitting, cancelling, reconciling): its fill would be
+        // at the broker and not yet in the ledger.
+        const snap = engine.actor.getSnapshot();
+        if (Object.keys(snap.context.running).length > 0) return {};
+        const inFlight = Object.keys(snap.context.openOrders).some((cid) => {
+          const value = (snap.children[`order:${cid}`]?.getSnapshot() as { value?: unknown } | undefined)?.value;
+          return value === 'submitting' || value === 'cancelling' || value === 'reconciling' || value === 'new';
+        });
+        if (inFlight) return {};
         const out: Record<string, string[]> = {};
         for (const m of config.models) {
           const [positions, balance] = await Promise.all([deps.broker.positions(m.signature), deps.broker.balance(m.signature)]);
