@@ -72,7 +72,7 @@ const working = (partialFill: 'partially_filled' | undefined) =>
   }) as const;
 
 /** One branch per status a `broker.status` answer can lead to (see `reconciledStatus`). */
-const reconciledTo = <S extends OrderStatus, N extends 'noteRejection' | 'noteCancelled' | 'noteExpired'>(status: S, ...notes: N[]) =>
+const reconciledTo = <S extends OrderStatus, N extends 'noteRejection' | 'noteCancelled' | 'noteExpired' | 'countResubmit'>(status: S, ...notes: N[]) =>
   ({
     guard: { type: 'reconcilesTo', params: { status } },
     target: status,
@@ -158,10 +158,14 @@ export const orderMachine = setup({
     noteMarketClosed: enqueueActions(({ enqueue }) =>
       enqueue.assign({ reason: 'MARKET_CLOSED', message: 'the exchange is closed and orders outside hours are rejected' }),
     ),
-    noteRejection: enqueueActions(({ event, enqueue }) => {
+    noteRejection: enqueueActions(({ context, event, enqueue }) => {
       if (event.type === 'broker.rejected') enqueue.assign({ reason: event.reason, message: event.message });
-      if (event.type === 'broker.status') enqueue.assign({ reason: event.reason ?? 'BROKER_REJECTED', message: event.message });
+      if (event.type === 'broker.status' && event.status === 'not_found') {
+        const n = (context.resubmits ?? 0) + 1;
+        enqueue.assign({ reason: 'BROKER_REJECTED', message: `the broker did not take the order after ${n} submissions (it answers not_found); given up` });
+      } else if (event.type === 'broker.status') enqueue.assign({ reason: event.reason ?? 'BROKER_REJECTED', message: event.message });
     }),
+    countResubmit: enqueueActions(({ context, enqueue }) => enqueue.assign({ resubmits: (context.resubmits ?? 0) + 1 })),
     noteCancelled: enqueueActions(({ context, event, enqueue, system }) => {
       const reason = event.type === 'order.cancel' ? event.reason : context.cancelReason;
       if (event.type === 'broker.status' && event.status === 'not_found') {
@@ -274,7 +278,7 @@ export const orderMachine = setup({
       entry: ['askStatus', { type: 'scheduleDeadline', params: { wait: 'reconciling' } }],
       on: {
         'broker.status': [
-          reconciledTo('submitting'),
+          reconciledTo('submitting', 'countResubmit'),
           reconciledTo('filled'),
           reconciledTo('cancelled', 'noteCancelled'),
           reconciledTo('rejected', 'noteRejection'),

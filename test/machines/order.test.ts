@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { ORDER_TRANSITIONS, isTerminal } from '../../src/domain/order-status.js';
 import type { Fill } from '../../src/domain/orders.js';
 import { MissingSystemActorError, orderMachine } from '../../src/machines/order.machine.js';
+import { MAX_RESUBMITS } from '../../src/machines/order/context.js';
 import {
   edgeKey,
   limitOrder,
@@ -132,6 +133,25 @@ describe('order machine: never resubmits blindly', () => {
     expect(submits).toHaveLength(2);
     expect(submits[1]).toEqual(submits[0]);
     expect(submits[1]?.order.clientOrderId).toBe(marketOrder.clientOrderId);
+  });
+
+  it('gives up as rejected after MAX_RESUBMITS submissions the broker never took (no endless resubmit loop)', () => {
+    const h = startOrderHarness(orderInput(marketOrder));
+    h.send({ type: 'order.place', tsEvent: h.now() });
+    for (let i = 0; i < MAX_RESUBMITS; i++) {
+      h.fromClock(); // the submit timed out again
+      h.fromBroker({ type: 'broker.status', clientOrderId: marketOrder.clientOrderId, status: 'not_found', fills: [], tsEvent: h.now() });
+      expect(h.snapshot().value).toBe('submitting');
+    }
+    h.fromClock();
+    h.fromBroker({ type: 'broker.status', clientOrderId: marketOrder.clientOrderId, status: 'not_found', fills: [], tsEvent: h.now() });
+    expect(h.snapshot().value).toBe('rejected');
+    expect(h.received('broker', 'broker.submit')).toHaveLength(MAX_RESUBMITS + 1);
+    expect(h.received(h.input.replyTo, 'order.result')[0]?.result).toMatchObject({
+      status: 'rejected',
+      reason: 'BROKER_REJECTED',
+      message: `the broker did not take the order after ${MAX_RESUBMITS + 1} submissions (it answers not_found); given up`,
+    });
   });
 
   it('reconciles a DUPLICATE_CLIENT_ORDER_ID rejection instead of rejecting', () => {

@@ -48,6 +48,8 @@ export interface OrderContext extends OrderMachineInput, FillBook {
   readonly deadlineSeq: number;
   /** When the limit timeout falls (set once, kept across reconciliations). */
   readonly limitAtMs?: number | undefined;
+  /** Submissions after the first (a broker that answered `not_found`); bounded by MAX_RESUBMITS. */
+  readonly resubmits?: number | undefined;
   /** What the last `reconciling` was entered from: decides what `not_found` means. */
   readonly cameFrom?: 'submitting' | 'accepted' | 'cancelling' | undefined;
   /** Why we are cancelling (LIMIT_TIMEOUT or the requester's reason). */
@@ -103,6 +105,13 @@ export function bookAfter(context: OrderContext, event: OrderEvent): FillBook {
   return addFills(context, fillsOf(event));
 }
 
+/**
+ * How often an order the broker keeps not finding is submitted again (same client order id)
+ * before it is given up as rejected: a broker whose submit keeps failing while its status
+ * answers must not be hammered for ever.
+ */
+export const MAX_RESUBMITS = 3;
+
 /** `not_found` is believed (and the order submitted again) only for an order that was being submitted and has no fill. */
 export function neverReachedBroker(context: OrderContext): boolean {
   return context.cameFrom === 'submitting' && context.filledQuantity === 0;
@@ -119,7 +128,10 @@ export function neverReachedBroker(context: OrderContext): boolean {
  */
 export function reconciledStatus(context: OrderContext, event: Message<'broker.status'>): OrderStatus {
   const reported = event.status;
-  if (reported === 'not_found') return neverReachedBroker(context) ? 'submitting' : 'cancelled';
+  if (reported === 'not_found') {
+    if (!neverReachedBroker(context)) return 'cancelled';
+    return (context.resubmits ?? 0) < MAX_RESUBMITS ? 'submitting' : 'rejected';
+  }
   if (reported === 'filled' || reported === 'cancelled' || reported === 'rejected' || reported === 'expired') return reported;
   const book = bookAfter(context, event);
   if (book.filledQuantity >= context.order.quantity) return 'filled';
