@@ -38,7 +38,8 @@ export const sampleState = (): DashboardState => ({
         { time: '2026-01-05T14:30:00.000Z', equity: '10120.50' },
       ],
     },
-    { signature: 'beta', market: 'cn', currency: 'CNY', cash: '100000.00', equity: '100000.00', positions: [], equityCurve: [] },
+    // Sub-cent amounts (the ledger is exact): the page shows them rounded half up to the cent.
+    { signature: 'beta', market: 'cn', currency: 'CNY', cash: '100000.005', equity: '99999.994', positions: [], equityCurve: [] },
   ],
   orders: [{ time: '2026-01-05T14:30:00.000Z', signature: 'alpha', clientOrderId: 'alpha-1', symbol: 'AAPL', side: 'buy', quantity: 5, status: 'filled', filledQuantity: 5, averagePrice: '200.00' }],
 });
