@@ -256,8 +256,8 @@ describe('gauges read at scrape time', () => {
     const first = lines(await metrics.text());
     expect(first).toContain('agent_trader_equity{signature="alpha",currency="USD"} 10120.5');
     expect(first).toContain('agent_trader_cash{signature="alpha",currency="USD"} 9000');
-    expect(first).toContain('agent_trader_equity{signature="beta",currency="CNY"} 100000');
-    expect(first).toContain('agent_trader_cash{signature="beta",currency="CNY"} 100000');
+    expect(first).toContain('agent_trader_equity{signature="beta",currency="CNY"} 99999.994');
+    expect(first).toContain('agent_trader_cash{signature="beta",currency="CNY"} 100000.005');
     expect(reads).toBe(1);
 
     state = { ...state, accounts: [{ ...state.accounts[0]!, cash: '8000.25', equity: '10300.75' }] };
