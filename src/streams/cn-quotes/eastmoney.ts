@@ -26,14 +26,14 @@ import type { Quote } from '../../domain/quotes.js';
 import { eastmoneySecid, type CnSymbol } from './symbols.js';
 import {
   CnQuoteError,
-  httpRequest,
+  getQuoteSource,
   missing,
   numberText,
   sample,
   type BatchAnswer,
   type Bad,
   type CnQuoteSource,
-  type FetchContext,
+  type GetSourceOptions,
   type MalformedRecord,
   type SymbolResult,
 } from './source.js';
@@ -105,30 +105,18 @@ function eastmoneyRecord(want: CnSymbol, r: z.infer<typeof DiffRecord>): SymbolR
   return { symbol: want.symbol, state: 'ok', quote, ...(name === undefined ? {} : { name }) };
 }
 
-export interface EastmoneySourceOptions {
-  /** Default https://push2.eastmoney.com; tests point it at a local server. */
-  readonly baseUrl?: string;
-  /** Secids per request; default 50. */
-  readonly maxBatch?: number;
-}
+export type EastmoneySourceOptions = GetSourceOptions;
 
 export function eastmoneySource(options: EastmoneySourceOptions = {}): CnQuoteSource {
-  const base = (options.baseUrl ?? EASTMONEY_URL).replace(/\/+$/, '');
-  return {
-    name: 'eastmoney',
-    maxBatch: options.maxBatch ?? 50,
-    async fetchBatch(symbols: readonly CnSymbol[], ctx: FetchContext): Promise<BatchAnswer> {
+  return getQuoteSource(
+    {
+      name: 'eastmoney',
+      defaultUrl: EASTMONEY_URL,
       // Built by hand so the commas stay literal, as the web page sends them.
-      const query = `fltt=2&invt=2&fields=${EASTMONEY_FIELDS}&secids=${symbols.map(eastmoneySecid).join(',')}`;
-      const bytes = await httpRequest({
-        source: 'eastmoney',
-        url: `${base}/api/qt/ulist.np/get?${query}`,
-        headers: { Referer: 'https://quote.eastmoney.com/' },
-        timeoutMs: ctx.timeoutMs,
-        scheduler: ctx.scheduler,
-        signal: ctx.signal,
-      });
-      return parseEastmoneyAnswer(new TextDecoder('utf-8').decode(bytes), symbols);
+      url: (base, symbols) => `${base}/api/qt/ulist.np/get?fltt=2&invt=2&fields=${EASTMONEY_FIELDS}&secids=${symbols.map(eastmoneySecid).join(',')}`,
+      headers: { Referer: 'https://quote.eastmoney.com/' },
+      read: (bytes, symbols) => parseEastmoneyAnswer(new TextDecoder('utf-8').decode(bytes), symbols),
     },
-  };
+    options,
+  );
 }

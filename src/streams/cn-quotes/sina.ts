@@ -33,13 +33,13 @@ import { prefixedCode, type CnSymbol } from './symbols.js';
 import {
   decimalText,
   decodeGbk,
-  httpRequest,
+  getQuoteSource,
   isZero,
   missing,
   sample,
   type BatchAnswer,
   type CnQuoteSource,
-  type FetchContext,
+  type GetSourceOptions,
   type MalformedRecord,
   type Bad,
   type SymbolResult,
@@ -119,29 +119,18 @@ function sinaRecord(want: CnSymbol, body: string): SymbolResult | Bad {
   return { symbol: want.symbol, state: 'ok', quote, name };
 }
 
-export interface SinaSourceOptions {
-  /** Default http://hq.sinajs.cn; tests point it at a local server. */
-  readonly baseUrl?: string;
-  /** Codes per request; default 50. */
-  readonly maxBatch?: number;
-}
+export type SinaSourceOptions = GetSourceOptions;
 
 export function sinaSource(options: SinaSourceOptions = {}): CnQuoteSource {
-  const base = (options.baseUrl ?? SINA_URL).replace(/\/+$/, '');
-  return {
-    name: 'sina',
-    maxBatch: options.maxBatch ?? 50,
-    async fetchBatch(symbols: readonly CnSymbol[], ctx: FetchContext): Promise<BatchAnswer> {
-      const bytes = await httpRequest({
-        source: 'sina',
-        url: `${base}/list=${symbols.map(prefixedCode).join(',')}`,
-        headers: { Referer: SINA_REFERER },
-        timeoutMs: ctx.timeoutMs,
-        scheduler: ctx.scheduler,
-        signal: ctx.signal,
-        explainStatus: (s) => (s === 403 ? 'Sina refuses requests without "Referer: https://finance.sina.com.cn", and rate-limits' : undefined),
-      });
-      return parseSinaAnswer(decodeGbk(bytes), symbols);
+  return getQuoteSource(
+    {
+      name: 'sina',
+      defaultUrl: SINA_URL,
+      url: (base, symbols) => `${base}/list=${symbols.map(prefixedCode).join(',')}`,
+      headers: { Referer: SINA_REFERER },
+      explainStatus: (s) => (s === 403 ? 'Sina refuses requests without "Referer: https://finance.sina.com.cn", and rate-limits' : undefined),
+      read: (bytes, symbols) => parseSinaAnswer(decodeGbk(bytes), symbols),
     },
-  };
+    options,
+  );
 }

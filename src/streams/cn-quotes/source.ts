@@ -199,3 +199,43 @@ export function isZero(text: string): boolean {
 export function missing(requested: readonly CnSymbol[], seen: ReadonlySet<string>, reason: string): SymbolResult[] {
   return requested.filter((s) => !seen.has(s.symbol)).map((s) => ({ symbol: s.symbol, state: 'unknown' as const, reason }));
 }
+
+/** What every GET quote source (Sina, Tencent, Eastmoney) takes. */
+export interface GetSourceOptions {
+  /** Default the source's public endpoint; tests point it at a local server. */
+  readonly baseUrl?: string;
+  /** Codes per request; default 50. */
+  readonly maxBatch?: number;
+}
+
+/** How one GET source asks for a batch and reads the answer. */
+export interface GetSourceSpec {
+  readonly name: CnSourceName;
+  readonly defaultUrl: string;
+  readonly url: (base: string, symbols: readonly CnSymbol[]) => string;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly explainStatus?: (status: number) => string | undefined;
+  /** Bytes to records: the source's charset, then its format. */
+  readonly read: (bytes: Uint8Array, symbols: readonly CnSymbol[]) => BatchAnswer;
+}
+
+/** A source that GETs one URL per batch: the shape Sina, Tencent and Eastmoney share. */
+export function getQuoteSource(spec: GetSourceSpec, options: GetSourceOptions = {}): CnQuoteSource {
+  const base = (options.baseUrl ?? spec.defaultUrl).replace(/\/+$/, '');
+  return {
+    name: spec.name,
+    maxBatch: options.maxBatch ?? 50,
+    async fetchBatch(symbols, ctx) {
+      const bytes = await httpRequest({
+        source: spec.name,
+        url: spec.url(base, symbols),
+        ...(spec.headers ? { headers: spec.headers } : {}),
+        timeoutMs: ctx.timeoutMs,
+        scheduler: ctx.scheduler,
+        signal: ctx.signal,
+        ...(spec.explainStatus ? { explainStatus: spec.explainStatus } : {}),
+      });
+      return spec.read(bytes, symbols);
+    },
+  };
+}

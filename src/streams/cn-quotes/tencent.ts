@@ -34,14 +34,14 @@ import { prefixedCode, type CnSymbol } from './symbols.js';
 import {
   decimalText,
   decodeGbk,
-  httpRequest,
+  getQuoteSource,
   isZero,
   missing,
   sample,
   type BatchAnswer,
   type Bad,
   type CnQuoteSource,
-  type FetchContext,
+  type GetSourceOptions,
   type MalformedRecord,
   type SymbolResult,
 } from './source.js';
@@ -113,27 +113,16 @@ function readTime(text: string): number | undefined {
   return undefined;
 }
 
-export interface TencentSourceOptions {
-  /** Default http://qt.gtimg.cn; tests point it at a local server. */
-  readonly baseUrl?: string;
-  /** Codes per request; default 50. */
-  readonly maxBatch?: number;
-}
+export type TencentSourceOptions = GetSourceOptions;
 
 export function tencentSource(options: TencentSourceOptions = {}): CnQuoteSource {
-  const base = (options.baseUrl ?? TENCENT_URL).replace(/\/+$/, '');
-  return {
-    name: 'tencent',
-    maxBatch: options.maxBatch ?? 50,
-    async fetchBatch(symbols: readonly CnSymbol[], ctx: FetchContext): Promise<BatchAnswer> {
-      const bytes = await httpRequest({
-        source: 'tencent',
-        url: `${base}/q=${symbols.map(prefixedCode).join(',')}`,
-        timeoutMs: ctx.timeoutMs,
-        scheduler: ctx.scheduler,
-        signal: ctx.signal,
-      });
-      return parseTencentAnswer(decodeGbk(bytes), symbols);
+  return getQuoteSource(
+    {
+      name: 'tencent',
+      defaultUrl: TENCENT_URL,
+      url: (base, symbols) => `${base}/q=${symbols.map(prefixedCode).join(',')}`,
+      read: (bytes, symbols) => parseTencentAnswer(decodeGbk(bytes), symbols),
     },
-  };
+    options,
+  );
 }
