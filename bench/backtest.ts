@@ -12,7 +12,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DateTime } from 'luxon';
 import { loadPriceStore } from '../src/actors/market-data/alpha-vantage-file.js';
-import { runBacktest } from '../src/actors/runtime/backtest.js';
+import { runBacktest } from '../src/runtime/backtest.js';
 import { backtestConfig } from '../src/config/backtest-flags.js';
 
 const DATA = new URL('../../shared/data/', import.meta.url).pathname;

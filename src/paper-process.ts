@@ -13,8 +13,8 @@ import { checkCalendarWithTushare } from './actors/market-data/calendar-check.js
 import type { Config } from './config/schema.js';
 import { KillSwitch } from './actors/risk/kill-switch.js';
 import { loadPriceStore } from './actors/market-data/alpha-vantage-file.js';
-import { openQuoteSource } from './actors/runtime/quote-source.js';
-import { startPaper } from './actors/runtime/paper.js';
+import { openQuoteSource } from './runtime/quote-source.js';
+import { startPaper } from './runtime/paper.js';
 import { loadBenchmark } from './report/index.js';
 import { formatReportTable } from './report/table.js';
 import { startHttpServer, type RunningHttpServer } from './server/http-server.js';

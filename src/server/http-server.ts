@@ -20,9 +20,9 @@ import type { AddressInfo } from 'node:net';
 import type { Observable, SchedulerLike } from 'rxjs';
 import type { FeedEvent } from '../domain/feed.js';
 import { authenticate } from './auth.js';
-import { DashboardStateSchema, type DashboardState } from './dashboard-state.js';
+import { DashboardStateSchema, type DashboardState } from '../domain/dashboard-state.js';
 import { EventFeed, type EventFeedOptions, type FeedStats } from './event-feed.js';
-import { assessHealth, HealthReportSchema, type HealthReport } from './health.js';
+import { assessHealth, HealthReportSchema, type HealthReport } from '../domain/health.js';
 import { safeJson } from './redact.js';
 
 /** Context for `extraRoutes`: whether the caller passed the /api rule (for routes that need it). */

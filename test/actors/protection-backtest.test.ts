@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DateTime } from 'luxon';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runBacktest, type BacktestResult } from '../../src/actors/runtime/backtest.js';
+import { runBacktest, type BacktestResult } from '../../src/runtime/backtest.js';
 import { openStore } from '../../src/actors/store/store.js';
 import { parseConfig } from '../../src/config/load.js';
 

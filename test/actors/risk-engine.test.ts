@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DateTime } from 'luxon';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { JournalEntry } from '../../src/actors/runtime/engine-runtime.js';
+import type { JournalEntry } from '../../src/runtime/engine-runtime.js';
 import { KillSwitch } from '../../src/actors/risk/kill-switch.js';
 import { riskActor, type RiskActorDeps } from '../../src/actors/risk/risk.actor.js';
 import { DEFAULT_FEE_RATES } from '../../src/domain/fees.js';

@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import { DateTime } from 'luxon';
 import { describe, expect, it } from 'vitest';
 import { loadPriceStore } from '../../src/actors/market-data/alpha-vantage-file.js';
-import { runBacktest } from '../../src/actors/runtime/backtest.js';
+import { runBacktest } from '../../src/runtime/backtest.js';
 import { backtestConfig } from '../../src/config/backtest-flags.js';
 import { dec } from '../../src/domain/money.js';
 import { PriceStore } from '../../src/domain/price-store.js';

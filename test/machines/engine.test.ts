@@ -5,7 +5,7 @@ import { tickMessage } from '../../src/domain/clock-events.js';
 import { defaultScheduleSpec } from '../../src/domain/schedule.js';
 import { ticks } from '../../src/streams/clock.js';
 import { EpochVirtualScheduler } from '../../src/streams/virtual-time.js';
-import type { JournalEntry } from '../../src/actors/runtime/engine-runtime.js';
+import type { JournalEntry } from '../../src/runtime/engine-runtime.js';
 import { createInspectionRecorder } from '../../src/actors/store/inspection-recorder.js';
 import { sessionMachine } from '../../src/machines/session.machine.js';
 import { ledgerGetAccount } from '../../src/machines/session/context.js';

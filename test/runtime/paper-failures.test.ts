@@ -9,7 +9,7 @@ import { DateTime } from 'luxon';
 import { describe, expect, it } from 'vitest';
 import { loadPriceStore } from '../../src/actors/market-data/alpha-vantage-file.js';
 import { KillSwitch } from '../../src/actors/risk/kill-switch.js';
-import { startPaper } from '../../src/actors/runtime/paper.js';
+import { startPaper } from '../../src/runtime/paper.js';
 import { openStore } from '../../src/actors/store/store.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { FeedEvent } from '../../src/domain/feed.js';

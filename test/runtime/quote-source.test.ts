@@ -1,6 +1,6 @@
 /** The config's live quote source, built as the process builds it, against real local servers. */
 import { describe, expect, it } from 'vitest';
-import { openQuoteSource } from '../../src/actors/runtime/quote-source.js';
+import { openQuoteSource } from '../../src/runtime/quote-source.js';
 import { parseConfig } from '../../src/config/load.js';
 import { EpochVirtualScheduler } from '../../src/streams/virtual-time.js';
 import { AlpacaTestServer } from '../support/alpaca-server.js';

@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { KillRequest } from '../../src/server/event-feed.js';
-import type { DashboardState } from '../../src/server/dashboard-state.js';
+import type { DashboardState } from '../../src/domain/dashboard-state.js';
 import { TOKEN, closeAll, event, sampleState, startHarness } from './helpers.js';
 
 const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';

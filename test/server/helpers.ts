@@ -6,8 +6,8 @@
 import { Subject } from 'rxjs';
 import { WebSocket, type ClientOptions } from 'ws';
 import type { FeedEvent } from '../../src/domain/feed.js';
-import type { DashboardState } from '../../src/server/dashboard-state.js';
-import type { HealthReport } from '../../src/server/health.js';
+import type { DashboardState } from '../../src/domain/dashboard-state.js';
+import type { HealthReport } from '../../src/domain/health.js';
 import { startHttpServer, type HttpServerOptions, type RunningHttpServer } from '../../src/server/http-server.js';
 import { EpochVirtualScheduler } from '../../src/streams/virtual-time.js';
 

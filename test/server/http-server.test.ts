@@ -2,7 +2,7 @@ import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { Subject } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startHttpServer } from '../../src/server/http-server.js';
-import { assessHealth, type HealthReport } from '../../src/server/health.js';
+import { assessHealth, type HealthReport } from '../../src/domain/health.js';
 import { EpochVirtualScheduler } from '../../src/streams/virtual-time.js';
 import { FeedClient, TOKEN, closeAll, okHealth, sampleState, startHarness } from './helpers.js';
 

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DateTime } from 'luxon';
-import { startEngine, type EngineRuntime } from '../../src/actors/runtime/engine-runtime.js';
+import { startEngine, type EngineRuntime } from '../../src/runtime/engine-runtime.js';
 import { openStore, type Store } from '../../src/actors/store/store.js';
 import type { Message } from '../../src/domain/messages.js';
 import type { EngineInput } from '../../src/machines/engine.machine.js';

@@ -14,7 +14,7 @@ import { fromCallback, type ActorSystem, type AnyActorRef } from 'xstate';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyActorSystem = ActorSystem<any>;
-import type { SystemActors } from '../../src/actors/runtime/engine-runtime.js';
+import type { SystemActors } from '../../src/runtime/engine-runtime.js';
 import type { AnyMessage, Message, SessionOutcome } from '../../src/domain/messages.js';
 import type { Fill, OrderIntent, OrderRequest, OrderStatus } from '../../src/domain/orders.js';
 

@@ -26,8 +26,8 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { FeedEvent, FeedEventType } from '../../domain/feed.js';
 import { OrderResultSchema, OrderStatusSchema } from '../../domain/orders.js';
 import { REASONS } from '../../domain/reasons.js';
-import type { DashboardState } from '../../server/dashboard-state.js';
-import { assessHealth, type HealthReport } from '../../server/health.js';
+import type { DashboardState } from '../../domain/dashboard-state.js';
+import { assessHealth, type HealthReport } from '../../domain/health.js';
 import type { ExtraRoutes, RouteContext } from '../../server/http-server.js';
 
 export const METRICS_PATH = '/metrics';

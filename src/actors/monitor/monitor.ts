@@ -34,7 +34,7 @@ import type { QuoteFeed } from '../../streams/quote-feed.js';
 import { repeatOn } from '../../streams/repeat-on.js';
 import type { Broker } from '../brokers/broker.js';
 import type { Ledger } from '../ledger/ledger.js';
-import type { EngineRuntime } from '../runtime/engine-runtime.js';
+import type { EngineRuntime } from '../../runtime/engine-runtime.js';
 import type { Store } from '../store/store.js';
 
 type Alert = Message<'monitor.alert'>;

@@ -70,7 +70,7 @@ export interface RiskActorDeps {
   readonly onProtectiveResult?: (result: OrderResult) => void;
   /** Each new decision, for the audit trail and for `history` after a restart; awaited before the answer goes out. */
   readonly journal?: (decision: RiskDecision) => void | Promise<void>;
-  /** Cash promised to the signature's open buys (src/actors/runtime/commitments.ts); none when absent. */
+  /** Cash promised to the signature's open buys (src/runtime/commitments.ts); none when absent. */
   readonly committedCash?: (signature: string) => Dec;
   /** Decisions of an earlier run, oldest first, replayed on start. */
   readonly history?: readonly RiskDecision[];

@@ -2,7 +2,7 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { DateTime } from 'luxon';
-import { runBacktest, type BacktestResult } from '../../actors/runtime/backtest.js';
+import { runBacktest, type BacktestResult } from '../../runtime/backtest.js';
 import { backtestConfig, type BacktestFlags } from '../../config/backtest-flags.js';
 import type { Config } from '../../config/schema.js';
 import { FrequencySchema, MarketSchema } from '../../domain/markets.js';

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DateTime } from 'luxon';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runBacktest } from '../../../src/actors/runtime/backtest.js';
+import { runBacktest } from '../../../src/runtime/backtest.js';
 import { parseConfig } from '../../../src/config/load.js';
 import { call, calls, LlmTestServer, say } from '../../support/llm-server.js';
 import { cli } from '../../support/cli.js';

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { DateTime } from 'luxon';
 import { afterEach, describe, expect, it } from 'vitest';
 import { closeLogger, createLogger, formatPretty, idsOfFeedEvent, logFeedEvent, secretValues, withIds, type LoggerOptions } from '../../../src/actors/monitor/logger.js';
-import { feedEventOfMessage } from '../../../src/actors/runtime/feed-events.js';
+import { feedEventOfMessage } from '../../../src/runtime/feed-events.js';
 import type { FeedEvent } from '../../../src/domain/feed.js';
 import type { AnyMessage } from '../../../src/domain/messages.js';
 

@@ -6,14 +6,14 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { DateTime } from 'luxon';
-import { feedEventOfMessage } from '../../../src/actors/runtime/feed-events.js';
+import { feedEventOfMessage } from '../../../src/runtime/feed-events.js';
 import { LLM_BUCKETS, Metrics, METRIC_PREFIX, SESSION_BUCKETS, type LlmObserver } from '../../../src/actors/monitor/metrics.js';
 import type { FeedEvent } from '../../../src/domain/feed.js';
 import type { AnyMessage } from '../../../src/domain/messages.js';
 import type { OrderResult } from '../../../src/domain/orders.js';
 import { REASONS } from '../../../src/domain/reasons.js';
-import type { DashboardState } from '../../../src/server/dashboard-state.js';
-import type { HealthReport } from '../../../src/server/health.js';
+import type { DashboardState } from '../../../src/domain/dashboard-state.js';
+import type { HealthReport } from '../../../src/domain/health.js';
 import type { RunningHttpServer } from '../../../src/server/http-server.js';
 import { closeAll, FeedClient, okHealth, sampleState, startHarness, TOKEN } from '../../server/helpers.js';
 

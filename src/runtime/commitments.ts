@@ -5,9 +5,9 @@
  * same cash. Valued at the limit price, else the latest quote, else nothing (an
  * order without any price cannot be valued; the venue's own cash check remains).
  */
-import { Dec, dec } from '../../domain/money.js';
-import type { OrderRequest } from '../../domain/orders.js';
-import { orderSystemId } from '../../domain/ids.js';
+import { Dec, dec } from '../domain/money.js';
+import type { OrderRequest } from '../domain/orders.js';
+import { orderSystemId } from '../domain/ids.js';
 import type { EngineRuntime } from './engine-runtime.js';
 
 interface OrderChildContext {

@@ -16,9 +16,9 @@
  * asks the broker for its status by client order id before anything else.
  */
 import { createActor, type Actor, type AnyActorLogic, type InspectionEvent, type Observer } from 'xstate';
-import type { SystemActorId } from '../../domain/ids.js';
-import { engineMachine, type EngineEvent, type EngineInput } from '../../machines/engine.machine.js';
-import type { Store } from '../store/store.js';
+import type { SystemActorId } from '../domain/ids.js';
+import { engineMachine, type EngineEvent, type EngineInput } from '../machines/engine.machine.js';
+import type { Store } from '../actors/store/store.js';
 
 export type SystemActors = Readonly<Record<Exclude<SystemActorId, 'engine'>, AnyActorLogic>>;
 

@@ -12,17 +12,17 @@
  */
 import { DateTime } from 'luxon';
 import { asyncScheduler, type SchedulerLike } from 'rxjs';
-import { readSecret } from '../../config/env.js';
-import type { Config, DataSourceType } from '../../config/schema.js';
-import { InputError } from '../../domain/errors.js';
-import { MARKETS } from '../../domain/markets.js';
-import type { PriceStore } from '../../domain/price-store.js';
-import { startReplayServer, type ReplayServer } from '../../server/replay-server.js';
-import { AlpacaQuoteStream } from '../../streams/alpaca-quotes.js';
-import { createCnQuoteFeed } from '../../streams/cn-quotes/index.js';
-import type { CnSourceName } from '../../streams/cn-quotes/index.js';
-import type { QuoteFeed } from '../../streams/quote-feed.js';
-import { ReplayClock } from '../../streams/replay-clock.js';
+import { readSecret } from '../config/env.js';
+import type { Config, DataSourceType } from '../config/schema.js';
+import { InputError } from '../domain/errors.js';
+import { MARKETS } from '../domain/markets.js';
+import type { PriceStore } from '../domain/price-store.js';
+import { startReplayServer, type ReplayServer } from '../server/replay-server.js';
+import { AlpacaQuoteStream } from '../streams/alpaca-quotes.js';
+import { createCnQuoteFeed } from '../streams/cn-quotes/index.js';
+import type { CnSourceName } from '../streams/cn-quotes/index.js';
+import type { QuoteFeed } from '../streams/quote-feed.js';
+import { ReplayClock } from '../streams/replay-clock.js';
 
 export interface QuoteSource {
   readonly feed: QuoteFeed;

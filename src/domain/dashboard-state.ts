@@ -5,7 +5,7 @@
  * it goes out, so a bad field is a 500 here rather than a broken page.
  */
 import { z } from 'zod';
-import { DecimalString, OrderSideSchema } from '../domain/orders.js';
+import { DecimalString, OrderSideSchema } from './orders.js';
 
 const Iso = z.string().min(1);
 

@@ -4,21 +4,21 @@
  * per-signature runs a report is built from. One place, so the modes cannot drift.
  */
 import { DateTime } from 'luxon';
-import type { Config, ModelConfig } from '../../config/schema.js';
-import { aiTraderLabel } from '../../domain/ai-trader-labels.js';
-import { MARKETS } from '../../domain/markets.js';
-import { CASH_KEY } from '../../domain/position-log.js';
-import type { EngineInput } from '../../machines/engine.machine.js';
-import type { SignatureRun } from '../../report/index.js';
-import type { Decider } from '../agents/agent.js';
-import { createLlmDecider, type LlmWiring } from '../agents/llm/index.js';
-import { loadReplayLog, replayDecider, type ReplayLog } from '../agents/replay-agent.js';
-import { rulesDecider } from '../agents/rules-agent.js';
-import type { PointInTimeView } from '../../domain/point-in-time.js';
-import type { PriceSource } from '../../domain/price-store.js';
-import { SimulatedBroker, type SimulatedBrokerState } from '../brokers/simulated-broker.js';
-import { Ledger } from '../ledger/ledger.js';
-import type { Store } from '../store/store.js';
+import type { Config, ModelConfig } from '../config/schema.js';
+import { aiTraderLabel } from '../domain/ai-trader-labels.js';
+import { MARKETS } from '../domain/markets.js';
+import { CASH_KEY } from '../domain/position-log.js';
+import type { EngineInput } from '../machines/engine.machine.js';
+import type { SignatureRun } from '../report/index.js';
+import type { Decider } from '../actors/agents/agent.js';
+import { createLlmDecider, type LlmWiring } from '../actors/agents/llm/index.js';
+import { loadReplayLog, replayDecider, type ReplayLog } from '../actors/agents/replay-agent.js';
+import { rulesDecider } from '../actors/agents/rules-agent.js';
+import type { PointInTimeView } from '../domain/point-in-time.js';
+import type { PriceSource } from '../domain/price-store.js';
+import { SimulatedBroker, type SimulatedBrokerState } from '../actors/brokers/simulated-broker.js';
+import { Ledger } from '../actors/ledger/ledger.js';
+import type { Store } from '../actors/store/store.js';
 
 /** Where the simulated venue's books are kept in the store. */
 export const VENUE_KEY = 'venue';

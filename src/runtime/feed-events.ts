@@ -9,8 +9,8 @@
  */
 import { DateTime } from 'luxon';
 import type { InspectionEvent } from 'xstate';
-import type { FeedEvent, FeedEventType } from '../../domain/feed.js';
-import type { AnyMessage, Message, MessageType } from '../../domain/messages.js';
+import type { FeedEvent, FeedEventType } from '../domain/feed.js';
+import type { AnyMessage, Message, MessageType } from '../domain/messages.js';
 
 const signatureOfSession = (sessionId: string): string | undefined => sessionId.split('@')[0] || undefined;
 export const signatureOfOrder = (cid: string): string | undefined => /^(.+?)\.\d{8}T\d{4}\./.exec(cid)?.[1];

@@ -5,18 +5,18 @@
  * stays about running.
  */
 import { DateTime } from 'luxon';
-import type { Config } from '../../config/schema.js';
-import { isOpenAt } from '../../domain/calendar/index.js';
-import type { FeedEvent } from '../../domain/feed.js';
-import { MARKET_RULES } from '../../domain/market-rules.js';
-import { MARKETS } from '../../domain/markets.js';
-import type { HeartbeatState } from '../../domain/monitor/heartbeats.js';
-import type { PriceSource } from '../../domain/price-store.js';
-import type { DashboardOrder, DashboardState } from '../../server/dashboard-state.js';
-import type { HealthReport } from '../../server/health.js';
-import type { QuoteFeedHealth } from '../../streams/quote-feed.js';
-import type { Ledger } from '../ledger/ledger.js';
-import type { KillSwitchState } from '../risk/kill-switch.js';
+import type { Config } from '../config/schema.js';
+import { isOpenAt } from '../domain/calendar/index.js';
+import type { FeedEvent } from '../domain/feed.js';
+import { MARKET_RULES } from '../domain/market-rules.js';
+import { MARKETS } from '../domain/markets.js';
+import type { HeartbeatState } from '../domain/monitor/heartbeats.js';
+import type { PriceSource } from '../domain/price-store.js';
+import type { DashboardOrder, DashboardState } from '../domain/dashboard-state.js';
+import type { HealthReport } from '../domain/health.js';
+import type { QuoteFeedHealth } from '../streams/quote-feed.js';
+import type { Ledger } from '../actors/ledger/ledger.js';
+import type { KillSwitchState } from '../actors/risk/kill-switch.js';
 import { signatureOfOrder } from './feed-events.js';
 
 const MAX_ORDERS_SHOWN = 200;

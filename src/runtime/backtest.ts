@@ -13,14 +13,14 @@
 import { join } from 'node:path';
 import { DateTime } from 'luxon';
 import type { InspectionEvent } from 'xstate';
-import type { Config } from '../../config/schema.js';
-import { scheduleSpecOf } from '../../config/schedule-spec.js';
-import { tickMessage } from '../../domain/clock-events.js';
-import { InputError } from '../../domain/errors.js';
-import { MARKETS } from '../../domain/markets.js';
-import { viewAt, type PointInTimeView } from '../../domain/point-in-time.js';
-import type { PriceStore } from '../../domain/price-store.js';
-import { tradingInstants } from '../../domain/schedule.js';
+import type { Config } from '../config/schema.js';
+import { scheduleSpecOf } from '../config/schedule-spec.js';
+import { tickMessage } from '../domain/clock-events.js';
+import { InputError } from '../domain/errors.js';
+import { MARKETS } from '../domain/markets.js';
+import { viewAt, type PointInTimeView } from '../domain/point-in-time.js';
+import type { PriceStore } from '../domain/price-store.js';
+import { tradingInstants } from '../domain/schedule.js';
 import {
   buildReport,
   loadBenchmark,
@@ -28,28 +28,28 @@ import {
   writeReport,
   type BenchmarkSeries,
   type Report,
-} from '../../report/index.js';
-import { ticks } from '../../streams/clock.js';
-import { EpochVirtualScheduler } from '../../streams/virtual-time.js';
-import { agentActor, PendingDecisions } from '../agents/agent-actor.js';
-import type { LlmWiring } from '../agents/llm/index.js';
-import type { WallTimers } from '../agents/llm/timers.js';
-import { levelTranscripts } from '../agents/llm/transcript.js';
-import { brokerActor } from '../brokers/broker-actor.js';
-import { labelledBarAt } from '../brokers/simulated-broker.js';
-import { deadlineClock } from '../clock/deadline-clock.actor.js';
-import { ledgerActor } from '../ledger/ledger-actor.js';
-import { loadPriceStore } from '../market-data/alpha-vantage-file.js';
-import { marketDataActor } from '../market-data/market-data-actor.js';
-import { alertCollector, type Alert } from '../monitor/alert-collector.actor.js';
-import { KILL_SWITCH_OFF } from '../risk/kill-switch.js';
-import { riskActor } from '../risk/risk.actor.js';
-import { storeRiskJournal } from '../risk/risk-journal.js';
+} from '../report/index.js';
+import { ticks } from '../streams/clock.js';
+import { EpochVirtualScheduler } from '../streams/virtual-time.js';
+import { agentActor, PendingDecisions } from '../actors/agents/agent-actor.js';
+import type { LlmWiring } from '../actors/agents/llm/index.js';
+import type { WallTimers } from '../actors/agents/llm/timers.js';
+import { levelTranscripts } from '../actors/agents/llm/transcript.js';
+import { brokerActor } from '../actors/brokers/broker-actor.js';
+import { labelledBarAt } from '../actors/brokers/simulated-broker.js';
+import { deadlineClock } from '../actors/clock/deadline-clock.actor.js';
+import { ledgerActor } from '../actors/ledger/ledger-actor.js';
+import { loadPriceStore } from '../actors/market-data/alpha-vantage-file.js';
+import { marketDataActor } from '../actors/market-data/market-data-actor.js';
+import { alertCollector, type Alert } from '../actors/monitor/alert-collector.actor.js';
+import { KILL_SWITCH_OFF } from '../actors/risk/kill-switch.js';
+import { riskActor } from '../actors/risk/risk.actor.js';
+import { storeRiskJournal } from '../actors/risk/risk-journal.js';
 import { committedBuyCash } from './commitments.js';
-import { dec } from '../../domain/money.js';
-import { protection } from '../risk/protection.js';
-import { barQuotes } from '../../streams/bar-quotes.js';
-import { openStore } from '../store/store.js';
+import { dec } from '../domain/money.js';
+import { protection } from '../actors/risk/protection.js';
+import { barQuotes } from '../streams/bar-quotes.js';
+import { openStore } from '../actors/store/store.js';
 import { startEngine, type EngineRuntime } from './engine-runtime.js';
 
 export interface BacktestOptions {
