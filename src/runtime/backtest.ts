@@ -78,7 +78,10 @@ export interface BacktestResult {
   readonly ticksTotal: number;
 }
 
-import { buildDeciders, engineInput, loadReplayLogs, restoreLedger, signatureRuns, simulatedVenue, VENUE_KEY, WATCHER_KEY } from './assemble.js';
+import { buildDeciders, engineInput, loadReplayLogs, restoreLedger, signatureRuns, simulatedVenue, WATCHER_KEY } from './assemble.js';
+import { joinVenue, joinWatcher, reconcile } from './commit.js';
+import { buildManifest, checkManifest } from './manifest.js';
+import { armFailpoint, failpointFromEnv } from './failpoint.js';
 
 /** The stop-loss watcher's records (which positions already fired), so a resumed run does not fire twice. */
 
@@ -105,11 +108,17 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRes
   const store = await openStore(join(outDir, 'state'));
   let runtime: EngineRuntime | undefined;
   try {
+    // Resume only what these inputs computed: another config, data file or code is refused.
+    const saved = await store.loadSnapshot<{ context?: { lastTick?: { atMs: number } } }>('engine');
+    const inputs = [barsFile, ...config.models.flatMap((m) => (m.agent.kind === 'replay' ? [m.agent.log_file] : [])), ...(config.data_source.benchmark_file ? [config.data_source.benchmark_file] : [])];
+    const manifest = await checkManifest(store, outDir, await buildManifest(config, inputs, options.generatedAt.toISO()!, to), saved !== undefined);
+
+    // Everything the actors start is counted until it has answered: virtual time moves only
+    // when nothing is on its way (no heuristic waits, so load cannot change the numbers).
+    const inFlight = new PendingDecisions();
     const llm: LlmWiring = { transcripts: levelTranscripts(store), ...(options.llmTimers ? { timers: options.llmTimers } : {}), ...(options.env ? { env: options.env } : {}) };
     const deciders = await buildDeciders(config, logs, llm);
-    const decisions = new PendingDecisions();
     // Resume: virtual time starts after the last tick the stored engine processed.
-    const saved = await store.loadSnapshot<{ context?: { lastTick?: { atMs: number } } }>('engine');
     const lastTickMs = saved?.context?.lastTick?.atMs;
     const startMs = lastTickMs ?? instants[0]!.toMillis() - 60_000;
     const scheduler = new EpochVirtualScheduler(startMs);
@@ -121,6 +130,10 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRes
     const ledger = await restoreLedger(config, store, outDir, view, prices.symbols(), logs);
 
     const alerts: Alert[] = [];
+    const alert = (a: Alert) => {
+      alerts.push(a);
+      options.onAlert?.(a);
+    };
     let events = 0;
     // Stop-loss (and take-profit / trailing) on every price the bars reveal, not only at sessions.
     let engineRef: EngineRuntime | undefined;
@@ -129,16 +142,18 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRes
       ledger,
       now: nowMs,
       send: (m) => engineRef?.send(m),
-      alert: (a) => {
-        alerts.push(a);
-        options.onAlert?.(a);
-      },
+      alert,
       prevClose: (symbol) => prices.previousClose(symbol, now())?.price,
     });
     const risk = storeRiskJournal(store);
     const riskHistory = await risk.history();
     const watched = await store.loadSnapshot<ReturnType<typeof guard.watcher.snapshot>>(WATCHER_KEY);
     if (watched) guard.watcher.restore(watched);
+    // The venue and the watcher join every commit; a restart first makes the ledger agree.
+    joinVenue(store, broker);
+    joinWatcher(store, guard.watcher);
+    if (saved) await reconcile(store, ledger, broker, alert, nowMs());
+    const failpoint = armFailpoint(store, failpointFromEnv(options.env ?? process.env));
     runtime = await startEngine({
       store,
       input: engineInput(config),
@@ -146,8 +161,8 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRes
       actors: {
         clock: deadlineClock(scheduler),
         marketData: marketDataActor(view, nowMs),
-        ledger: ledgerActor(ledger, nowMs),
-        agent: agentActor(deciders, view, nowMs, decisions),
+        ledger: ledgerActor(ledger, nowMs, { inFlight }),
+        agent: agentActor(deciders, view, nowMs, inFlight),
         risk: riskActor({
           mode: 'backtest',
           market,
@@ -166,14 +181,16 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRes
           onProtectiveResult: (result) => guard.onResult(result),
           journal: risk.journal,
           history: riskHistory,
+          inFlight,
           committedCash: (signature) =>
             engineRef ? committedBuyCash(engineRef, signature, (symbol) => prices.priceAsOf(symbol, now())?.price.toFixed()) : dec(0),
         }),
-        broker: brokerActor(broker, nowMs),
+        broker: brokerActor(broker, nowMs, { afterCommit: (effect) => store.afterCommit(effect), inFlight }),
         monitor: alertCollector(alerts, options.onAlert),
       },
       inspect: (e) => {
         events++;
+        failpoint?.(e);
         options.inspect?.(e);
       },
     });
@@ -188,21 +205,20 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRes
         return value === 'queued' || value === 'accepted' || value === 'partially_filled';
       });
     };
-    /** Let the actor system finish what the last action started; give up waiting only when nothing moves at all. */
+    /**
+     * Let the actor system finish what the last action started: wait until nothing is in
+     * flight (answers, ledger writes, decisions, broker calls) and the step is committed.
+     * What still waits then waits on virtual time (a deadline, the next bar).
+     */
     const settle = async () => {
-      let idleTurns = 0;
       for (;;) {
-        const before = events;
+        await inFlight.idle();
         await ledger.idle();
-        await decisions.idle();
         await engine.flush();
-        await new Promise<void>((r) => setImmediate(r));
-        if (quiet()) return;
-        idleTurns = events === before ? idleTurns + 1 : 0;
-        // Something waits on time (a deadline) rather than on I/O: let time move.
-        if (idleTurns > 100) return;
+        if (inFlight.count === 0 && !store.busy()) return;
       }
     };
+    void events;
 
     const total = instants.length;
     const resumeFrom = lastTickMs === undefined ? undefined : DateTime.fromMillis(lastTickMs, { zone });
@@ -237,8 +253,6 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRes
         await settle();
         scheduler.advanceTo(next);
         await settle();
-        await store.saveSnapshot(VENUE_KEY, broker.state());
-        await store.saveSnapshot(WATCHER_KEY, guard.watcher.snapshot());
         if (completed && quiet()) break;
       }
     } finally {
@@ -250,7 +264,7 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRes
     const runs = signatureRuns(config, ledger);
     const report = buildReport(
       runs,
-      { market, frequency, from, to, rules: config.broker.rules, generatedAt: options.generatedAt.toISO()!, sessions: total },
+      { market, frequency, from, to, rules: config.broker.rules, generatedAt: manifest.createdAt, sessions: total },
       benchmark,
     );
     const files = await writeReport(outDir, report, renderReportHtml(report, runs, benchmark));

@@ -3,12 +3,12 @@
  * with the real system actors, persists its snapshot to the store after every
  * transition, journals every message, and resumes after a restore.
  *
- * Persistence: each snapshot change anywhere in the system marks the state dirty;
- * one write at a time saves the root's `getPersistedSnapshot()` (recursive: the
- * sessions and orders are in it) together with the journal entries since the last
- * write, in ONE LevelDB batch. Writes are coalesced, never reordered: the store
- * always holds a snapshot the machines actually passed through, and the journal
- * entries that led to it.
+ * Persistence: the engine is a participant of the store's commit (docs/persistence.md):
+ * each snapshot change anywhere in the system marks it dirty, and the commit that ends
+ * the step takes the root's `getPersistedSnapshot()` (recursive: the sessions and orders
+ * are in it) with the journal of messages since the last commit and the fills they
+ * carried (`fill-facts`), in the same ONE batch as everything else the step changed.
+ * The store always holds a state the machines actually passed through.
  *
  * Restore: the persisted snapshot is restored (children included, with their
  * system ids) and the engine is sent `resume`, which every waiting session and
@@ -18,7 +18,8 @@
 import { createActor, type Actor, type AnyActorLogic, type InspectionEvent, type Observer } from 'xstate';
 import type { SystemActorId } from '../domain/ids.js';
 import { engineMachine, type EngineEvent, type EngineInput } from '../machines/engine.machine.js';
-import type { Store } from '../actors/store/store.js';
+import type { RecordPut, Store } from '../actors/store/store.js';
+import type { Message } from '../domain/messages.js';
 
 export type SystemActors = Readonly<Record<Exclude<SystemActorId, 'engine'>, AnyActorLogic>>;
 
@@ -64,14 +65,22 @@ const nameOf = (ref: unknown): string | undefined => {
 /** Messages worth journalling: ours, not XState's internal ones (which may hold non-JSON errors). */
 const isJournalled = (type: string) => !type.startsWith('xstate.');
 
+/**
+ * Fills as the order machines received them, committed in the same batch as the order's new
+ * state: the ledger is a projection of these facts (applied once per fill id), so a fill the
+ * ledger had not written when the process died is applied again on restore, never lost.
+ */
+export const FILL_FACTS_SUBLEVEL = 'fill-facts';
+export const fillFactKey = (signature: string, fillId: string) => JSON.stringify([signature, fillId]);
+
 export async function startEngine(options: EngineRuntimeOptions): Promise<EngineRuntime> {
   const key = options.snapshotKey ?? 'engine';
   const { store } = options;
   const saved = await store.loadSnapshot<unknown>(key);
 
   let journal: JournalEntry[] = [];
+  let facts: RecordPut[] = [];
   let dirty = false;
-  let writing: Promise<void> | undefined;
   /** Set once the system stops (cleanly or not): nothing more is persisted. */
   let crashed = false;
   let failure: unknown;
@@ -82,10 +91,15 @@ export async function startEngine(options: EngineRuntimeOptions): Promise<Engine
       if (crashed) return;
       if (e.type === '@xstate.event' && isJournalled(e.event.type)) {
         journal.push({ from: nameOf(e.sourceRef), to: nameOf(e.actorRef) ?? '?', event: e.event });
+        if (e.event.type === 'ledger.applyFill') {
+          const m = e.event as Message<'ledger.applyFill'>;
+          facts.push({ sublevel: FILL_FACTS_SUBLEVEL, key: fillFactKey(m.signature, m.fill.fillId), value: m });
+        }
+        store.touch();
       }
       if (e.type === '@xstate.snapshot') {
         dirty = true;
-        writing ??= persistLoop();
+        store.touch();
       }
     },
   };
@@ -95,25 +109,23 @@ export async function startEngine(options: EngineRuntimeOptions): Promise<Engine
     ? createActor(logic, { snapshot: saved as never, input: options.input, systemId: 'engine', inspect })
     : createActor(logic, { input: options.input, systemId: 'engine', inspect });
 
-  async function persistLoop(): Promise<void> {
-    try {
-      // Yield first so the whole macrostep that marked us dirty has finished.
-      await Promise.resolve();
-      while (dirty && !crashed) {
-        dirty = false;
-        const snapshot = actor.getPersistedSnapshot();
-        const entries = journal;
-        journal = [];
-        await store.saveSnapshot(key, snapshot, { journal: entries });
-      }
-    } catch (err) {
-      failure = err;
-      options.onFatal?.(err);
-    } finally {
-      writing = undefined;
-      if (dirty && !crashed && failure === undefined) writing = persistLoop();
-    }
-  }
+  // The engine's part of every commit: its snapshot as of the end of the step (sessions and
+  // orders in it), the messages that led there, and the fills they carried.
+  const leave = store.participate({
+    name: 'engine',
+    collect: () => {
+      if (crashed || (!dirty && journal.length === 0)) return undefined;
+      dirty = false;
+      const write = { snapshots: { [key]: actor.getPersistedSnapshot() }, journal, puts: facts };
+      journal = [];
+      facts = [];
+      return write;
+    },
+  });
+  const unfail = store.onFailure((err) => {
+    failure = err;
+    options.onFatal?.(err);
+  });
 
   actor.subscribe({
     error: (err) => {
@@ -125,8 +137,14 @@ export async function startEngine(options: EngineRuntimeOptions): Promise<Engine
   if (saved) actor.send({ type: 'resume', tsEvent: options.now() });
 
   const flush = async (): Promise<void> => {
-    while (writing) await writing;
+    await store.commitNow();
     if (failure !== undefined) throw failure;
+  };
+  const halt = () => {
+    crashed = true;
+    leave();
+    unfail();
+    actor.stop();
   };
 
   return {
@@ -137,12 +155,8 @@ export async function startEngine(options: EngineRuntimeOptions): Promise<Engine
     stop: async () => {
       await flush();
       // What stopping does to the snapshot (children gone) is not a state to resume from.
-      crashed = true;
-      actor.stop();
+      halt();
     },
-    crash: () => {
-      crashed = true;
-      actor.stop();
-    },
+    crash: halt,
   };
 }

@@ -50,7 +50,8 @@ import { protection } from '../actors/risk/protection.js';
 import { storeRiskJournal } from '../actors/risk/risk-journal.js';
 import { riskActor } from '../actors/risk/risk.actor.js';
 import { openStore } from '../actors/store/store.js';
-import { buildDeciders, engineInput, loadReplayLogs, restoreLedger, signatureRuns, simulatedVenue, VENUE_KEY, WATCHER_KEY } from './assemble.js';
+import { buildDeciders, engineInput, loadReplayLogs, restoreLedger, signatureRuns, simulatedVenue, WATCHER_KEY } from './assemble.js';
+import { joinVenue, joinWatcher, reconcile } from './commit.js';
 import { committedBuyCash } from './commitments.js';
 import { startEngine, type EngineRuntime } from './engine-runtime.js';
 import { feedInspector } from './feed-events.js';
@@ -116,10 +117,11 @@ export async function startPaper(options: PaperOptions): Promise<PaperRun> {
   const prices = livePrices({ market, ...(options.history ? { history: options.history } : {}), universe: universeSymbols, last: (s) => quotes.last(s) });
   const view = (at: DateTime): PointInTimeView => viewAt(prices, at, (symbol) => labelledBarAt(prices, symbol, at));
   const events = new Subject<FeedEvent>();
-  const emit = (e: FeedEvent) => events.next(e);
 
   const logs = await loadReplayLogs(config);
   const store = await openStore(join(outDir, 'state'));
+  // The feed hears of a step only once it is committed: a fill published is a fill saved.
+  const emit = (e: FeedEvent) => store.afterCommit(() => events.next(e));
   const subs: Subscription[] = [];
   /** Undone when the start fails half-way (the monitor's timers, the kill switch watcher). */
   const cleanups: (() => void)[] = [];
@@ -163,6 +165,16 @@ export async function startPaper(options: PaperOptions): Promise<PaperRun> {
     const watched = await store.loadSnapshot<ReturnType<typeof guard.watcher.snapshot>>(WATCHER_KEY);
     if (watched) guard.watcher.restore(watched);
     const risk = storeRiskJournal(store);
+    // The venue and the watcher are in every commit from the start (a fill made while
+    // resuming included); a restart first makes the ledger agree with what is committed.
+    cleanups.push(joinVenue(store, broker), joinWatcher(store, guard.watcher));
+    const restarted = (await store.loadSnapshot('engine')) !== undefined;
+    if (restarted) {
+      const r = await reconcile(store, ledger, broker, raise, nowMs());
+      if (r.replayed + r.fromBroker + r.unknownToBroker > 0) {
+        raise({ type: 'monitor.alert', level: 'info', code: 'RECONCILED', message: `restart: ${r.replayed} committed fill(s) re-applied to the ledger, ${r.fromBroker} taken from the broker, ${r.unknownToBroker} unknown to the broker`, tsEvent: nowMs() });
+      }
+    }
 
     // Session outcomes and orders for /health and the dashboard, from the feed itself.
     const tracker = new RunTracker();
@@ -198,7 +210,14 @@ export async function startPaper(options: PaperOptions): Promise<PaperRun> {
           committedCash: (signature) =>
             engineRef ? committedBuyCash(engineRef, signature, (symbol) => prices.priceAsOf(symbol, now())?.price.toFixed()) : dec(0),
         }),
-        broker: brokerActor(broker, nowMs),
+        // The kill switch at the edge: read for every submit, after the commit that recorded it.
+        broker: brokerActor(broker, nowMs, {
+          afterCommit: (effect) => store.afterCommit(effect),
+          halted: (signature) => {
+            const ks = options.killSwitch.state();
+            return halted(signature) ? { reason: ks.reason, at: ks.at } : undefined;
+          },
+        }),
         monitor: alertCollector(alerts, onAlert),
       },
       inspect: feedInspector(now, emit),
@@ -239,13 +258,10 @@ export async function startPaper(options: PaperOptions): Promise<PaperRun> {
       share(),
     );
 
-    // The venue's time step on live prices: resting orders meet new quotes. Its books are saved
-    // on every change, queued in the store before the ledger's write of the same fill (the
-    // store writes in order), so the venue is never older than the ledger after a crash.
-    const saveVenue = () => store.saveSnapshot(VENUE_KEY, broker.state()).catch((err: unknown) => raise(storeAlert('venue', err, nowMs())));
-    const saveWatcher = () => store.saveSnapshot(WATCHER_KEY, guard.watcher.snapshot()).catch((err: unknown) => raise(storeAlert('stop-loss', err, nowMs())));
+    // The venue's time step on live prices: resting orders meet new quotes. Its books go into
+    // the commit of the step that changed them (joinVenue), with the ledger's and the engine's.
     subs.push(live.pipe(auditTime(1000, scheduler)).subscribe(() => broker.fillPending()));
-    subs.push(broker.updates$.subscribe(() => void saveVenue()));
+    const saveState = () => store.commitNow().catch((err: unknown) => raise(storeAlert('run', err, nowMs())));
     const r = config.risk_control;
     if (r.enable_stop_loss || r.take_profit_ratio || r.trailing_stop_ratio) subs.push(guard.watch(live));
 
@@ -278,7 +294,6 @@ export async function startPaper(options: PaperOptions): Promise<PaperRun> {
           broker.fillPending();
           engine.send(tickMessage(tick, nowMs()));
           options.onTick?.(tick.at);
-          void saveWatcher();
         },
         complete: () => {
           ticksDone = true;
@@ -342,12 +357,15 @@ export async function startPaper(options: PaperOptions): Promise<PaperRun> {
         } finally {
           try {
             await ledger.idle();
-            await saveVenue();
-            await saveWatcher();
+            await saveState();
             await quotes.close();
           } finally {
-            events.complete();
-            await store.close();
+            // The store's last commit releases the last feed events; then the feed ends.
+            try {
+              await store.close();
+            } finally {
+              events.complete();
+            }
           }
         }
       })());

@@ -193,6 +193,8 @@ describe('paper trading on a replayed day', () => {
     expect(diffs).toEqual({ ew: [`AAPL: ledger ${aapl + 7}, broker ${aapl}`, `cash: ledger ${before.cash.minus(700).toFixed()}, broker ${before.cash.toFixed()}`] });
     const after = whole.run.ledger.account('ew');
     expect([after.positions['AAPL']?.quantity ?? 0, after.cash.toFixed()]).toEqual([aapl, before.cash.toFixed()]);
+    // The feed hears of it once the correction is committed.
+    await whole.run.runtime.flush();
     const alert = whole.events.find((e) => e.type === 'alert' && e.payload['code'] === 'POSITION_MISMATCH');
     expect(alert).toMatchObject({ signature: 'ew', payload: { level: 'warning' } });
     expect(String(alert!.payload['message'])).toContain(`AAPL: ledger ${aapl + 7}, broker ${aapl}`);

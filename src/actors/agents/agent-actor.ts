@@ -18,6 +18,7 @@ import type { AnyMessage, Message } from '../../domain/messages.js';
 import { OrderIntentSchema } from '../../domain/orders.js';
 import type { PointInTimeView } from '../../domain/point-in-time.js';
 import type { Decider, Decision } from './agent.js';
+import { InFlight } from '../../domain/in-flight.js';
 
 type Reply = Message<'agent.intent'> | Message<'agent.done'> | Message<'agent.failed'>;
 
@@ -70,24 +71,8 @@ export function decideOnce(
  * `idle()` before it lets virtual time move, so a model's thinking time never
  * counts against the session's (virtual) deadline.
  */
-export class PendingDecisions {
-  #count = 0;
-  #waiters: (() => void)[] = [];
-  get count(): number {
-    return this.#count;
-  }
-  track<T>(promise: Promise<T>): Promise<T> {
-    this.#count++;
-    const done = () => {
-      if (--this.#count === 0) for (const w of this.#waiters.splice(0)) w();
-    };
-    promise.then(done, done);
-    return promise;
-  }
-  idle(): Promise<void> {
-    return this.#count === 0 ? Promise.resolve() : new Promise((r) => this.#waiters.push(r));
-  }
-}
+/** Decisions in flight (the backtest driver waits for them): the shared in-flight counter. */
+export class PendingDecisions extends InFlight {}
 
 export function agentActor(
   deciders: Readonly<Record<string, Decider>>,

@@ -13,6 +13,15 @@
  *   to that order as `broker.disconnected`, so it reconciles by status; it is never turned
  *   into a rejection.
  *
+ * Options (the runtime sets them; tests of the adapter alone may leave them out):
+ * - `afterCommit`: every call to the broker waits until the commit that recorded the order's
+ *   new state is durable (the outbox), so a broker never knows of an order the store forgets.
+ * - `halted(signature)`: the kill switch, read at this edge for EVERY submit (new, re-placed
+ *   after a restart, resumed): a halted signature's order is answered `broker.rejected`
+ *   KILL_SWITCH and never reaches the broker, whatever was decided before.
+ * - `inFlight`: broker calls are counted until their answer is delivered (the backtest driver
+ *   waits for them before moving time on).
+ *
  * If `updates$` errors (the stream broke), every order it has an address for is told
  * `broker.disconnected`.
  *
@@ -24,11 +33,19 @@
 import { fromCallback } from 'xstate';
 import { orderSystemId } from '../../domain/ids.js';
 import type { AnyMessage, Message } from '../../domain/messages.js';
+import type { InFlight } from '../../domain/in-flight.js';
 import type { Broker } from './broker.js';
+
+export interface BrokerActorOptions {
+  readonly afterCommit?: (effect: () => void) => void;
+  readonly halted?: (signature: string) => { readonly reason: string; readonly at: string } | undefined;
+  readonly inFlight?: InFlight;
+}
 
 type Outgoing = Message<'broker.accepted' | 'broker.rejected' | 'broker.fill' | 'broker.cancelled' | 'broker.expired' | 'broker.status' | 'broker.disconnected'>;
 
-export function brokerActor(broker: Broker, now: () => number) {
+export function brokerActor(broker: Broker, now: () => number, options: BrokerActorOptions = {}) {
+  const later = options.afterCommit ?? ((effect: () => void) => effect());
   return fromCallback<AnyMessage>(({ receive, system }) => {
     let stopped = false;
     const replyTo = new Map<string, string>();
@@ -43,19 +60,27 @@ export function brokerActor(broker: Broker, now: () => number) {
 
     /** Run a broker call; a synchronous throw or a rejected promise means "outcome unknown". */
     const call = <T>(clientOrderId: string, run: () => Promise<T>, then?: (value: T) => void): void => {
-      let pending: Promise<T>;
-      try {
-        pending = run();
-      } catch {
-        disconnected(clientOrderId);
-        return;
-      }
-      pending.then(
-        (value) => {
-          if (!stopped) then?.(value);
-        },
-        () => disconnected(clientOrderId),
-      );
+      let release!: () => void;
+      const answered = new Promise<void>((r) => (release = r));
+      options.inFlight?.track(answered);
+      later(() => {
+        if (stopped) return release();
+        let pending: Promise<T>;
+        try {
+          pending = run();
+        } catch {
+          disconnected(clientOrderId);
+          return release();
+        }
+        pending
+          .then(
+            (value) => {
+              if (!stopped) then?.(value);
+            },
+            () => disconnected(clientOrderId),
+          )
+          .finally(release);
+      });
     };
 
     const subscription = broker.updates$.subscribe({
@@ -75,7 +100,15 @@ export function brokerActor(broker: Broker, now: () => number) {
         case 'broker.submit': {
           const cid = m.order.clientOrderId;
           replyTo.set(cid, m.replyTo);
-          call(cid, () => broker.submit(m.order));
+          call(cid, () => {
+            // Read now, at the edge, after the commit: not what was decided before a restart.
+            const halt = options.halted?.(m.order.signature);
+            if (halt) {
+              deliver(cid, { type: 'broker.rejected', clientOrderId: cid, reason: 'KILL_SWITCH', message: `KILL_SWITCH: trading is halted by the kill switch (${halt.reason}${halt.at ? `, at ${halt.at}` : ''}); the order was not sent`, tsEvent: now() });
+              return Promise.resolve();
+            }
+            return broker.submit(m.order);
+          });
           break;
         }
         case 'broker.cancel':

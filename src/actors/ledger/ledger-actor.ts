@@ -20,11 +20,14 @@
 import { fromCallback, type AnyActorRef } from 'xstate';
 import { SYSTEM_IDS } from '../../domain/ids.js';
 import type { AnyMessage, Message } from '../../domain/messages.js';
+import type { InFlight } from '../../domain/in-flight.js';
 import type { Ledger } from './ledger.js';
 
 export interface LedgerActorOptions {
   /** Also told about every error (logs, tests). */
   readonly onError?: (error: unknown, request: AnyMessage) => void;
+  /** Requests in flight are counted here, answer included (the backtest driver waits for them). */
+  readonly inFlight?: InFlight;
 }
 
 const messageOf = (e: unknown) => (e instanceof Error ? e.message : String(e));
@@ -43,21 +46,22 @@ export function ledgerActor(ledger: Ledger, now: () => number, options: LedgerAc
     const alert = (level: 'warning' | 'critical', code: string, text: string, extra: { signature?: string; sessionId?: string; clientOrderId?: string }) =>
       send(SYSTEM_IDS.monitor, { type: 'monitor.alert', level, code, message: text, ...extra, tsEvent: now() } satisfies Message<'monitor.alert'>);
 
+    const track = (p: Promise<unknown>) => void options.inFlight?.track(p);
     receive((m) => {
       try {
         switch (m.type) {
           case 'ledger.getAccount':
-            ledger.getAccount(m.signature, m.at).then(
+            track(ledger.getAccount(m.signature, m.at).then(
               (account) => send(m.replyTo, { type: 'ledger.account', sessionId: m.sessionId, account, tsEvent: now() }),
               (err: unknown) => {
                 options.onError?.(err, m);
                 send(m.replyTo, { type: 'ledger.failed', sessionId: m.sessionId, message: `getAccount: ${messageOf(err)}`, tsEvent: now() });
               },
-            );
+            ));
             break;
           case 'ledger.recordSession': {
             const { sessionId, signature } = m.outcome;
-            ledger.recordSession(m.outcome).then(
+            track(ledger.recordSession(m.outcome).then(
               (result) => {
                 for (const text of result.mismatches) alert('warning', 'LEDGER_MISMATCH', text, { signature, sessionId });
                 send(m.replyTo, { type: 'ledger.recorded', sessionId, tsEvent: now() });
@@ -66,17 +70,17 @@ export function ledgerActor(ledger: Ledger, now: () => number, options: LedgerAc
                 options.onError?.(err, m);
                 send(m.replyTo, { type: 'ledger.failed', sessionId, message: `recordSession: ${messageOf(err)}`, tsEvent: now() });
               },
-            );
+            ));
             break;
           }
           case 'ledger.applyFill':
-            ledger.applyFill(m).catch((err: unknown) => {
+            track(ledger.applyFill(m).then(() => undefined, (err: unknown) => {
               options.onError?.(err, m);
               alert('critical', 'LEDGER_FILL_FAILED', `fill ${m.fill.fillId} of ${m.clientOrderId} not applied: ${messageOf(err)}`, {
                 signature: m.signature,
                 clientOrderId: m.clientOrderId,
               });
-            });
+            }));
             break;
           default:
             break;

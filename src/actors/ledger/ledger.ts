@@ -406,6 +406,11 @@ export class Ledger {
     this.#states = states;
   }
 
+  /** Whether the fill is in the books (applied once per signature and fill id). */
+  hasFill(signature: string, fillId: string): Promise<boolean> {
+    return this.#hasFill(fillKey(signature, fillId));
+  }
+
   async #hasFill(key: string): Promise<boolean> {
     if (this.#knownFills.has(key)) return true;
     const stored = await this.#options.store.getRecord(LEDGER_SUBLEVELS.fills, key);

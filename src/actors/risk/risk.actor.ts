@@ -31,6 +31,7 @@
  */
 import { fromCallback, type AnyActorRef } from 'xstate';
 import type { FeeRates } from '../../domain/fees.js';
+import type { InFlight } from '../../domain/in-flight.js';
 import { SYSTEM_IDS } from '../../domain/ids.js';
 import type { Market } from '../../domain/markets.js';
 import type { AccountView, AnyMessage, Message } from '../../domain/messages.js';
@@ -66,6 +67,8 @@ export interface RiskActorDeps {
   /** Injected clock, epoch ms. */
   readonly now: () => number;
   readonly killSwitch: Pick<KillSwitch, 'state' | 'watch'>;
+  /** Checks in flight are counted here (the backtest driver waits for them). */
+  readonly inFlight?: InFlight;
   /** Results of protective orders (stop-loss) placed with `replyTo: 'risk'`. */
   readonly onProtectiveResult?: (result: OrderResult) => void;
   /** Each new decision, for the audit trail and for `history` after a restart; awaited before the answer goes out. */
@@ -179,7 +182,15 @@ export function riskActor(deps: RiskActorDeps) {
 
     const check = async (m: Message<'risk.check'>): Promise<void> => {
       const recorded = book.decision(m.clientOrderId);
-      if (recorded) return reply(m, recorded);
+      if (recorded) {
+        // A decision recorded before a restart does not outlive a kill switch thrown since.
+        const ks = deps.killSwitch.state();
+        const halted = ks.active && (ks.signatures === 'all' || ks.signatures.includes(m.signature));
+        if (recorded.approved && halted) {
+          return reply(m, { ...recorded, approved: false, reason: 'KILL_SWITCH', message: `KILL_SWITCH: trading is halted by the kill switch (${ks.reason}${ks.at ? `, at ${ks.at}` : ''})` });
+        }
+        return reply(m, recorded);
+      }
       let account: AccountView;
       try {
         account = await deps.account(m.signature, m.at);
@@ -262,6 +273,7 @@ export function riskActor(deps: RiskActorDeps) {
     receive((m) => {
       if (m.type === 'risk.check') {
         queue = queue.then(() => check(m)).catch((err: unknown) => deps.onError?.(err, m));
+        deps.inFlight?.track(queue);
       } else if (m.type === 'order.result') {
         try {
           deps.onProtectiveResult?.(m.result);

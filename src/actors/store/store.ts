@@ -50,9 +50,52 @@ export interface ReadJournalOptions {
   readonly limit?: number;
 }
 
+/**
+ * What one participant of the commit adds to the next batch: snapshots by key, journal
+ * entries, records. Collected at commit time, so it is the participant's state as of the
+ * end of the step, whatever it went through during it.
+ */
+export interface StoreWrite {
+  readonly snapshots?: Readonly<Record<string, unknown>>;
+  readonly journal?: readonly unknown[];
+  readonly puts?: readonly RecordPut[];
+}
+
+/** A part of the system whose state goes into every commit it has changed (engine, venue, watcher). */
+export interface CommitParticipant {
+  readonly name: string;
+  /** Its writes for this commit, or undefined when it has not changed since the last one. */
+  collect(): StoreWrite | undefined;
+}
+
 export interface Store {
   /** The state directory. */
   readonly dir: string;
+  /**
+   * Stage writes for the next commit: checked for JSON safety now (a bad value throws here,
+   * nothing staged), written with everything else staged in the same step in ONE batch.
+   * Resolves once that batch is durable, to the journal sequence numbers of `write.journal`.
+   */
+  stage(write: StoreWrite, what?: string): Promise<number[]>;
+  /** Join every commit: `collect()` is asked at each commit; `touch()` asks for one. */
+  participate(participant: CommitParticipant): () => void;
+  /** Something a participant holds changed: a commit will follow at the end of this step. */
+  touch(): void;
+  /**
+   * Run `effect` once everything staged or changed so far is durable (the outbox: brokers,
+   * the feed, logs, alerts are told only after the commit). Never run when that commit fails.
+   */
+  afterCommit(effect: () => void): void;
+  /** Commit what is staged now and wait for it (and for the effects it released). */
+  commitNow(): Promise<void>;
+  /** Called after each durable batch, before its effects run (drills' failpoints, metrics). */
+  onCommit(listener: () => void): () => void;
+  /** Called when a commit fails: the store refuses every write after that (the process must stop). */
+  onFailure(listener: (error: unknown) => void): () => void;
+  /** Tests and drills: forget what is staged and close, as if the process died now. */
+  abandon(): Promise<void>;
+  /** Something is staged, changed or about to be committed (the backtest driver waits until it is not). */
+  busy(): boolean;
   /** Save a snapshot and the records that belong to it in one atomic batch. */
   saveSnapshot(key: string, snapshot: unknown, records?: SnapshotRecords): Promise<void>;
   loadSnapshot<T = unknown>(key: string): Promise<T | undefined>;
@@ -212,11 +255,47 @@ const openSublevel = (db: Level<string, unknown>, name: string) => db.sublevel<s
 type Sub = ReturnType<typeof openSublevel>;
 type Op = { type: 'put'; sublevel: Sub; key: string; value: unknown };
 
+interface Staged {
+  readonly write: StoreWrite;
+  readonly resolve: (seqs: number[]) => void;
+  readonly reject: (err: unknown) => void;
+}
+
+function checkWrite(write: StoreWrite, what: string): void {
+  for (const [key, snapshot] of Object.entries(write.snapshots ?? {})) {
+    assertKey(key, 'snapshot');
+    assertJsonSafe(snapshot, `snapshot "${key}"`);
+  }
+  (write.journal ?? []).forEach((entry, i) => assertJsonSafe(entry, `journal entry ${i}${what}`));
+  for (const p of write.puts ?? []) {
+    assertSublevelName(p.sublevel);
+    assertKey(p.key, `record in ${p.sublevel}`);
+    assertJsonSafe(p.value, `record ${p.sublevel}/${p.key}${what}`);
+  }
+}
+
+/**
+ * Group commit: every write of a step (one turn of the event loop: a message handled with
+ * everything it set off synchronously and in microtasks) is staged, participants add their
+ * changed state at commit time, and the whole goes to LevelDB in ONE batch, scheduled with
+ * `setImmediate` after the step. Only when the batch is durable do the writers' promises
+ * resolve and the effects queued with `afterCommit` run, in the order they were queued.
+ */
 class LevelStore implements Store {
   private readonly subs = new Map<string, Sub>();
+  private readonly participants = new Set<CommitParticipant>();
+  private readonly failureListeners = new Set<(error: unknown) => void>();
+  private readonly commitListeners = new Set<() => void>();
   private seq = 0;
-  private tail: Promise<unknown> = Promise.resolve();
+  private staged: Staged[] = [];
+  private effects: (() => void)[] = [];
+  private touched = false;
+  private scheduled = false;
+  private tail: Promise<void> = Promise.resolve();
+  private failed: unknown;
   private closing: Promise<void> | undefined;
+  /** Set once the last commit of `close` is done: nothing is written after it. */
+  private closed = false;
 
   constructor(
     readonly dir: string,
@@ -239,46 +318,128 @@ class LevelStore implements Store {
     }
   }
 
-  /** Run writes one after another: sequence numbers are assigned and committed in order. */
-  private write<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.closing) return Promise.reject(new Error(`store ${this.dir} is closed`));
-    const run = this.tail.then(fn);
-    this.tail = run.catch(() => undefined);
-    return run;
+  private refuse(): Error | undefined {
+    if (this.failed !== undefined) return new Error(`store ${this.dir} refuses writes after a failed commit: ${causeMessage(this.failed)}`);
+    if (this.closed) return new Error(`store ${this.dir} is closed`);
+    return undefined;
   }
 
-  /** Journal ops for `entries`, numbered after the current sequence (call inside `write`). */
-  private journalOps(entries: readonly unknown[]): Op[] {
-    const journal = this.sub(STORE_SUBLEVELS.journal);
-    return entries.map((value, i) => ({ type: 'put', sublevel: journal, key: journalKey(this.seq + 1 + i), value }));
+  stage(write: StoreWrite, what = ''): Promise<number[]> {
+    const refused = this.refuse();
+    if (refused) return Promise.reject(refused);
+    checkWrite(write, what);
+    return new Promise<number[]>((resolve, reject) => {
+      this.staged.push({ write, resolve, reject });
+      this.schedule();
+    });
   }
 
-  private async commit(ops: Op[], journalEntries: number): Promise<number[]> {
-    if (ops.length) await this.db.batch(ops);
-    const first = this.seq + 1;
-    this.seq += journalEntries;
-    return Array.from({ length: journalEntries }, (_, i) => first + i);
+  participate(participant: CommitParticipant): () => void {
+    this.participants.add(participant);
+    return () => this.participants.delete(participant);
+  }
+
+  touch(): void {
+    if (this.closed) return;
+    this.touched = true;
+    this.schedule();
+  }
+
+  afterCommit(effect: () => void): void {
+    if (this.failed !== undefined) return;
+    this.effects.push(effect);
+    this.schedule();
+  }
+
+  commitNow(): Promise<void> {
+    if (this.failed !== undefined) return Promise.reject(this.failed);
+    this.enqueueCommit();
+    return this.tail.then(() => {
+      if (this.failed !== undefined) throw this.failed;
+    });
+  }
+
+  busy(): boolean {
+    return this.staged.length > 0 || this.effects.length > 0 || this.touched;
+  }
+
+  onCommit(listener: () => void): () => void {
+    this.commitListeners.add(listener);
+    return () => this.commitListeners.delete(listener);
+  }
+
+  onFailure(listener: (error: unknown) => void): () => void {
+    this.failureListeners.add(listener);
+    return () => this.failureListeners.delete(listener);
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.enqueueCommit();
+    });
+  }
+
+  private enqueueCommit(): void {
+    this.tail = this.tail.then(() => this.commitOnce());
+  }
+
+  /** One batch: what was staged, what the participants changed, the journal numbered in order. */
+  private async commitOnce(): Promise<void> {
+    if (this.failed !== undefined) return;
+    if (this.closed) {
+      for (const s of this.staged.splice(0)) s.reject(new Error(`store ${this.dir} is closed`));
+      this.effects = [];
+      return;
+    }
+    const staged = this.staged;
+    const effects = this.effects;
+    this.staged = [];
+    this.effects = [];
+    this.touched = false;
+    const writes: StoreWrite[] = staged.map((s) => s.write);
+    const ranges: [number, number][] = [];
+    try {
+      // Participants always join (not only when touched): a change they did not announce still goes in.
+      for (const p of this.participants) {
+        const w = p.collect();
+        if (w) {
+          checkWrite(w, ` (from ${p.name})`);
+          writes.push(w);
+        }
+      }
+      const ops: Op[] = [];
+      const journal = this.sub(STORE_SUBLEVELS.journal);
+      let next = this.seq;
+      for (const w of writes) {
+        const first = next + 1;
+        for (const [key, value] of Object.entries(w.snapshots ?? {})) ops.push({ type: 'put', sublevel: this.sub(STORE_SUBLEVELS.snapshots), key, value });
+        for (const entry of w.journal ?? []) ops.push({ type: 'put', sublevel: journal, key: journalKey(++next), value: entry });
+        for (const p of w.puts ?? []) ops.push({ type: 'put', sublevel: this.sub(p.sublevel), key: p.key, value: p.value });
+        ranges.push([first, next]);
+      }
+      if (ops.length) await this.db.batch(ops);
+      this.seq = next;
+      if (ops.length) for (const l of this.commitListeners) l();
+    } catch (err) {
+      this.failed = err;
+      for (const s of staged) s.reject(err);
+      for (const l of this.failureListeners) l(err);
+      return;
+    }
+    staged.forEach((s, i) => {
+      const [first, last] = ranges[i]!;
+      s.resolve(Array.from({ length: last - first + 1 }, (_, k) => first + k));
+    });
+    // Effects last: whoever they tell (broker, feed, log) learns only what is already durable.
+    for (const effect of effects) effect();
   }
 
   async saveSnapshot(key: string, snapshot: unknown, records: SnapshotRecords = {}): Promise<void> {
     assertKey(key, 'snapshot');
-    assertJsonSafe(snapshot, `snapshot "${key}"`);
-    const journal = records.journal ?? [];
-    journal.forEach((entry, i) => assertJsonSafe(entry, `journal entry ${i} of snapshot "${key}"`));
-    const puts = records.puts ?? [];
-    for (const p of puts) {
-      assertSublevelName(p.sublevel);
-      assertKey(p.key, `record in ${p.sublevel}`);
-      assertJsonSafe(p.value, `record ${p.sublevel}/${p.key} of snapshot "${key}"`);
-    }
-    await this.write(() => {
-      const ops: Op[] = [
-        { type: 'put', sublevel: this.sub(STORE_SUBLEVELS.snapshots), key, value: snapshot },
-        ...this.journalOps(journal),
-        ...puts.map((p): Op => ({ type: 'put', sublevel: this.sub(p.sublevel), key: p.key, value: p.value })),
-      ];
-      return this.commit(ops, journal.length);
-    });
+    await this.stage({ snapshots: { [key]: snapshot }, ...(records.journal ? { journal: records.journal } : {}), ...(records.puts ? { puts: records.puts } : {}) }, ` of snapshot "${key}"`);
   }
 
   loadSnapshot<T = unknown>(key: string): Promise<T | undefined> {
@@ -287,8 +448,7 @@ class LevelStore implements Store {
   }
 
   appendJournal(entries: readonly unknown[]): Promise<number[]> {
-    entries.forEach((entry, i) => assertJsonSafe(entry, `journal entry ${i}`));
-    return this.write(() => this.commit(this.journalOps(entries), entries.length));
+    return this.stage({ journal: entries });
   }
 
   async *readJournal<T = unknown>(options: ReadJournalOptions = {}): AsyncIterable<JournalRecord<T>> {
@@ -305,9 +465,7 @@ class LevelStore implements Store {
 
   async putOrder(clientOrderId: string, record: unknown): Promise<void> {
     assertKey(clientOrderId, 'order');
-    assertJsonSafe(record, `order "${clientOrderId}"`);
-    const orders = this.sub(STORE_SUBLEVELS.orders);
-    await this.write(() => orders.put(clientOrderId, record));
+    await this.stage({ puts: [{ sublevel: STORE_SUBLEVELS.orders, key: clientOrderId, value: record }] });
   }
 
   getOrder<T = unknown>(clientOrderId: string): Promise<T | undefined> {
@@ -322,11 +480,7 @@ class LevelStore implements Store {
   }
 
   async putRecord(sublevel: string, key: string, value: unknown): Promise<void> {
-    assertSublevelName(sublevel);
-    assertKey(key, `record in ${sublevel}`);
-    assertJsonSafe(value, `record ${sublevel}/${key}`);
-    const sub = this.sub(sublevel);
-    await this.write(() => sub.put(key, value));
+    await this.stage({ puts: [{ sublevel, key, value }] });
   }
 
   async *listRecords<T = unknown>(sublevel: string, options: { readonly prefix?: string } = {}): AsyncIterable<{ key: string; value: T }> {
@@ -335,7 +489,25 @@ class LevelStore implements Store {
     for await (const [key, value] of this.sub(sublevel).iterator(range)) yield { key, value: value as T };
   }
 
+  /** Commit what is pending (and what its effects stage in turn), then close. Idempotent. */
   close(): Promise<void> {
+    this.closing ??= (async () => {
+      while (this.failed === undefined && (this.staged.length > 0 || this.effects.length > 0 || this.touched || this.participants.size > 0)) {
+        await this.commitNow().catch(() => undefined);
+        if (this.staged.length === 0 && this.effects.length === 0) break;
+      }
+      this.closed = true;
+      await this.tail;
+      await this.db.close();
+    })();
+    return this.closing;
+  }
+
+  abandon(): Promise<void> {
+    this.closed = true;
+    for (const s of this.staged.splice(0)) s.reject(new Error(`store ${this.dir} was abandoned`));
+    this.effects = [];
+    this.participants.clear();
     this.closing ??= this.tail.then(() => this.db.close());
     return this.closing;
   }

@@ -1,5 +1,7 @@
 /** `backtest`: the engine over historical bars in virtual time; writes position.jsonl per agent and the report. */
-import { resolve } from 'node:path';
+import { rm } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { InputError } from '../../domain/errors.js';
 import type { Command } from 'commander';
 import { DateTime } from 'luxon';
 import { runBacktest, type BacktestResult } from '../../runtime/backtest.js';
@@ -13,6 +15,26 @@ import { summarizeConfig } from './config.js';
 interface BacktestCliOptions extends Omit<BacktestFlags, 'replayLog'> {
   readonly replayLog?: string[];
   readonly out: string;
+  readonly forceNew?: boolean;
+}
+
+/**
+ * The report's stamp, the one wall-clock read of a backtest, made here at the edge; with
+ * SOURCE_DATE_EPOCH set (the reproducible-builds convention) that instant instead, so two
+ * runs of the same inputs write the same bytes.
+ */
+export function reportStamp(env: NodeJS.ProcessEnv = process.env): DateTime {
+  const epoch = env.SOURCE_DATE_EPOCH;
+  if (epoch === undefined || epoch === '') return DateTime.now();
+  if (!/^\d+$/.test(epoch)) throw new InputError(`SOURCE_DATE_EPOCH: expected whole seconds since 1970, got ${JSON.stringify(epoch)}`);
+  return DateTime.fromSeconds(Number(epoch), { zone: 'utc' });
+}
+
+/** `--force-new`: the stored run and what it wrote go, so the run starts over. */
+async function startOver(config: Config, outDir: string): Promise<void> {
+  await rm(join(outDir, 'state'), { recursive: true, force: true });
+  for (const f of ['report.json', 'report.html']) await rm(join(outDir, f), { force: true });
+  for (const m of config.models) await rm(join(outDir, m.signature, 'position.jsonl'), { force: true });
 }
 
 /** Run a backtest and print what a person wants to see: progress, the table, where the files are. */
@@ -22,8 +44,7 @@ export async function backtestAndPrint(config: Config, outDir: string, write = (
   const result = await runBacktest({
     config,
     outDir,
-    // The report's stamp is the one wall-clock read of a backtest, made here at the edge.
-    generatedAt: DateTime.now(),
+    generatedAt: reportStamp(),
     onProgress: (done, total, at) => {
       bar ??= progress(total);
       bar.update(done, at.slice(0, 16));
@@ -55,8 +76,10 @@ export function registerBacktestCommand(program: Command): void {
     .option('--to <date>', 'last date, YYYY-MM-DD (default: last bar)')
     .option('--no-stop-loss', 'turn risk_control.enable_stop_loss off (to replay AI-Trader runs as they were)')
     .requiredOption('--out <dir>', 'output directory: <signature>/position.jsonl, report.json, report.html, state/')
+    .option('--force-new', 'start over in --out: delete its stored run (state/), report and position.jsonl files first')
     .action(async (opts: BacktestCliOptions) => {
       const config = await backtestConfig(opts);
+      if (opts.forceNew) await startOver(config, resolve(opts.out));
       await backtestAndPrint(config, resolve(opts.out));
     });
 }

@@ -1,0 +1,113 @@
+/**
+ * The commit unit's participants and the restart's reconciliation (docs/persistence.md).
+ *
+ * Every part of the system whose state must survive a crash joins the store's commit: the
+ * engine (engine-runtime.ts), the simulated venue and the stop-loss watcher (here). The
+ * store takes each one's changed state at the end of the step, with what the ledger and risk
+ * staged, in ONE LevelDB batch; effects (a broker call, a feed event) wait for that batch.
+ *
+ * Restart: before the engine resumes, `reconcile` makes the ledger agree with what is
+ * committed and with the broker: fills the order machines received (fill facts) and fills the
+ * venue has that the ledger lacks are applied (the broker wins), fills the ledger has that the
+ * venue does not know are alerted.
+ */
+import type { SimulatedBroker } from '../actors/brokers/simulated-broker.js';
+import type { Ledger } from '../actors/ledger/ledger.js';
+import { LEDGER_SUBLEVELS } from '../actors/ledger/ledger.js';
+import type { Alert } from '../actors/monitor/alert-collector.actor.js';
+import type { StopLossWatcher } from '../actors/risk/stop-loss-watcher.js';
+import type { Store } from '../actors/store/store.js';
+import type { Message } from '../domain/messages.js';
+import { FILL_FACTS_SUBLEVEL } from './engine-runtime.js';
+import { VENUE_KEY, WATCHER_KEY } from './assemble.js';
+
+/** The venue's books join every commit after a change (every change is announced on `updates$`). */
+export function joinVenue(store: Store, venue: SimulatedBroker): () => void {
+  let dirty = false;
+  const sub = venue.updates$.subscribe(() => {
+    dirty = true;
+    store.touch();
+  });
+  const leave = store.participate({
+    name: 'venue',
+    collect: () => {
+      if (!dirty) return undefined;
+      dirty = false;
+      return { snapshots: { [VENUE_KEY]: venue.state() } };
+    },
+  });
+  return () => {
+    sub.unsubscribe();
+    leave();
+  };
+}
+
+/** The stop-loss watcher's records (which positions already fired) join the commit when they change. */
+export function joinWatcher(store: Store, watcher: Pick<StopLossWatcher, 'snapshot'>): () => void {
+  let last = JSON.stringify(watcher.snapshot());
+  return store.participate({
+    name: 'stop-loss',
+    collect: () => {
+      const snapshot = watcher.snapshot();
+      const text = JSON.stringify(snapshot);
+      if (text === last) return undefined;
+      last = text;
+      return { snapshots: { [WATCHER_KEY]: snapshot } };
+    },
+  });
+}
+
+type FillFact = Pick<Message<'ledger.applyFill'>, 'signature' | 'clientOrderId' | 'intent' | 'fill'>;
+
+export interface Reconciliation {
+  /** Fill facts the ledger had not applied when the process stopped. */
+  readonly replayed: number;
+  /** Fills the venue had that neither the ledger nor the fill facts knew (the broker wins). */
+  readonly fromBroker: number;
+  /** Fills the ledger has that the venue does not know (alerted, not changed). */
+  readonly unknownToBroker: number;
+}
+
+const byTime = (a: FillFact, b: FillFact) => a.fill.atMs - b.fill.atMs || (a.fill.fillId < b.fill.fillId ? -1 : a.fill.fillId > b.fill.fillId ? 1 : 0);
+
+/**
+ * Before the first session resumes: apply every committed fill fact the ledger lacks, then
+ * every venue fill the ledger still lacks; alert the reverse. Idempotent (fills apply once
+ * per fill id), so a crash during it is repaired by the next start.
+ */
+export async function reconcile(store: Store, ledger: Ledger, venue: SimulatedBroker | undefined, alert: (a: Alert) => void, nowMs: number): Promise<Reconciliation> {
+  const facts: FillFact[] = [];
+  for await (const { value } of store.listRecords<FillFact>(FILL_FACTS_SUBLEVEL)) facts.push(value);
+  let replayed = 0;
+  for (const f of facts.sort(byTime)) if ((await ledger.applyFill(f).catch(() => ({ applied: false }))).applied) replayed++;
+
+  let fromBroker = 0;
+  let unknownToBroker = 0;
+  if (venue) {
+    const venueFills = new Set<string>();
+    const missing: FillFact[] = [];
+    for (const o of venue.state().orders) {
+      for (const fill of o.fills) {
+        venueFills.add(JSON.stringify([o.order.signature, fill.fillId]));
+        if (!ledger.signatures().includes(o.order.signature)) continue;
+        if (!(await ledger.hasFill(o.order.signature, fill.fillId))) {
+          const { clientOrderId, signature, ...intent } = o.order;
+          missing.push({ signature, clientOrderId, intent, fill });
+        }
+      }
+    }
+    for (const f of missing.sort(byTime)) {
+      if ((await ledger.applyFill(f).catch(() => ({ applied: false }))).applied) {
+        fromBroker++;
+        alert({ type: 'monitor.alert', level: 'warning', code: 'RECONCILE_FILL_APPLIED', message: `restart: fill ${f.fill.fillId} of ${f.clientOrderId} (${f.intent.side} ${f.fill.quantity} ${f.intent.symbol} at ${f.fill.price}) was at the broker but not in the ledger; applied`, signature: f.signature, clientOrderId: f.clientOrderId, tsEvent: nowMs });
+      }
+    }
+    for await (const { value } of store.listRecords<FillFact>(LEDGER_SUBLEVELS.fills)) {
+      if (venueFills.has(JSON.stringify([value.signature, value.fill.fillId]))) continue;
+      unknownToBroker++;
+      alert({ type: 'monitor.alert', level: 'critical', code: 'RECONCILE_FILL_UNKNOWN', message: `restart: the ledger has fill ${value.fill.fillId} of ${value.clientOrderId} that the broker does not know; the books were not changed, check the account`, signature: value.signature, clientOrderId: value.clientOrderId, tsEvent: nowMs });
+    }
+  }
+  await ledger.idle();
+  return { replayed, fromBroker, unknownToBroker };
+}
