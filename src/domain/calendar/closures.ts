@@ -8,21 +8,7 @@
  * Sunday, including China's make-up working weekends (调休), so a weekday not
  * listed here is a full trading day with the regular segments of MARKETS.
  */
-import type { Market } from '../markets.js';
-
-/** 'YYYY-MM-DD' exchange-local date -> short name of the occasion. */
-export type DatedNames = Readonly<Record<string, string>>;
-
-export interface ClosureTable {
-  readonly fromYear: number;
-  readonly toYear: number;
-  readonly version: string;
-  readonly source: string;
-  /** Weekdays the exchange is closed all day. */
-  readonly closures: DatedNames;
-  /** Weekdays the exchange closes early, at MARKETS[market].earlyClose. */
-  readonly earlyCloses: DatedNames;
-}
+import type { ClosureTables, DatedNames } from './table-schema.js';
 
 /**
  * SSE/SZSE: built from chinese-days' State Council holidays (weekdays only),
@@ -447,21 +433,22 @@ const US_EARLY_CLOSES: DatedNames = {
   '2027-11-26': 'Day after Thanksgiving',
 };
 
-export const CLOSURE_TABLES: Readonly<Record<Market, ClosureTable>> = {
+/** Checked against ClosureTablesSchema in test/domain/calendar.test.ts. */
+export const CLOSURE_TABLES: Readonly<ClosureTables> = {
   cn: {
-    fromYear: 2015,
-    toYear: 2026,
+    from_year: 2015,
+    to_year: 2026,
     version: '2026.1',
     source: 'SSE/SZSE annual trading-holiday notices (休市安排), reconciled with State Council holiday notices via chinese-days',
     closures: CN_CLOSURES,
-    earlyCloses: {},
+    early_closes: {},
   },
   us: {
-    fromYear: 2015,
-    toYear: 2027,
+    from_year: 2015,
+    to_year: 2027,
     version: '2027.1',
     source: 'NYSE holiday and hours announcements',
     closures: US_CLOSURES,
-    earlyCloses: US_EARLY_CLOSES,
+    early_closes: US_EARLY_CLOSES,
   },
 };
