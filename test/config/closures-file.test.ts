@@ -133,3 +133,12 @@ describe('CLI with a closures file', () => {
     ]);
   });
 });
+
+describe('docs/calendar.md', () => {
+  it('shows the example file as it is', async () => {
+    const doc = await readFile(join(ROOT, 'docs/calendar.md'), 'utf8');
+    const block = doc.slice(doc.indexOf('### Example: NYSE 2028'));
+    const json = block.slice(block.indexOf('```json\n') + 8, block.indexOf('\n```', block.indexOf('```json\n')));
+    expect(JSON.parse(json)).toEqual(JSON.parse(await readFile(EXAMPLE, 'utf8')));
+  });
+});
