@@ -9,7 +9,9 @@
 import { join } from 'node:path';
 import { DateTime } from 'luxon';
 import { readOptionalSecret, readSecret } from './config/env.js';
-import { checkCalendarWithTushare } from './actors/market-data/calendar-check.js';
+import { calendarCheckYears, checkCalendarWithTushare } from './actors/market-data/calendar-check.js';
+import { calendarCoverageWatch } from './actors/monitor/calendar-coverage.js';
+import { applyCalendarConfig } from './config/closures-file.js';
 import type { Config } from './config/schema.js';
 import { KillSwitch } from './actors/risk/kill-switch.js';
 import { loadPriceStore } from './actors/market-data/alpha-vantage-file.js';
@@ -47,6 +49,8 @@ export async function runPaperProcess(config: Config, options: PaperProcessOptio
   if (config.mode === 'live' && config.broker.type !== 'simulated') {
     throw new InputError(`broker.type: ${config.broker.type} is not connected yet; live trading needs a real broker adapter (paper mode runs on the simulated broker)`);
   }
+  // The calendar first: a bad closures file stops the start before anything opens.
+  const calendar = await applyCalendarConfig(config);
   const demo = ds.type === 'replay' && ds.replay_url === undefined;
   const outDir = options.outDir ?? (demo ? join(config.state_dir, 'runs', `paper-${wallNow().toFormat("yyyyLLdd'T'HHmmss")}`) : config.state_dir);
   const history = ds.bars_file ? await loadPriceStore(ds.bars_file, { market: config.market }) : undefined;
@@ -70,6 +74,12 @@ export async function runPaperProcess(config: Config, options: PaperProcessOptio
       onError: (f) => write(`alert channel ${f.channel}: ${f.outcome} ${f.level} ${f.code}: ${f.message}\n`),
     });
     closers.push(() => alerts.close());
+    /** A start-up or monitor alert raised here (not by the runtime): to the channels and the console. */
+    const notify = (level: 'info' | 'warning', code: string, message: string) => {
+      alerts.dispatch({ type: 'monitor.alert' as const, level, code, message, tsEvent: wallMs() });
+      write(`alert ${level} ${code}: ${message}\n`);
+    };
+    const coverage = calendarCoverageWatch({ market: config.market, now: wallNow, raise: notify });
     const source = await openQuoteSource(config, { ...(history ? { history } : {}), symbols, env, onProblem: (t) => write(`${t}\n`) });
     closers.push(() => source.close());
     const killSwitch = new KillSwitch(config.state_dir, () => wallNow().toMillis());
@@ -112,7 +122,10 @@ export async function runPaperProcess(config: Config, options: PaperProcessOptio
         alerts.dispatch(a);
         write(`alert ${a.level} ${a.code}${a.signature ? ` [${a.signature}]` : ''}: ${a.message}\n`);
       },
-      onTick: (at) => write(`tick ${at.toFormat('yyyy-LL-dd HH:mm ZZZZ')}: ${config.models.filter((m) => m.enabled).length} sessions\n`),
+      onTick: (at) => {
+        write(`tick ${at.toFormat('yyyy-LL-dd HH:mm ZZZZ')}: ${config.models.filter((m) => m.enabled).length} sessions\n`);
+        coverage.check(); // a running process entering the last 30 days of its calendar
+      },
     });
     const paper = run;
     closers.push(() => paper.stop());
@@ -166,15 +179,16 @@ export async function runPaperProcess(config: Config, options: PaperProcessOptio
         options.stopSignal?.removeEventListener('abort', onAbort);
       });
     });
-    // With a Tushare token, our A-share calendar is checked against Tushare's for this year.
+    coverage.check(); // CALENDAR_COVERAGE_ENDING at every start within 30 days of the calendar's end
+    // With a Tushare token, our A-share calendar is checked against Tushare's for this year
+    // and for every year the closures file added.
     if (config.market === 'cn' && ds.token_env) {
-      const notify = (level: 'info' | 'warning', code: string, message: string) => {
-        const a = { type: 'monitor.alert' as const, level, code, message, tsEvent: wallMs() };
-        alerts.dispatch(a);
-        write(`alert ${level} ${code}: ${message}\n`);
-      };
-      void checkCalendarWithTushare({ token: readSecret(ds.token_env, env, 'data_source.token_env'), ...(ds.source_urls?.tushare ? { url: ds.source_urls.tushare } : {}), year: wallNow().setZone('Asia/Shanghai').year }).then(
-        (diffs) => diffs.length > 0 && notify('warning', 'CALENDAR_MISMATCH', `Tushare's trade calendar differs from ours on ${diffs.length} day(s): ${diffs.join('; ')}`),
+      const years = calendarCheckYears(wallNow().setZone('Asia/Shanghai').year, calendar.addedYears.cn);
+      void checkCalendarWithTushare({ token: readSecret(ds.token_env, env, 'data_source.token_env'), ...(ds.source_urls?.tushare ? { url: ds.source_urls.tushare } : {}), years }).then(
+        ({ differences: diffs, unchecked }) => {
+          if (diffs.length > 0) notify('warning', 'CALENDAR_MISMATCH', `Tushare's trade calendar differs from ours on ${diffs.length} day(s): ${diffs.join('; ')}`);
+          if (unchecked.length > 0) notify('info', 'CALENDAR_CHECK_FAILED', `Tushare has no trade calendar for ${unchecked.join(', ')} yet: those days are not checked`);
+        },
         (err: unknown) => notify('info', 'CALENDAR_CHECK_FAILED', `could not check the calendar with Tushare: ${err instanceof Error ? err.message : String(err)}`),
       );
     }

@@ -4,10 +4,10 @@
  *
  * Paths: a relative path WRITTEN in a config file (data_source.bars_file,
  * data_source.benchmark_file, models[].agent.log_file, models[].agent.prompt_template,
- * log.file, state_dir) is relative to the directory of that file, so a config works
- * from any working directory; `loadConfig` makes them absolute. A default that the
- * file does not set (state_dir "state") is relative to the process's working
- * directory. Either way every path in a loaded Config can be used as is.
+ * log.file, calendar.closures_file, state_dir) is relative to the directory of that
+ * file, so a config works from any working directory; `loadConfig` makes them
+ * absolute. A default that the file does not set (state_dir "state") is relative to
+ * the process's working directory. Either way every path in a loaded Config can be used as is.
  */
 import { readFile, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
@@ -80,6 +80,7 @@ export function resolveConfigPaths(config: Config, baseDir: string, raw: unknown
       benchmark_file: abs(config.data_source.benchmark_file),
     },
     log: { ...config.log, file: abs(config.log.file) },
+    calendar: { ...config.calendar, closures_file: abs(config.calendar.closures_file) },
     models: config.models.map((m) => {
       const agent = m.agent;
       if (agent.kind === 'replay') return { ...m, agent: { ...agent, log_file: abs(agent.log_file) } };
@@ -98,6 +99,7 @@ export async function missingFiles(config: Config): Promise<string[]> {
   const wanted: [string, string | undefined][] = [
     ['data_source.bars_file', config.data_source.bars_file],
     ['data_source.benchmark_file', config.data_source.benchmark_file],
+    ['calendar.closures_file', config.calendar.closures_file],
   ];
   config.models.forEach((m, i) => {
     if (m.agent.kind === 'replay') wanted.push([`models[${i}].agent.log_file`, m.agent.log_file]);

@@ -409,6 +409,12 @@ export const LogSchema = z.strictObject({
   file: filePath().optional(),
 });
 
+/** Exchange calendars beyond the built-in tables (docs/calendar.md). */
+export const CalendarSchema = z.strictObject({
+  /** A JSON closure table adding years the built-in one lacks; checked against the years both have. */
+  closures_file: filePath().optional(),
+});
+
 /** Backtest span, inclusive; either end may be left out (the bars file's first or last day). */
 export const DateRangeSchema = z.strictObject({ from: DateSchema.optional(), to: DateSchema.optional() });
 
@@ -438,6 +444,7 @@ const ConfigObjectSchema = z
     /** Where alerts go to people (WeCom, DingTalk, Feishu, email, a webhook). */
     alerts: AlertsSchema.prefault({}),
     log: LogSchema.prefault({}),
+    calendar: CalendarSchema.prefault({}),
     /** Backtest span (inclusive); default: the whole bars file. */
     date_range: DateRangeSchema.optional(),
   })
@@ -629,6 +636,7 @@ export type RulesAgentSpec = Extract<AgentSpec, { kind: 'rules' }>;
 export type ReplayAgentSpec = Extract<AgentSpec, { kind: 'replay' }>;
 export type RulesStrategy = RulesAgentSpec['strategy'];
 export type LogConfig = Config['log'];
+export type CalendarConfig = Config['calendar'];
 export type ServerConfig = Config['server'];
 export type MonitorConfig = Config['monitor'];
 export type { AlertsConfig } from './alerts-schema.js';

@@ -22,7 +22,7 @@ const sample = {
 
 const sections: { path: (string | number)[]; prefix: string }[] = [
   { path: [], prefix: '' },
-  ...['schedule', 'data_source', 'broker', 'risk_control', 'execution', 'agent_config', 'log', 'date_range', 'server', 'monitor', 'alerts'].map(
+  ...['schedule', 'data_source', 'broker', 'risk_control', 'execution', 'agent_config', 'log', 'date_range', 'server', 'monitor', 'alerts', 'calendar'].map(
     (s) => ({ path: [s], prefix: '' }),
   ),
   { path: ['broker', 'fees', 'cn'], prefix: 'fees.cn.' },

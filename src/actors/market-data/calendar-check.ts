@@ -1,8 +1,9 @@
 /**
- * Our A-share calendar (versioned tables in src/domain/calendar) checked against Tushare's
- * `trade_cal` when a Tushare token is configured: every day the two disagree on is a line
- * for a `CALENDAR_MISMATCH` alert, so a closure announced after this build (the exchanges
- * publish next year's holidays each December) is noticed instead of trading into it.
+ * Our A-share calendar (versioned tables in src/domain/calendar, plus the years a user's
+ * closures file added) checked against Tushare's `trade_cal` when a Tushare token is
+ * configured: every day the two disagree on is a line for a `CALENDAR_MISMATCH` alert, so
+ * a closure announced after this build (the exchanges publish next year's holidays each
+ * December) or a wrong day in a closures file is noticed instead of trading into it.
  */
 import { DateTime } from 'luxon';
 import { isTradingDay } from '../../domain/calendar/index.js';
@@ -25,14 +26,37 @@ export function calendarDifferences(days: readonly TradeCalDay[]): string[] {
   return out;
 }
 
-/** Fetch the SSE calendar of `year` from Tushare and compare it with ours. */
-export async function checkCalendarWithTushare(options: { readonly token: string; readonly url?: string; readonly year: number; readonly timeoutMs?: number }): Promise<string[]> {
-  const days = await tushareTradeCal({
-    token: options.token,
-    ...(options.url ? { url: options.url } : {}),
-    startDate: `${options.year}0101`,
-    endDate: `${options.year}1231`,
-    ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
-  });
-  return calendarDifferences(days);
+/** The years to check: the current one, and every year a closures file added (the least trusted). */
+export function calendarCheckYears(currentYear: number, addedYears: readonly number[]): number[] {
+  return [...new Set([currentYear, ...addedYears])].sort((a, b) => a - b);
+}
+
+export interface CalendarCheck {
+  /** Days the two calendars disagree on, as sentences. */
+  readonly differences: string[];
+  /** Years Tushare returned no days for (not published there yet): nothing was compared. */
+  readonly unchecked: number[];
+}
+
+/** Fetch the SSE calendar of each of `years` from Tushare and compare it with ours. */
+export async function checkCalendarWithTushare(options: {
+  readonly token: string;
+  readonly url?: string;
+  readonly years: readonly number[];
+  readonly timeoutMs?: number;
+}): Promise<CalendarCheck> {
+  const differences: string[] = [];
+  const unchecked: number[] = [];
+  for (const year of options.years) {
+    const days = await tushareTradeCal({
+      token: options.token,
+      ...(options.url ? { url: options.url } : {}),
+      startDate: `${year}0101`,
+      endDate: `${year}1231`,
+      ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
+    });
+    if (days.length === 0) unchecked.push(year);
+    differences.push(...calendarDifferences(days));
+  }
+  return { differences, unchecked };
 }

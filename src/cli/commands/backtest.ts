@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { DateTime } from 'luxon';
 import { runBacktest, type BacktestResult } from '../../runtime/backtest.js';
 import { backtestConfig, type BacktestFlags } from '../../config/backtest-flags.js';
+import { applyCalendarConfig } from '../../config/closures-file.js';
 import type { Config } from '../../config/schema.js';
 import { FrequencySchema, MarketSchema } from '../../domain/markets.js';
 import { formatReportTable } from '../../report/index.js';
@@ -39,6 +40,7 @@ async function startOver(config: Config, outDir: string): Promise<void> {
 
 /** Run a backtest and print what a person wants to see: progress, the table, where the files are. */
 export async function backtestAndPrint(config: Config, outDir: string, write = (s: string) => process.stdout.write(s)): Promise<BacktestResult> {
+  await applyCalendarConfig(config); // the closures file, if any, before a single session is scheduled
   write(`backtest: ${summarizeConfig(config)}\n`);
   let bar: ReturnType<typeof progress> | undefined;
   const result = await runBacktest({

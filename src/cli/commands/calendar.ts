@@ -1,9 +1,12 @@
 /**
- * `calendar --market cn|us --from YYYY-MM-DD --to YYYY-MM-DD [--json]`: the
- * trading days of a range with their hours, as a table or as JSON. Bad dates and
- * years outside the calendar's coverage are InputErrors (exit 2).
+ * `calendar --market cn|us --from YYYY-MM-DD --to YYYY-MM-DD [--json] [--config FILE]`:
+ * the trading days of a range with their hours, as a table or as JSON; with --config,
+ * the config's closures file (calendar.closures_file) is laid over the built-in tables.
+ * Bad dates and years outside the calendar's coverage are InputErrors (exit 2).
  */
 import { Option, type Command } from 'commander';
+import { applyCalendarConfig } from '../../config/closures-file.js';
+import { loadConfig } from '../../config/load.js';
 import { calendarCoverage, toCalendarJson, tradingDays, type TradingDay } from '../../domain/calendar/index.js';
 import { MARKETS, MarketSchema, type Market } from '../../domain/markets.js';
 
@@ -12,6 +15,7 @@ interface CalendarOptions {
   readonly from: string;
   readonly to: string;
   readonly json?: boolean;
+  readonly config?: string;
 }
 
 function note(day: TradingDay): string {
@@ -47,7 +51,9 @@ export function registerCalendarCommand(program: Command): void {
     .requiredOption('--from <date>', 'first date, YYYY-MM-DD (exchange-local)')
     .requiredOption('--to <date>', 'last date, YYYY-MM-DD (exchange-local)')
     .option('--json', 'print a JSON array, one object per trading day')
-    .action((opts: CalendarOptions) => {
+    .option('--config <file>', "use the config's calendar.closures_file over the built-in tables")
+    .action(async (opts: CalendarOptions) => {
+      if (opts.config !== undefined) await applyCalendarConfig(await loadConfig(opts.config));
       const days = tradingDays(opts.market, opts.from, opts.to);
       const out = opts.json ? JSON.stringify(days.map(toCalendarJson), null, 2) + '\n' : renderText(opts.market, days);
       process.stdout.write(out);

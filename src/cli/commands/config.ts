@@ -6,6 +6,7 @@
  */
 import { relative } from 'node:path';
 import type { Command } from 'commander';
+import { calendarFromConfig } from '../../config/closures-file.js';
 import { ConfigError, loadConfig, missingFiles, resolveConfigPath } from '../../config/load.js';
 import type { Config } from '../../config/schema.js';
 
@@ -44,6 +45,7 @@ export function registerConfigCommands(program: Command): void {
         const n = missing.length;
         throw new ConfigError(`invalid config ${shown}: ${n} problem${n === 1 ? '' : 's'}`, missing, path);
       }
+      await calendarFromConfig(loaded); // a closures file that is invalid or disagrees with the built-in years
       process.stdout.write(`ok: ${shown} — ${summarizeConfig(loaded)}\n`);
     });
 

@@ -1,5 +1,6 @@
 /** `schedule`: the trading instants of a market/frequency (or of a config) between two dates. */
 import type { Command } from 'commander';
+import { applyCalendarConfig } from '../../config/closures-file.js';
 import { loadConfig } from '../../config/load.js';
 import { scheduleSpecOf } from '../../config/schedule-spec.js';
 import { InputError } from '../../domain/errors.js';
@@ -47,6 +48,7 @@ async function resolveSpec(opts: ScheduleOptions): Promise<ScheduleSpec> {
     return defaultScheduleSpec(opts.market, opts.frequency);
   }
   const config = await loadConfig(opts.config);
+  await applyCalendarConfig(config); // its closures file decides the trading days too
   // Flags override the file; a changed market brings that market's default times.
   const market = opts.market ?? config.market;
   const frequency = opts.frequency ?? config.frequency;

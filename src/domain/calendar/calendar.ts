@@ -4,11 +4,16 @@
  * instants are luxon DateTimes and come back in the exchange zone. Nothing here
  * reads the wall clock. A day outside a table's years throws
  * CalendarCoverageError instead of being guessed.
+ *
+ * The one piece of state: the tables in force. They are the built-in CLOSURE_TABLES
+ * until start-up installs the built-in ones merged with a user's closures file
+ * (installClosureTables; the merge is ./merge.ts); nothing changes them after.
  */
 import { DateTime } from 'luxon';
 import { InputError } from '../errors.js';
 import { MARKETS, type Market, type WallTime } from '../markets.js';
-import { CLOSURE_TABLES, type ClosureTable } from './closures.js';
+import { CLOSURE_TABLES } from './closures.js';
+import type { ClosureTable, ClosureTables } from './table-schema.js';
 
 export interface SessionBreak {
   readonly start: DateTime;
@@ -52,17 +57,30 @@ export class CalendarCoverageError extends InputError {
   ) {
     const t = table(market);
     super(
-      `no ${market} exchange calendar for ${year}: covered years are ${t.fromYear}-${t.toYear} (calendar version ${t.version})`,
+      `no ${market} exchange calendar for ${year}: covered years are ${t.from_year}-${t.to_year} (calendar version ${t.version}); ` +
+        'a closures file (calendar.closures_file, docs/calendar.md) can add a year',
     );
   }
 }
 
 const DATE_RE = /^\d{4}-\d{2}-\d{2}$/;
 
+let active: Readonly<ClosureTables> = CLOSURE_TABLES;
+
+/** Put `tables` in force for every calendar function (start-up, from the config). */
+export function installClosureTables(tables: Readonly<ClosureTables>): void {
+  active = tables;
+}
+
+/** The tables in force: the built-in ones, or what start-up installed. */
+export function closureTables(): Readonly<ClosureTables> {
+  return active;
+}
+
 function table(market: Market): ClosureTable {
-  const t = CLOSURE_TABLES[market];
+  const t = active[market];
   // Markets come typed, but a cast string from outside must not become a TypeError.
-  if (t === undefined) throw new InputError(`unknown market '${String(market)}': expected one of ${Object.keys(CLOSURE_TABLES).join(', ')}`);
+  if (t === undefined) throw new InputError(`unknown market '${String(market)}': expected one of ${Object.keys(active).join(', ')}`);
   return t;
 }
 
@@ -76,7 +94,7 @@ function parseDate(market: Market, date: string): DateTime {
 
 function assertCovered(market: Market, year: number): void {
   const t = table(market);
-  if (year < t.fromYear || year > t.toYear) throw new CalendarCoverageError(market, year);
+  if (year < t.from_year || year > t.to_year) throw new CalendarCoverageError(market, year);
 }
 
 function at(day: DateTime, time: WallTime): DateTime {
@@ -116,7 +134,7 @@ function dayAt(market: Market, day: DateTime): TradingDay | undefined {
   const t = table(market);
   const date = isoDate(day);
   if (day.weekday > 5 || t.closures[date] !== undefined) return undefined;
-  return buildDay(market, day, t.earlyCloses[date] !== undefined);
+  return buildDay(market, day, t.early_closes[date] !== undefined);
 }
 
 /** The session on `date`, or undefined when the exchange is closed that day. */
@@ -189,8 +207,8 @@ export function nextOpen(market: Market, instant: DateTime): DateTime {
 }
 
 export function calendarCoverage(market: Market): CalendarCoverage {
-  const { fromYear, toYear, version, source } = table(market);
-  return { fromYear, toYear, version, source };
+  const { from_year, to_year, version, source } = table(market);
+  return { fromYear: from_year, toYear: to_year, version, source };
 }
 
 /** ISO-8601 with the exchange's offset and no milliseconds: 2025-11-28T09:30:00-05:00. */

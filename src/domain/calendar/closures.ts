@@ -8,21 +8,7 @@
  * Sunday, including China's make-up working weekends (调休), so a weekday not
  * listed here is a full trading day with the regular segments of MARKETS.
  */
-import type { Market } from '../markets.js';
-
-/** 'YYYY-MM-DD' exchange-local date -> short name of the occasion. */
-export type DatedNames = Readonly<Record<string, string>>;
-
-export interface ClosureTable {
-  readonly fromYear: number;
-  readonly toYear: number;
-  readonly version: string;
-  readonly source: string;
-  /** Weekdays the exchange is closed all day. */
-  readonly closures: DatedNames;
-  /** Weekdays the exchange closes early, at MARKETS[market].earlyClose. */
-  readonly earlyCloses: DatedNames;
-}
+import type { ClosureTables, DatedNames } from './table-schema.js';
 
 /**
  * SSE/SZSE: built from chinese-days' State Council holidays (weekdays only),
@@ -259,6 +245,11 @@ const CN_CLOSURES: DatedNames = {
   '2026-10-05': 'National Day',
   '2026-10-06': 'National Day',
   '2026-10-07': 'National Day',
+  // 2027: not listed. As of 2026-12-02 neither the State Council's 2027 holiday notice
+  // nor the exchanges' 2027 休市安排 is in any source we could check (chinese-days 1.5.7,
+  // its latest release, ends with 2026), so the A-share table still ends on 2026-12-31
+  // and a 2027 date is a CalendarCoverageError. Add the year from the notice, or drop it
+  // into a closures file (docs/calendar.md), when it is published. Never guess it.
 };
 
 /** NYSE (NASDAQ follows the same days). Observed-day shifts are already applied. */
@@ -389,13 +380,28 @@ const US_CLOSURES: DatedNames = {
   '2026-09-07': 'Labor Day',
   '2026-11-26': 'Thanksgiving Day',
   '2026-12-25': 'Christmas Day',
+  // 2027: NYSE Group's holiday calendar (announced 2024-11-08, repeated 2025-12-23).
+  // Juneteenth (Sat 06-19), Independence Day (Sun 07-04) and Christmas (Sat 12-25) are
+  // observed on the nearest weekday; New Year's Day 2028 is a Saturday and is not
+  // observed on Friday 2027-12-31, which trades.
+  '2027-01-01': "New Year's Day",
+  '2027-01-18': 'Martin Luther King Jr. Day',
+  '2027-02-15': "Washington's Birthday",
+  '2027-03-26': 'Good Friday',
+  '2027-05-31': 'Memorial Day',
+  '2027-06-18': 'Juneteenth (observed)',
+  '2027-07-05': 'Independence Day (observed)',
+  '2027-09-06': 'Labor Day',
+  '2027-11-25': 'Thanksgiving Day',
+  '2027-12-24': 'Christmas Day (observed)',
 };
 
 /**
  * NYSE 13:00 closes: the day after Thanksgiving always; July 3 and December 24
  * only when they are an ordinary weekday session (no early close the day before
  * an observed July 3 holiday, as in 2015, 2020, 2026, nor when July 4 is
- * observed on a Monday, as in 2016, 2021, 2022).
+ * observed on a Monday, as in 2016, 2021, 2022, 2027; none before an observed
+ * December 24 holiday, as in 2021, 2027).
  */
 const US_EARLY_CLOSES: DatedNames = {
   '2015-11-27': 'Day after Thanksgiving',
@@ -423,23 +429,26 @@ const US_EARLY_CLOSES: DatedNames = {
   '2025-12-24': 'Christmas Eve',
   '2026-11-27': 'Day after Thanksgiving',
   '2026-12-24': 'Christmas Eve',
+  // 2027: the day after Thanksgiving only (July 3 is a Saturday, December 24 the observed Christmas).
+  '2027-11-26': 'Day after Thanksgiving',
 };
 
-export const CLOSURE_TABLES: Readonly<Record<Market, ClosureTable>> = {
+/** Checked against ClosureTablesSchema in test/domain/calendar.test.ts. */
+export const CLOSURE_TABLES: Readonly<ClosureTables> = {
   cn: {
-    fromYear: 2015,
-    toYear: 2026,
+    from_year: 2015,
+    to_year: 2026,
     version: '2026.1',
     source: 'SSE/SZSE annual trading-holiday notices (休市安排), reconciled with State Council holiday notices via chinese-days',
     closures: CN_CLOSURES,
-    earlyCloses: {},
+    early_closes: {},
   },
   us: {
-    fromYear: 2015,
-    toYear: 2026,
-    version: '2026.1',
+    from_year: 2015,
+    to_year: 2027,
+    version: '2027.1',
     source: 'NYSE holiday and hours announcements',
     closures: US_CLOSURES,
-    earlyCloses: US_EARLY_CLOSES,
+    early_closes: US_EARLY_CLOSES,
   },
 };
