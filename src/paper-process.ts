@@ -26,6 +26,20 @@ import { Metrics } from './actors/monitor/metrics.js';
 import { createDispatcher } from './actors/monitor/alert-dispatcher.js';
 import { explainRoute, routes } from './server/explain-route.js';
 import { Writable } from 'node:stream';
+import { existsSync } from 'node:fs';
+import { openStore } from './actors/store/store.js';
+
+/** The last session instant a stored run took (epoch ms), read and released before the run opens its store. */
+async function lastSessionMs(outDir: string): Promise<number | undefined> {
+  const dir = join(outDir, 'state');
+  if (!existsSync(dir)) return undefined;
+  const store = await openStore(dir);
+  try {
+    return (await store.loadSnapshot<{ context?: { lastTick?: { atMs?: number } } }>('engine'))?.context?.lastTick?.atMs;
+  } finally {
+    await store.close();
+  }
+}
 
 /** A stream that drops what it is given (structured logs going only to a file). */
 const discard = () => new Writable({ write: (_chunk, _encoding, done) => done() });
@@ -80,7 +94,9 @@ export async function runPaperProcess(config: Config, options: PaperProcessOptio
       write(`alert ${level} ${code}: ${message}\n`);
     };
     const coverage = calendarCoverageWatch({ market: config.market, now: wallNow, raise: notify });
-    const source = await openQuoteSource(config, { ...(history ? { history } : {}), symbols, env, onProblem: (t) => write(`${t}\n`) });
+    // A restarted demo replays its day from the stored run's last session, not from the open.
+    const resumeFromMs = demo ? await lastSessionMs(outDir) : undefined;
+    const source = await openQuoteSource(config, { ...(history ? { history } : {}), symbols, env, onProblem: (t) => write(`${t}\n`), ...(resumeFromMs !== undefined ? { resumeFromMs } : {}) });
     closers.push(() => source.close());
     const killSwitch = new KillSwitch(config.state_dir, () => wallNow().toMillis());
     // Structured log lines (one per feed event, ids attached, secrets scrubbed): JSON to stderr with

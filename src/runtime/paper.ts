@@ -52,6 +52,7 @@ import { riskActor } from '../actors/risk/risk.actor.js';
 import { openStore } from '../actors/store/store.js';
 import { buildDeciders, engineInput, loadReplayLogs, restoreLedger, signatureRuns, simulatedVenue, WATCHER_KEY } from './assemble.js';
 import { joinVenue, joinWatcher, reconcile } from './commit.js';
+import { armFailpoint, failpointFromEnv } from './failpoint.js';
 import { committedBuyCash } from './commitments.js';
 import { startEngine, type EngineRuntime } from './engine-runtime.js';
 import { feedInspector } from './feed-events.js';
@@ -181,6 +182,8 @@ export async function startPaper(options: PaperOptions): Promise<PaperRun> {
     let lastTick: DateTime | undefined;
     subs.push(events.subscribe((e) => tracker.observe(e)));
 
+    const toFeed = feedInspector(now, emit);
+    const failpoint = armFailpoint(store, failpointFromEnv(options.env ?? process.env));
     runtime = await startEngine({
       store,
       input: engineInput(config, options.timeScale ?? 1),
@@ -220,7 +223,12 @@ export async function startPaper(options: PaperOptions): Promise<PaperRun> {
         }),
         monitor: alertCollector(alerts, onAlert),
       },
-      inspect: feedInspector(now, emit),
+      inspect: failpoint
+        ? (e) => {
+            failpoint(e);
+            toFeed(e);
+          }
+        : toFeed,
     });
     const engine = runtime;
     engineRef = runtime;

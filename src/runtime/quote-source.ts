@@ -45,6 +45,8 @@ export interface QuoteSourceOptions {
   /** The wall clock (tests pass a virtual one). */
   readonly wall?: SchedulerLike;
   readonly onProblem?: (text: string) => void;
+  /** The built-in replay resumes its day here (the stored run's last session), epoch ms. */
+  readonly resumeFromMs?: number;
 }
 
 /** How long a source may take to connect (or answer its first poll) at start. */
@@ -132,6 +134,7 @@ export async function openQuoteSource(config: Config, options: QuoteSourceOption
           symbols: options.symbols,
           scheduler: wall,
           waitForSubscriber: true,
+          ...(options.resumeFromMs !== undefined ? { resumeFromMs: options.resumeFromMs } : {}),
         });
       }
       const url = ds.replay_url ?? replay!.url;

@@ -67,6 +67,12 @@ export interface ReplayServerOptions {
   readonly secret?: string;
   /** Market time the clock starts before the open; default 5 minutes. */
   readonly leadMs?: number;
+  /**
+   * Resume the day's market clock at this instant (epoch ms) instead of before the open: a
+   * paper run restarted on its state goes on from its last session, never back in time.
+   * The day's earlier trades are sent at once when the clock starts (prices up to date).
+   */
+  readonly resumeFromMs?: number;
   /** Market time between clock announcements; default max(1 market minute, 1 wall second). */
   readonly clockEveryMs?: number;
   /** Hold the market clock at its start until a client subscribes. Default false. */
@@ -308,7 +314,9 @@ class Replay implements ReplayServer {
     this.#scheduler = options.scheduler ?? asyncScheduler;
     this.#clockEveryMs = clockEveryMs;
     this.#log = options.log ?? (() => undefined);
-    this.#startMarketMs = Math.min(plan.openMs - leadMs, plan.events[0]!.atMs);
+    const dayStart = Math.min(plan.openMs - leadMs, plan.events[0]!.atMs);
+    const resume = options.resumeFromMs;
+    this.#startMarketMs = resume !== undefined && resume > dayStart && resume < plan.endMs ? resume : dayStart;
     this.#nextClockMs = this.#startMarketMs;
     this.#barEnds = new Set(plan.events.filter((e) => e.kind === 'bar').map((e) => e.atMs)).size;
     this.done = new Promise<void>((resolve) => (this.#resolveDone = resolve));
