@@ -48,4 +48,22 @@ describe('the repository is self-contained', () => {
     expect(files).toContain(join('test', 'support', 'fixtures.ts'));
     expect(files.flatMap(offences)).toEqual([]);
   });
+
+  it("data/ai-trader holds copies of the fixtures' files, and each copied folder keeps AI-Trader's licence", () => {
+    const copies = filesUnder('data/ai-trader').map((f) => relative('data/ai-trader', f)).sort();
+    expect(copies).toEqual([
+      'AI-Trader.LICENSE',
+      'README.md',
+      join('agent-logs', 'cn-daily.deepseek-chat-v3.1.position.jsonl'),
+      join('agent-logs', 'cn-daily.gpt-5.position.jsonl'),
+      join('cn', 'sse50_daily.jsonl'),
+    ]);
+    for (const f of copies.filter((c) => c !== 'README.md')) {
+      expect(readFileSync(join(ROOT, 'data/ai-trader', f)).equals(readFileSync(join(ROOT, 'test/fixtures/ai-trader', f))), f).toBe(true);
+    }
+    for (const folder of ['data/ai-trader', 'data/sample', 'test/fixtures/ai-trader']) {
+      expect(readFileSync(join(ROOT, folder, 'AI-Trader.LICENSE'), 'utf8'), folder).toMatch(/^MIT License\n\nCopyright \(c\) 2025 HKUDS/);
+      expect(readFileSync(join(ROOT, folder, 'README.md'), 'utf8'), folder).toContain('HKUDS/AI-Trader');
+    }
+  });
 });
