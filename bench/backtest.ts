@@ -1,5 +1,5 @@
 /**
- * Backtest speed: every recorded AI-Trader agent of ../shared/data replayed at once,
+ * Backtest speed: every recorded AI-Trader agent of test/fixtures/ai-trader replayed at once,
  * per market (a backtest trades one market), through the whole engine with the
  * simulated broker (ai-trader rules), the ledger (LevelDB + position.jsonl with
  * fsync) and the report. Prints sessions/s and bar-events/s (bars in the span the
@@ -10,12 +10,13 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { DateTime } from 'luxon';
 import { loadPriceStore } from '../src/actors/market-data/alpha-vantage-file.js';
 import { runBacktest } from '../src/runtime/backtest.js';
 import { backtestConfig } from '../src/config/backtest-flags.js';
 
-const DATA = new URL('../../shared/data/', import.meta.url).pathname;
+const DATA = fileURLToPath(new URL('../test/fixtures/ai-trader/', import.meta.url));
 const repeats = Number(process.argv[2] ?? 3);
 
 const RUNS = [

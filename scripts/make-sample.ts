@@ -1,7 +1,7 @@
 /**
- * Make the bundled price sample in data/sample/ from the AI-Trader data in ../shared/data.
+ * Make the bundled price sample in data/sample/ from the AI-Trader data in test/fixtures/ai-trader.
  *
- *   npx tsx scripts/make-sample.ts [SOURCE_DIR]      (default: ../shared/data from the repo root)
+ *   npx tsx scripts/make-sample.ts [SOURCE_DIR]      (default: test/fixtures/ai-trader)
  *
  * Lines of the .jsonl files are copied byte for byte (only the symbols kept), and the
  * .json files and the license are copied whole, so the sample is in exactly the formats
@@ -12,7 +12,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
-const source = resolve(process.argv[2] ?? resolve(repo, '../shared/data'));
+const source = resolve(process.argv[2] ?? resolve(repo, 'test/fixtures/ai-trader'));
 const target = resolve(repo, 'data/sample');
 
 /** SSE-50 heavyweights, incl. one STAR-market stock (688981.SH, ±20% price limit). */

@@ -31,7 +31,7 @@ import { safeJson } from './redact.js';
 export const FEED_PATH = '/feed';
 export const DEFAULT_MAX_BUFFERED_BYTES = 1024 * 1024;
 export const DEFAULT_MAX_QUEUED_MESSAGES = 10_000;
-export const DEFAULT_HEARTBEAT_MS = 15_000;
+export const DEFAULT_HEARTBEAT_MS = 10_000;
 const CORK_FLUSH_BYTES = 64 * 1024;
 /** Client messages are tiny; anything bigger is not ours. */
 const MAX_CLIENT_MESSAGE_BYTES = 64 * 1024;
@@ -56,7 +56,7 @@ export interface EventFeedOptions {
   readonly trustLoopback?: boolean | undefined;
   /** Drives heartbeats and ping/pong; a VirtualTimeScheduler in tests. Default asyncScheduler. */
   readonly scheduler?: SchedulerLike | undefined;
-  /** Heartbeat period; 0 turns heartbeats and liveness pings off. Default 15 s. */
+  /** Heartbeat period; 0 turns heartbeats and liveness pings off. Default 10 s (as `server.heartbeat_seconds`). */
   readonly heartbeatMs?: number | undefined;
   /** Extra heartbeat fields (quote feed freshness, ...). Must not throw; if it does, the heartbeat says so. */
   readonly heartbeatPayload?: (() => Record<string, unknown>) | undefined;

@@ -12,9 +12,10 @@ import type { PriceStore } from '../../src/domain/price-store.js';
 import { marketDataActor } from '../../src/actors/market-data/market-data-actor.js';
 import { AT_MS, engineInput, startHarness, tick, type Harness } from '../support/engine-harness.js';
 import { World } from '../support/world.js';
+import { AI_TRADER } from '../support/fixtures.js';
 
 const SAMPLE = new URL('../../data/sample/', import.meta.url);
-const LOGS = new URL('../../../shared/data/agent-logs/', import.meta.url);
+const LOGS = new URL('agent-logs/', AI_TRADER);
 
 /** A tiny system: the actor under test as `agent`, and a recorder as `session:X`. */
 function system(agent: AnyActorLogic) {

@@ -21,8 +21,9 @@ import type { Frequency, Market } from '../../src/domain/markets.js';
 import type { Message } from '../../src/domain/messages.js';
 import type { PointInTimeView } from '../../src/domain/point-in-time.js';
 import { defaultScheduleSpec, isoInstant, tradingInstants } from '../../src/domain/schedule.js';
+import { AI_TRADER } from '../support/fixtures.js';
 
-const LOGS = new URL('../../../shared/data/agent-logs/', import.meta.url);
+const LOGS = new URL('agent-logs/', AI_TRADER);
 const LOG_FILES = readdirSync(LOGS).filter((f) => f.endsWith('.position.jsonl')).sort();
 const logPath = (name: string) => fileURLToPath(new URL(name, LOGS));
 

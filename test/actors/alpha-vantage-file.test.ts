@@ -7,11 +7,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadPriceFile, loadPriceStore } from '../../src/actors/market-data/alpha-vantage-file.js';
 import type { PriceBar } from '../../src/domain/bars.js';
 import { InputError } from '../../src/domain/errors.js';
+import { AI_TRADER } from '../support/fixtures.js';
 
-// test/actors/ -> ../../ is the repo (/work/main), ../../../ its parent holding shared/.
-const SHARED = new URL('../../../shared/data/', import.meta.url);
 const SAMPLE = new URL('../../data/sample/', import.meta.url);
-const shared = (rel: string) => new URL(rel, SHARED);
+const fixture = (rel: string) => new URL(rel, AI_TRADER);
 const sample = (rel: string) => new URL(rel, SAMPLE);
 
 const tmp = mkdtempSync(join(tmpdir(), 'av-file-'));
@@ -43,7 +42,7 @@ const US = ['AAPL', 'MSFT', 'NVDA', 'AMZN', 'GOOGL', 'TSLA'];
 
 describe('loadPriceFile on the AI-Trader files', () => {
   it('reads the US hourly merged.jsonl (101 symbols x 174 bars, the last open-only)', async () => {
-    const { bars, names, problems } = await loadPriceFile(shared('us/nasdaq100_60min.jsonl'));
+    const { bars, names, problems } = await loadPriceFile(fixture('us/nasdaq100_60min.jsonl'));
     const groups = bySymbol(bars);
     expect(groups.size).toBe(101);
     for (const list of groups.values()) {
@@ -55,21 +54,21 @@ describe('loadPriceFile on the AI-Trader files', () => {
   });
 
   it('reads the A-share files with names', async () => {
-    const daily = await loadPriceFile(shared('cn/sse50_daily.jsonl'));
+    const daily = await loadPriceFile(fixture('cn/sse50_daily.jsonl'));
     expect(bySymbol(daily.bars).size).toBe(50);
     expect(daily.bars).toHaveLength(50 * 30);
     expect(daily.names['600519.SH']).toBe('贵州茅台');
     expect(daily.names['688981.SH']).toBe('中芯国际');
-    const hourly = await loadPriceFile(fileURLToPath(shared('cn/sse50_60min.jsonl')));
+    const hourly = await loadPriceFile(fileURLToPath(fixture('cn/sse50_60min.jsonl')));
     expect(hourly.bars).toHaveLength(50 * 120);
     expect(hourly.problems).toEqual([]);
   });
 
   it('reads a single-object .json with the index layout (1. open / 4. close)', async () => {
-    const qqq = await loadPriceFile(shared('us/QQQ_60min.json'));
+    const qqq = await loadPriceFile(fixture('us/QQQ_60min.json'));
     expect(qqq.bars).toHaveLength(174);
     expect(qqq.bars.every((b) => b.complete && b.symbol === 'QQQ' && b.market === 'us')).toBe(true);
-    const idx = await loadPriceFile(shared('cn/sse50_index_daily.json'));
+    const idx = await loadPriceFile(fixture('cn/sse50_index_daily.json'));
     expect(idx.bars).toHaveLength(106);
     const b = idx.bars.find((x) => x.label === '2025-11-14')!;
     expect(b.complete && b.close.eq('3038.4260')).toBe(true);
@@ -77,9 +76,9 @@ describe('loadPriceFile on the AI-Trader files', () => {
   });
 
   it('keeps only the symbols asked for, and says which are missing', async () => {
-    const { bars } = await loadPriceFile(shared('us/nasdaq100_60min.jsonl'), { symbols: ['AAPL', 'TSLA'] });
+    const { bars } = await loadPriceFile(fixture('us/nasdaq100_60min.jsonl'), { symbols: ['AAPL', 'TSLA'] });
     expect([...bySymbol(bars).keys()]).toEqual(['AAPL', 'TSLA']);
-    const e = await inputError(loadPriceFile(shared('us/QQQ_60min.json'), { symbols: ['SPY'] }));
+    const e = await inputError(loadPriceFile(fixture('us/QQQ_60min.json'), { symbols: ['SPY'] }));
     expect(e.message).toMatch(/no data for SPY/);
   });
 });
@@ -187,13 +186,13 @@ describe('the bundled sample in data/sample', () => {
       ['cn_hourly.jsonl', 'cn/sse50_60min.jsonl'],
       ['us_hourly.jsonl', 'us/nasdaq100_60min.jsonl'],
     ] as const) {
-      const original = new Set(readFileSync(fileURLToPath(shared(src)), 'utf8').split('\n'));
+      const original = new Set(readFileSync(fileURLToPath(fixture(src)), 'utf8').split('\n'));
       const lines = readFileSync(fileURLToPath(sample(s)), 'utf8').split('\n').filter((l) => l !== '');
       expect(lines).toHaveLength(6);
       for (const l of lines) expect(original.has(l)).toBe(true);
     }
     for (const [s, src] of [['QQQ_60min.json', 'us/QQQ_60min.json'], ['sse50_index_daily.json', 'cn/sse50_index_daily.json']] as const) {
-      expect(readFileSync(fileURLToPath(sample(s)), 'utf8')).toBe(readFileSync(fileURLToPath(shared(src)), 'utf8'));
+      expect(readFileSync(fileURLToPath(sample(s)), 'utf8')).toBe(readFileSync(fileURLToPath(fixture(src)), 'utf8'));
     }
   });
 

@@ -10,13 +10,14 @@ import type { Message } from '../../src/domain/messages.js';
 import type { OrderRequest } from '../../src/domain/orders.js';
 import type { PriceStore } from '../../src/domain/price-store.js';
 import { orderMachine, type OrderMachineInput } from '../../src/machines/order.machine.js';
+import { AI_TRADER } from '../support/fixtures.js';
 
 const T0 = DateTime.fromISO('2025-10-10T09:35:00+08:00', { setZone: true });
 const NOW_MS = 1_760_000_000_000;
 
 let cnDaily: PriceStore;
 beforeAll(async () => {
-  cnDaily = await loadPriceStore(new URL('../../../shared/data/cn/sse50_daily.jsonl', import.meta.url));
+  cnDaily = await loadPriceStore(new URL('cn/sse50_daily.jsonl', AI_TRADER));
 }, 60_000);
 
 const order = (cid: string, o: Partial<OrderRequest> = {}): OrderRequest => ({

@@ -28,8 +28,9 @@ import type { OrderResult } from '../../src/domain/orders.js';
 import { dec } from '../../src/domain/money.js';
 import { viewAt } from '../../src/domain/point-in-time.js';
 import type { PriceStore } from '../../src/domain/price-store.js';
+import { AI_TRADER_DIR } from '../support/fixtures.js';
 
-const DATA = '/work/shared/data';
+const DATA = AI_TRADER_DIR;
 const LOGS = ['cn-daily.gpt-5.position.jsonl', 'cn-daily.deepseek-chat-v3.1.position.jsonl'];
 
 interface Rec {

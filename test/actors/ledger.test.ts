@@ -11,10 +11,11 @@ import type { Message, SessionOutcome } from '../../src/domain/messages.js';
 import { dec } from '../../src/domain/money.js';
 import type { OrderResult, OrderSide } from '../../src/domain/orders.js';
 import type { PointInTimeView } from '../../src/domain/point-in-time.js';
+import { aiTrader } from '../support/fixtures.js';
 
 const ZONE = 'Asia/Shanghai';
 const SIG = 'alpha';
-const REAL_LOG = '/work/shared/data/agent-logs/cn-daily.gpt-5.position.jsonl';
+const REAL_LOG = aiTrader('agent-logs/cn-daily.gpt-5.position.jsonl');
 
 let root: string;
 let stateDir: string;

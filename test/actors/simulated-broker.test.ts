@@ -11,8 +11,9 @@ import { dec, type Dec } from '../../src/domain/money.js';
 import type { OrderRequest } from '../../src/domain/orders.js';
 import type { PriceStore } from '../../src/domain/price-store.js';
 import { REASONS, type ReasonCode } from '../../src/domain/reasons.js';
+import { AI_TRADER } from '../support/fixtures.js';
 
-const DATA = new URL('../../../shared/data/', import.meta.url);
+const DATA = AI_TRADER;
 let cnDaily: PriceStore;
 let cnHourly: PriceStore;
 let usHourly: PriceStore;

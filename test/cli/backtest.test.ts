@@ -1,11 +1,11 @@
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ReportSchema } from '../../src/report/index.js';
-import { cli } from '../support/cli.js';
+import { cli, ROOT } from '../support/cli.js';
 
-const LOGS = new URL('../../../shared/data/agent-logs/', import.meta.url).pathname;
 const tmp = () => mkdtemp(join(tmpdir(), 'agent-trader-bt-cli-'));
 
 describe('agent-trader run', () => {
@@ -26,27 +26,44 @@ describe('agent-trader run', () => {
   });
 });
 
+/** The README's replay example: its command (from `$ npm run cli --` to the first output line) and its table rows. */
+function readmeReplayExample(): { args: string[]; rows: Map<string, string> } {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const start = readme.indexOf('$ npm run cli -- backtest --market cn --bars data/ai-trader/');
+  expect(start, 'the README shows the replay example on data/ai-trader').toBeGreaterThan(-1);
+  const lines = readme.slice(start, readme.indexOf('```', start)).split('\n');
+  const commandEnd = lines.findIndex((l) => !l.endsWith('\\'));
+  const command = lines.slice(0, commandEnd + 1).map((l) => l.replace(/\\$/, '')).join(' ');
+  const args = command.split(/\s+/).filter((a) => a !== '').slice(5); // drop `$ npm run cli --`
+  const rows = new Map(lines.slice(commandEnd + 1).filter((l) => /^\S+\s+100000\.00 /.test(l)).map((l) => [l.split(/\s/)[0]!, l]));
+  return { args, rows };
+}
+
 describe('agent-trader backtest', () => {
-  it('replays an AI-Trader log with no config file, and report DIR prints the table again', async () => {
+  it("replays AI-Trader's logs with no config file as the README shows, and report DIR prints the table again", async () => {
     const out = await tmp();
-    const r = cli([
-      'backtest',
-      '--market', 'cn',
-      '--bars', '../shared/data/cn/sse50_daily.jsonl',
-      '--replay-log', `${LOGS}cn-daily.gpt-5.position.jsonl`,
-      '--rules', 'ai-trader',
-      '--no-stop-loss',
-      '--out', out,
-    ]);
+    const example = readmeReplayExample();
+    expect(example.args[0]).toBe('backtest');
+    expect(example.args.slice(-2)).toEqual(['--out', 'out/replay']);
+    const r = cli([...example.args.slice(0, -1), out]);
     expect(r.code, r.stderr).toBe(0);
     // Risk's defaults apply to the recorded decisions (AI-Trader had none): some are refused by reason.
-    expect(r.stdout).toMatch(/gpt-5\s+100000\.00\s+\d+\.\d\d\s+[-+]\d+\.\d\d%/);
+    // The README's gpt-5 row is the row the run prints. deepseek's fills and refusals vary from run to
+    // run today (DUPLICATE_ORDER among them: a determinism bug of the backtest, reported), so only its
+    // start and its order count are pinned until that is fixed.
+    expect([...example.rows.keys()]).toEqual(['gpt-5', 'deepseek-chat-v3.1']);
+    const row = (s: string, sig: string) => s.split('\n').find((l) => l.startsWith(`${sig} `));
+    expect(row(r.stdout, 'gpt-5')).toBe(example.rows.get('gpt-5'));
+    const pinned = (line: string | undefined) => {
+      const cells = line?.split(/\s+/) ?? [];
+      return { signature: cells[0], initial: cells[1], orders: cells[6] };
+    };
+    expect(pinned(row(r.stdout, 'deepseek-chat-v3.1'))).toEqual(pinned(example.rows.get('deepseek-chat-v3.1')));
     // Plain progress lines when not on a terminal.
     expect(r.stderr).toContain('100% 30/30');
     const again = cli(['report', out]);
     expect(again.code).toBe(0);
-    const row = (s: string) => s.split('\n').find((l) => l.startsWith('gpt-5'));
-    expect(row(again.stdout)).toBe(row(r.stdout));
+    for (const sig of example.rows.keys()) expect(row(again.stdout, sig)).toBe(row(r.stdout, sig));
   });
 
   it('resumes a stopped backtest where it stopped', async () => {

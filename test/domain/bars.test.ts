@@ -14,12 +14,11 @@ import {
 import { InputError } from '../../src/domain/errors.js';
 import { MARKETS } from '../../src/domain/markets.js';
 import { Dec } from '../../src/domain/money.js';
+import { AI_TRADER } from '../support/fixtures.js';
 
-// test/domain/ -> ../../ is the repo (/work/main), ../../../ its parent holding shared/.
-const SHARED = new URL('../../../shared/data/', import.meta.url);
 
 function lines(rel: string): string[] {
-  return readFileSync(fileURLToPath(new URL(rel, SHARED)), 'utf8').split('\n').filter((l) => l.trim() !== '');
+  return readFileSync(fileURLToPath(new URL(rel, AI_TRADER)), 'utf8').split('\n').filter((l) => l.trim() !== '');
 }
 
 function lineOf(rel: string, symbol: string): { line: string; n: number } {
@@ -199,7 +198,7 @@ describe('parseAlphaVantageDocument layouts and errors', () => {
   const meta = { '2. Symbol': 'QQQ', '6. Time Zone': 'US/Eastern' };
 
   it('reads the index layout (1. open / 4. close)', () => {
-    const raw = JSON.parse(readFileSync(fileURLToPath(new URL('cn/sse50_index_daily.json', SHARED)), 'utf8')) as unknown;
+    const raw = JSON.parse(readFileSync(fileURLToPath(new URL('cn/sse50_index_daily.json', AI_TRADER)), 'utf8')) as unknown;
     const p = parseAlphaVantageDocument(raw, { where: 'sse50_index_daily.json' });
     expect(p.symbol).toBe('000016.SH');
     expect(p.market).toBe('cn');

@@ -22,12 +22,12 @@ import {
 } from '../../src/domain/market-rules.js';
 import { dec } from '../../src/domain/money.js';
 import { PriceStore } from '../../src/domain/price-store.js';
+import { AI_TRADER } from '../support/fixtures.js';
 
-const SHARED = new URL('../../../shared/data/', import.meta.url);
 
 /** The pure parser over a real file (this test stays out of actors/). */
 function storeOf(rel: string): PriceStore {
-  const text = readFileSync(fileURLToPath(new URL(rel, SHARED)), 'utf8');
+  const text = readFileSync(fileURLToPath(new URL(rel, AI_TRADER)), 'utf8');
   const bars: PriceBar[] = text
     .split('\n')
     .filter((l) => l.trim() !== '')

@@ -7,13 +7,12 @@ import { parseAlphaVantageDocument, type Bar, type PriceBar } from '../../src/do
 import { InputError } from '../../src/domain/errors.js';
 import { Dec } from '../../src/domain/money.js';
 import { PriceStore } from '../../src/domain/price-store.js';
+import { AI_TRADER } from '../support/fixtures.js';
 
-// test/domain/ -> ../../ is the repo (/work/main), ../../../ its parent holding shared/.
-const SHARED = new URL('../../../shared/data/', import.meta.url);
 
 /** Parse a .jsonl price file with the pure parser (this test stays out of actors/). */
 function barsOf(rel: string): PriceBar[] {
-  const text = readFileSync(fileURLToPath(new URL(rel, SHARED)), 'utf8');
+  const text = readFileSync(fileURLToPath(new URL(rel, AI_TRADER)), 'utf8');
   return text
     .split('\n')
     .filter((l) => l.trim() !== '')

@@ -1,5 +1,5 @@
 /**
- * Golden tests: AI-Trader's recorded LLM runs (../shared/data/agent-logs) replayed
+ * Golden tests: AI-Trader's recorded LLM runs (test/fixtures/ai-trader/agent-logs) replayed
  * through the whole engine (sessions, orders, the simulated broker, the ledger)
  * must reproduce the recorded positions.
  *
@@ -27,8 +27,9 @@ import { backtestConfig } from '../../src/config/backtest-flags.js';
 import { dec } from '../../src/domain/money.js';
 import { PriceStore } from '../../src/domain/price-store.js';
 import type { PriceBar } from '../../src/domain/bars.js';
+import { AI_TRADER_DIR } from '../support/fixtures.js';
 
-const DATA = new URL('../../../shared/data/', import.meta.url).pathname;
+const DATA = AI_TRADER_DIR;
 const LOGS = {
   cn: ['cn-daily.gpt-5', 'cn-daily.deepseek-chat-v3.1'],
   us: ['us-60min.gpt-5', 'us-60min.deepseek-chat-v3.1'],

@@ -4,24 +4,24 @@
  * the kill switch with the token, and logs no console error on the way. Waits are
  * on DOM conditions only.
  *
- * Chromium is required, not optional: a missing browser fails this file with the
- * command that installs it (CI does `apt-get install chromium`).
+ * Runs wherever Chromium is (/usr/bin/chromium or CHROMIUM_PATH). Without it the file is
+ * skipped with a one-line notice naming the install command, unless
+ * AGENT_TRADER_REQUIRE_BROWSER=1 (set by .ci/run) makes the missing browser a failure.
  */
-import { existsSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { KillRequest } from '../../src/server/event-feed.js';
 import type { DashboardState } from '../../src/domain/dashboard-state.js';
+import { browserPlan } from '../support/browser.js';
 import { TOKEN, closeAll, event, sampleState, startHarness } from './helpers.js';
 
-const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
+const plan = browserPlan();
+if (plan.run === false) console.warn(plan.notice);
 
 let browser: Browser;
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`Chromium not found at ${CHROMIUM}: install it (apt-get install chromium) or set CHROMIUM_PATH to a Chromium binary`);
-  }
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true });
+  if (plan.run === 'fail') throw new Error(plan.error);
+  if (plan.run === true) browser = await chromium.launch({ executablePath: plan.executablePath, headless: true });
 }, 60_000);
 afterAll(async () => {
   await browser?.close();
@@ -50,7 +50,7 @@ async function openPage(url: string) {
 const textIs = (page: Page, selector: string, text: string) =>
   page.locator(selector).filter({ hasText: new RegExp(`^${text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`) }).waitFor();
 
-describe('dashboard in Chromium', () => {
+describe.skipIf(plan.run === false)('dashboard in Chromium', () => {
   it('shows the accounts, follows live fills, and refetches the state on them', async () => {
     let state: DashboardState = sampleState();
     const h = await startHarness({ state: () => state });

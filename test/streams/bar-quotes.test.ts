@@ -11,6 +11,7 @@ import { PriceStore } from '../../src/domain/price-store.js';
 import type { Quote } from '../../src/domain/quotes.js';
 import { barQuoteEvents, barQuotes } from '../../src/streams/bar-quotes.js';
 import { EpochVirtualScheduler } from '../../src/streams/virtual-time.js';
+import { AI_TRADER } from '../support/fixtures.js';
 
 const ZONE = 'Asia/Shanghai';
 const sh = (s: string) => DateTime.fromISO(s, { zone: ZONE });
@@ -97,9 +98,8 @@ describe('bar quotes', () => {
 
 // ---------------------------------------------------------------------------------------
 
-const SHARED = new URL('../../../shared/data/', import.meta.url);
 function barsOf(rel: string): PriceBar[] {
-  return readFileSync(fileURLToPath(new URL(rel, SHARED)), 'utf8')
+  return readFileSync(fileURLToPath(new URL(rel, AI_TRADER)), 'utf8')
     .split('\n')
     .filter((l) => l.trim() !== '')
     .flatMap((l, i) => parseAlphaVantageDocument(JSON.parse(l), { where: `${rel}:${i + 1}` }).bars);

@@ -31,7 +31,8 @@ interface ReplayServerCliOptions {
   readonly exitAtEnd?: boolean;
 }
 
-export const DEFAULT_REPLAY_PORT = 8765;
+/** Not the run server's 8765 (`server.port`): a replay server and the `run` reading it must both listen. */
+export const DEFAULT_REPLAY_PORT = 8766;
 
 function positive(flag: string, text: string, what: string): number {
   const n = Number(text);

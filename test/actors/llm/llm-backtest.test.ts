@@ -1,6 +1,6 @@
 /**
  * Scripted "models" on a real local OpenAI-compatible server, trading side by side
- * in a backtest on ../shared/data through the whole engine (risk, orders, ledger),
+ * in a backtest on AI-Trader's data (test/fixtures/ai-trader) through the whole engine (risk, orders, ledger),
  * then `explain` and `transcripts` on the run, and a replay of the transcripts
  * through a changed risk config.
  */
@@ -13,8 +13,9 @@ import { runBacktest } from '../../../src/runtime/backtest.js';
 import { parseConfig } from '../../../src/config/load.js';
 import { call, calls, LlmTestServer, say } from '../../support/llm-server.js';
 import { cli } from '../../support/cli.js';
+import { AI_TRADER_DIR } from '../../support/fixtures.js';
 
-const DATA = new URL('../../../../shared/data/', import.meta.url).pathname;
+const DATA = AI_TRADER_DIR;
 const KEY = 'sk-backtest-SECRET-42';
 
 let server: LlmTestServer;
