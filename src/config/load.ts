@@ -61,9 +61,54 @@ export async function readConfigJson(path: string): Promise<unknown> {
   return parseJsonText(text, path);
 }
 
-/** Read, parse and validate a config file. Relative paths inside it become absolute (see the header). */
+/**
+ * Read, parse and validate a config file. Relative paths inside it become absolute (see the
+ * header); paths the process writes must be of the right kind (checkWrittenPaths).
+ */
 export async function loadConfig(path: string): Promise<Config> {
-  return parseConfig(await readConfigJson(path), path, { baseDir: dirname(resolve(path)) });
+  const config = parseConfig(await readConfigJson(path), path, { baseDir: dirname(resolve(path)) });
+  await checkWrittenPaths(config, path);
+  return config;
+}
+
+/** Paths the process creates and writes, and what each must be if it already exists. */
+const WRITTEN_PATHS: readonly { key: string; path: (c: Config) => string | undefined; kind: 'file' | 'directory' }[] = [
+  { key: 'state_dir', path: (c) => c.state_dir, kind: 'directory' },
+  { key: 'log.file', path: (c) => c.log.file, kind: 'file' },
+];
+
+/**
+ * Refuse (ConfigError) a written path that exists as the other kind (log.file naming a
+ * directory, state_dir naming a file), or under a file (its folders could not be created):
+ * otherwise the first write fails deep inside a running process.
+ */
+export async function checkWrittenPaths(config: Config, source: string): Promise<void> {
+  const problems: string[] = [];
+  for (const { key, path, kind } of WRITTEN_PATHS) {
+    const p = path(config);
+    if (p === undefined) continue;
+    const found = await existingAncestor(resolve(p));
+    if (!found) continue;
+    if (found.path === resolve(p)) {
+      const is = found.isDirectory ? 'directory' : 'file';
+      if (is !== kind) problems.push(`${key}: expected a ${kind} path, got a ${is}: ${p}`);
+    } else if (!found.isDirectory) {
+      problems.push(`${key}: expected a path whose folders can be created, got ${p} (${found.path} is a file)`);
+    }
+  }
+  if (problems.length > 0) {
+    const n = problems.length;
+    throw new ConfigError(`invalid config ${source}: ${n} problem${n === 1 ? '' : 's'}`, problems, source);
+  }
+}
+
+/** `path` itself if it exists, else its nearest existing parent folder (undefined if none could be read). */
+async function existingAncestor(path: string): Promise<{ path: string; isDirectory: boolean } | undefined> {
+  for (let p = path; ; p = dirname(p)) {
+    const s = await stat(p).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' || err.code === 'ENOTDIR' ? null : undefined));
+    if (s) return { path: p, isDirectory: s.isDirectory() };
+    if (s === undefined || dirname(p) === p) return undefined;
+  }
 }
 
 /**

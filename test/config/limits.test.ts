@@ -1,11 +1,15 @@
 /**
  * Values the schema used to accept and the run then crashed on (issue 13, "also found"):
  * absurd money, replay speeds, NUL bytes in paths, credentials in URLs, a server beyond
- * loopback without a token. Each is refused by the schema with the field and the range.
+ * loopback without a token. Each is refused by the schema with the field and the range;
+ * written paths of the wrong kind are refused when the file is loaded.
  */
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/config/errors.js';
-import { parseConfig } from '../../src/config/load.js';
+import { loadConfig, parseConfig } from '../../src/config/load.js';
 import { MAX_AMOUNT, MAX_REPLAY_SPEED } from '../../src/config/schema.js';
 import { redactUrlCredentials } from '../../src/config/urls.js';
 
@@ -127,5 +131,40 @@ describe('server beyond loopback', () => {
     for (const server of [{ host: '127.0.0.1' }, { host: '127.0.0.2' }, { host: 'localhost' }, { host: '::1' }, { host: '0.0.0.0', token_env: 'FEED_TOKEN' }, { host: '0.0.0.0', enabled: false }]) {
       expect(linesOf({ server }), JSON.stringify(server)).toEqual([]);
     }
+  });
+});
+
+describe('paths the process writes', () => {
+  async function load(config: Record<string, unknown>): Promise<readonly string[]> {
+    const dir = await mkdtemp(join(tmpdir(), 'agent-trader-limits-'));
+    await mkdir(join(dir, 'logs'));
+    await writeFile(join(dir, 'plain'), 'x');
+    const file = join(dir, 'c.json');
+    await writeFile(file, JSON.stringify({ models: [model], state_dir: 'state', ...config }));
+    try {
+      await loadConfig(file);
+      return [];
+    } catch (err) {
+      if (err instanceof ConfigError) return err.problems.map((p) => p.replaceAll(dir, 'DIR'));
+      throw err;
+    }
+  }
+
+  it('refuses log.file naming a directory and state_dir naming a file', async () => {
+    expect(await load({ log: { file: 'logs' }, state_dir: 'plain' })).toEqual([
+      'state_dir: expected a directory path, got a file: DIR/plain',
+      'log.file: expected a file path, got a directory: DIR/logs',
+    ]);
+  });
+
+  it('refuses a path whose folders cannot be created (a file on the way)', async () => {
+    expect(await load({ log: { file: 'plain/x/run.log' } })).toEqual([
+      'log.file: expected a path whose folders can be created, got DIR/plain/x/run.log (DIR/plain is a file)',
+    ]);
+  });
+
+  it('accepts paths that do not exist yet, and existing ones of the right kind', async () => {
+    expect(await load({ log: { file: 'logs/new/run.log' }, state_dir: 'logs' })).toEqual([]);
+    expect(await load({ log: { file: 'plain' } })).toEqual([]);
   });
 });
