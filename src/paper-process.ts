@@ -5,6 +5,11 @@
  * alert, and stops cleanly on SIGINT/SIGTERM (sessions finish or resume at the next
  * start, the store is closed). With the built-in replay (the `npm start` demo) the run
  * ends with its day: the day's report is printed and written.
+ *
+ * The signals are caught from the first line: one during start-up (waiting for a quote
+ * source that does not answer, opening the store, ...) cancels the start. The step under
+ * way finishes (the wait for quotes is cut short), everything opened so far is closed,
+ * last-opened first, and the process ends normally (exit 0) with no report.
  */
 import { join } from 'node:path';
 import { DateTime } from 'luxon';
@@ -55,8 +60,71 @@ export interface PaperProcessOptions {
   readonly stopSignal?: AbortSignal;
 }
 
+/** The reason a start was cancelled (a signal, or `stopSignal`): not an error, the process ends normally. */
+export class StartCancelled extends Error {
+  override readonly name = 'StartCancelled';
+  constructor(readonly why: string) {
+    super(`start cancelled: ${why}`);
+  }
+}
+
+/**
+ * SIGINT / SIGTERM / `stopSignal`, listened to from the start of the process: `signal`
+ * aborts (reason: a StartCancelled) and `requested` resolves with what asked. Once only:
+ * a second Ctrl-C gets Node's default (the process ends at once).
+ */
+function stopRequests(stopSignal: AbortSignal | undefined) {
+  const controller = new AbortController();
+  let request: (why: string) => void = () => undefined;
+  const requested = new Promise<string>((resolve) => {
+    request = (why) => {
+      if (controller.signal.aborted) return;
+      resolve(why);
+      controller.abort(new StartCancelled(why));
+    };
+  });
+  const onInt = () => request('SIGINT');
+  const onTerm = () => request('SIGTERM');
+  const onAbort = () => request('stop requested');
+  process.once('SIGINT', onInt);
+  process.once('SIGTERM', onTerm);
+  if (stopSignal?.aborted) onAbort();
+  else stopSignal?.addEventListener('abort', onAbort, { once: true });
+  return {
+    signal: controller.signal,
+    requested,
+    dispose: () => {
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
+      stopSignal?.removeEventListener('abort', onAbort);
+    },
+  };
+}
+
 export async function runPaperProcess(config: Config, options: PaperProcessOptions = {}): Promise<void> {
   const write = options.write ?? ((s: string) => process.stdout.write(s));
+  const stop = stopRequests(options.stopSignal);
+  let started = false;
+  // Said at once during start-up: the step under way may take a moment to finish.
+  void stop.requested.then((why) => !started && write(`stopping: ${why} during start-up\n`));
+  try {
+    await startAndRun(config, options, write, stop.signal, stop.requested, () => (started = true));
+  } catch (err) {
+    if (!(err instanceof StartCancelled)) throw err;
+    write('start cancelled: everything opened so far is closed\n');
+  } finally {
+    stop.dispose();
+  }
+}
+
+async function startAndRun(
+  config: Config,
+  options: PaperProcessOptions,
+  write: (text: string) => void,
+  signal: AbortSignal,
+  stopped: Promise<string>,
+  onStarted: () => void,
+): Promise<void> {
   const wallNow = options.wallNow ?? (() => DateTime.now());
   const env = options.env ?? process.env;
   const ds = config.data_source;
@@ -72,6 +140,7 @@ export async function runPaperProcess(config: Config, options: PaperProcessOptio
   if (symbols.length === 0) throw new InputError('data_source.symbols: expected the symbols to trade (or a bars_file to take them from)');
   const benchmark = ds.benchmark_file ? await loadBenchmark(ds.benchmark_file, { market: config.market }) : undefined;
   const token = readOptionalSecret(config.server.token_env, env, 'server.token_env');
+  signal.throwIfAborted();
 
   /** What was opened, closed last-opened first; every one is closed even when another fails. */
   const closers: (() => Promise<unknown>)[] = [];
@@ -96,8 +165,9 @@ export async function runPaperProcess(config: Config, options: PaperProcessOptio
     const coverage = calendarCoverageWatch({ market: config.market, now: wallNow, raise: notify });
     // A restarted demo replays its day from the stored run's last session, not from the open.
     const resumeFromMs = demo ? await lastSessionMs(outDir) : undefined;
-    const source = await openQuoteSource(config, { ...(history ? { history } : {}), symbols, env, onProblem: (t) => write(`${t}\n`), ...(resumeFromMs !== undefined ? { resumeFromMs } : {}) });
+    const source = await openQuoteSource(config, { ...(history ? { history } : {}), symbols, env, signal, onProblem: (t) => write(`${t}\n`), ...(resumeFromMs !== undefined ? { resumeFromMs } : {}) });
     closers.push(() => source.close());
+    signal.throwIfAborted();
     const killSwitch = new KillSwitch(config.state_dir, () => wallNow().toMillis());
     // Structured log lines (one per feed event, ids attached, secrets scrubbed): JSON to stderr with
     // format json, and to log.file when set; with format pretty the progress lines below are the output.
@@ -145,6 +215,7 @@ export async function runPaperProcess(config: Config, options: PaperProcessOptio
     });
     const paper = run;
     closers.push(() => paper.stop());
+    signal.throwIfAborted();
     paper.events.subscribe((e) => metrics.observe(e));
     if (log) paper.events.subscribe((e) => logFeedEvent(log, e));
     paper.events.subscribe((e) => {
@@ -169,6 +240,8 @@ export async function runPaperProcess(config: Config, options: PaperProcessOptio
       const server = http;
       closers.push(() => server.close());
     }
+    signal.throwIfAborted();
+    onStarted();
     write(
       [
         `paper run (${config.mode}, ${config.market} ${config.frequency}): ${source.describe}`,
@@ -182,19 +255,6 @@ export async function runPaperProcess(config: Config, options: PaperProcessOptio
       ].join('\n'),
     );
 
-    const stopped = new Promise<string>((resolve) => {
-      const onInt = () => resolve('SIGINT');
-      const onTerm = () => resolve('SIGTERM');
-      const onAbort = () => resolve('stop requested');
-      process.once('SIGINT', onInt);
-      process.once('SIGTERM', onTerm);
-      options.stopSignal?.addEventListener('abort', onAbort, { once: true });
-      closers.push(async () => {
-        process.off('SIGINT', onInt);
-        process.off('SIGTERM', onTerm);
-        options.stopSignal?.removeEventListener('abort', onAbort);
-      });
-    });
     coverage.check(); // CALENDAR_COVERAGE_ENDING at every start within 30 days of the calendar's end
     // With a Tushare token, our A-share calendar is checked against Tushare's for this year
     // and for every year the closures file added.

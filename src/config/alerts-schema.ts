@@ -8,10 +8,11 @@
  *   "expected ..." error texts, and secrets only ever NAMED (`webhook_url_env`,
  *   `secret_env`, `password_env`, ...): a robot's webhook URL carries its access token, so
  *   it is a secret too and comes from the environment.
- * - This file imports nothing from ./schema.ts: schema.ts imports this one, and an import
+ * - This file imports nothing from ./schema.ts (the URL helpers are in ./urls.ts): schema.ts imports this one, and an import
  *   cycle between the two would read the helpers before they exist.
  */
 import { z } from 'zod';
+import { httpUrl } from './urls.js';
 
 // ---------------------------------------------------------------------------
 // Leaf helpers (same texts as ./schema.ts)
@@ -37,7 +38,6 @@ const ADDRESS = /^[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+$/;
 const NAMED_ADDRESS = /^[^<>]*<[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+>$/;
 const emailAddress = () => z.string({ error: EMAIL }).refine((s) => ADDRESS.test(s) || NAMED_ADDRESS.test(s.trim()), { error: EMAIL });
 
-const httpUrl = () => z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' });
 
 const NAME = 'expected a channel name of letters, digits, "_", "-" (at most 32)';
 const ChannelName = () => z.string({ error: NAME }).regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/, { error: NAME });

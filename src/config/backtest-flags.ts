@@ -8,7 +8,7 @@
  */
 import { basename, dirname, resolve } from 'node:path';
 import { InputError } from '../domain/errors.js';
-import { parseConfig, readConfigJson } from './load.js';
+import { checkWrittenPaths, parseConfig, readConfigJson } from './load.js';
 import type { Config } from './schema.js';
 
 export interface BacktestFlags {
@@ -73,6 +73,7 @@ export async function backtestConfig(flags: BacktestFlags, cwd = process.cwd()):
   }
   const source = file ?? 'backtest flags';
   const config = parseConfig(raw, source, { baseDir: file ? dirname(file) : cwd });
+  await checkWrittenPaths(config, source);
   if (!config.data_source.bars_file) {
     throw new InputError('a backtest needs prices: give --bars FILE or a config with data_source.bars_file');
   }

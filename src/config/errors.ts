@@ -11,10 +11,12 @@
  * The "expected ..." text comes from the schema's own `error:` where it has one,
  * else from `configErrorMap` (pass it to safeParse as `error`). The value comes
  * from the issue's `input` (parse with `reportInput: true`). Values of keys ending
- * in `_env` are never echoed: someone may have pasted the secret itself there.
+ * in `_env` are never echoed: someone may have pasted the secret itself there; nor is
+ * the user:password@ part of a URL.
  */
 import type { z } from 'zod';
 import { InputError } from '../domain/errors.js';
+import { redactUrlCredentials } from './urls.js';
 
 type Issue = z.core.$ZodIssue;
 type RawIssue = z.core.$ZodRawIssue;
@@ -100,16 +102,18 @@ export function formatPath(path: readonly PropertyKey[]): string {
 
 const MAX_SHOWN = 60;
 
-/** How a received value is shown after "got". */
+/** How a received value is shown after "got"; a URL's user:password@ never is (see ./urls.ts). */
 export function renderValue(value: unknown): string {
   if (value === undefined) return 'nothing (required)';
+  if (typeof value === 'number' && !Number.isFinite(value)) return String(value); // 1e999 reads as Infinity
   let text: string | undefined;
   try {
     text = JSON.stringify(value);
   } catch {
     text = undefined;
   }
-  if (text === undefined) return String(value);
+  if (text === undefined) return redactUrlCredentials(String(value));
+  text = redactUrlCredentials(text);
   if (text.length <= MAX_SHOWN) return text;
   if (Array.isArray(value)) return `an array of ${value.length} items`;
   if (typeof value === 'object' && value !== null) return 'an object';

@@ -14,8 +14,10 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigSchema, type Config } from './schema.js';
 import { ConfigError, configErrorMap, formatIssues } from './errors.js';
+import { parseJsonText } from './json-text.js';
 
 export { ConfigError } from './errors.js';
+export { findComments, locateJsonError, MAX_DEPTH, parseJsonText, scanJson } from './json-text.js';
 
 /** The bundled default config (A-share daily backtest on the sample data), absolute. */
 export const DEFAULT_CONFIG_PATH: string = fileURLToPath(new URL('../../config/default.json', import.meta.url));
@@ -44,7 +46,7 @@ export function parseConfig(raw: unknown, source: string, options: ParseOptions 
   return options.baseDir === undefined ? result.data : resolveConfigPaths(result.data, options.baseDir, raw);
 }
 
-/** Read a config file as JSON (not yet validated), with clear messages for a missing file, non-JSON and comments. */
+/** Read a config file as JSON (not yet validated), with clear messages for a missing file, non-JSON, comments, depth and duplicate keys. */
 export async function readConfigJson(path: string): Promise<unknown> {
   let text: string;
   try {
@@ -59,9 +61,54 @@ export async function readConfigJson(path: string): Promise<unknown> {
   return parseJsonText(text, path);
 }
 
-/** Read, parse and validate a config file. Relative paths inside it become absolute (see the header). */
+/**
+ * Read, parse and validate a config file. Relative paths inside it become absolute (see the
+ * header); paths the process writes must be of the right kind (checkWrittenPaths).
+ */
 export async function loadConfig(path: string): Promise<Config> {
-  return parseConfig(await readConfigJson(path), path, { baseDir: dirname(resolve(path)) });
+  const config = parseConfig(await readConfigJson(path), path, { baseDir: dirname(resolve(path)) });
+  await checkWrittenPaths(config, path);
+  return config;
+}
+
+/** Paths the process creates and writes, and what each must be if it already exists. */
+const WRITTEN_PATHS: readonly { key: string; path: (c: Config) => string | undefined; kind: 'file' | 'directory' }[] = [
+  { key: 'state_dir', path: (c) => c.state_dir, kind: 'directory' },
+  { key: 'log.file', path: (c) => c.log.file, kind: 'file' },
+];
+
+/**
+ * Refuse (ConfigError) a written path that exists as the other kind (log.file naming a
+ * directory, state_dir naming a file), or under a file (its folders could not be created):
+ * otherwise the first write fails deep inside a running process.
+ */
+export async function checkWrittenPaths(config: Config, source: string): Promise<void> {
+  const problems: string[] = [];
+  for (const { key, path, kind } of WRITTEN_PATHS) {
+    const p = path(config);
+    if (p === undefined) continue;
+    const found = await existingAncestor(resolve(p));
+    if (!found) continue;
+    if (found.path === resolve(p)) {
+      const is = found.isDirectory ? 'directory' : 'file';
+      if (is !== kind) problems.push(`${key}: expected a ${kind} path, got a ${is}: ${p}`);
+    } else if (!found.isDirectory) {
+      problems.push(`${key}: expected a path whose folders can be created, got ${p} (${found.path} is a file)`);
+    }
+  }
+  if (problems.length > 0) {
+    const n = problems.length;
+    throw new ConfigError(`invalid config ${source}: ${n} problem${n === 1 ? '' : 's'}`, problems, source);
+  }
+}
+
+/** `path` itself if it exists, else its nearest existing parent folder (undefined if none could be read). */
+async function existingAncestor(path: string): Promise<{ path: string; isDirectory: boolean } | undefined> {
+  for (let p = path; ; p = dirname(p)) {
+    const s = await stat(p).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' || err.code === 'ENOTDIR' ? null : undefined));
+    if (s) return { path: p, isDirectory: s.isDirectory() };
+    if (s === undefined || dirname(p) === p) return undefined;
+  }
 }
 
 /**
@@ -116,212 +163,4 @@ export async function missingFiles(config: Config): Promise<string[]> {
     else if (found !== 'ok') problems.push(`${key}: not a file: ${file}`);
   }
   return problems;
-}
-
-// ---------------------------------------------------------------------------
-// JSON text
-
-/**
- * JSON text -> value, with a message per kind of mistake: an empty file, comments
- * (`//`, `/* *\/`, `#`), and syntax errors with line:column.
- */
-export function parseJsonText(text: string, source: string): unknown {
-  const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
-  if (body.trim() === '') throw new ConfigError(`${source}: the file is empty; expected a JSON object`, [], source);
-  const comments = findComments(body);
-  if (comments.length > 0) {
-    const where = comments.length === 1 ? `line ${comments[0]}` : `lines ${comments.join(', ')}`;
-    throw new ConfigError(`${source}: JSON does not allow comments (${where}); remove them`, [], source);
-  }
-  try {
-    return JSON.parse(body) as unknown;
-  } catch (err) {
-    const loc = locateJsonError(body);
-    if (loc) {
-      throw new ConfigError(`${source}: not valid JSON at line ${loc.line}, column ${loc.column}: ${loc.reason}`, [], source);
-    }
-    throw new ConfigError(`${source}: not valid JSON: ${(err as Error).message}`, [], source);
-  }
-}
-
-/** Lines (1-based) where a comment starts outside a string: `//`, `/*`, or `#` first on a line. */
-export function findComments(text: string): number[] {
-  const lines: number[] = [];
-  let line = 1;
-  let inString = false;
-  let lineStart = true;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i]!;
-    if (c === '\n') {
-      line++;
-      lineStart = true;
-      inString = false; // a raw newline ends a (broken) string; JSON.parse reports that
-      continue;
-    }
-    if (inString) {
-      if (c === '\\') i++;
-      else if (c === '"') inString = false;
-      continue;
-    }
-    if (c === '"') inString = true;
-    else if (c === '/' && (text[i + 1] === '/' || text[i + 1] === '*')) {
-      if (lines[lines.length - 1] !== line) lines.push(line);
-      if (text[i + 1] === '/') {
-        while (i + 1 < text.length && text[i + 1] !== '\n') i++;
-      } else {
-        const end = text.indexOf('*/', i + 2);
-        const stop = end === -1 ? text.length : end + 2;
-        for (let j = i; j < stop; j++) if (text[j] === '\n') line++;
-        i = stop - 1;
-      }
-    } else if (c === '#' && lineStart) {
-      if (lines[lines.length - 1] !== line) lines.push(line);
-      while (i + 1 < text.length && text[i + 1] !== '\n') i++;
-    }
-    if (c !== ' ' && c !== '\t' && c !== '\r') lineStart = false;
-  }
-  return lines;
-}
-
-class JsonSyntax extends Error {
-  constructor(
-    readonly offset: number,
-    readonly reason: string,
-  ) {
-    super(reason);
-  }
-}
-
-/**
- * Where and why `text` is not JSON, or undefined if it is. Our own scanner, so the
- * line:column and the wording do not depend on the Node version's JSON.parse message.
- */
-export function locateJsonError(text: string): { line: number; column: number; reason: string } | undefined {
-  let i = 0;
-  const n = text.length;
-  const fail = (reason: string): never => {
-    throw new JsonSyntax(i, reason);
-  };
-  const ws = () => {
-    while (i < n && (text[i] === ' ' || text[i] === '\t' || text[i] === '\n' || text[i] === '\r')) i++;
-  };
-  const show = (c: string | undefined) => (c === undefined ? 'the end of the file' : JSON.stringify(c));
-
-  const string = () => {
-    i++; // opening quote
-    while (i < n) {
-      const c = text[i]!;
-      if (c === '"') {
-        i++;
-        return;
-      }
-      if (c === '\\') {
-        const e = text[i + 1];
-        if (e === 'u') {
-          if (!/^[0-9a-fA-F]{4}$/.test(text.slice(i + 2, i + 6))) fail('bad \\u escape in a string');
-          i += 6;
-        } else if (e !== undefined && '"\\/bfnrt'.includes(e)) i += 2;
-        else fail(`bad escape \\${e ?? ''} in a string`);
-        continue;
-      }
-      if (c.charCodeAt(0) < 0x20) fail('line break or control character inside a string (unterminated string?)');
-      i++;
-    }
-    fail('unterminated string');
-  };
-
-  const value = (): void => {
-    ws();
-    const c = text[i];
-    if (c === '{') return object();
-    if (c === '[') return array();
-    if (c === '"') return string();
-    if (c === '-' || (c !== undefined && c >= '0' && c <= '9')) {
-      const m = /-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/y;
-      m.lastIndex = i;
-      const found = m.exec(text);
-      if (!found) fail('malformed number');
-      i = m.lastIndex;
-      return;
-    }
-    for (const word of ['true', 'false', 'null']) {
-      if (text.startsWith(word, i)) {
-        i += word.length;
-        return;
-      }
-    }
-    if (c === "'") fail("strings must use double quotes, not '");
-    if (c === undefined) fail('unexpected end of the file, expected a value');
-    const word = /[A-Za-z_][\w.]*/y;
-    word.lastIndex = i;
-    fail(`unexpected ${JSON.stringify(word.exec(text)?.[0] ?? c)}, expected a value`);
-  };
-
-  const object = () => {
-    i++;
-    ws();
-    if (text[i] === '}') {
-      i++;
-      return;
-    }
-    for (;;) {
-      ws();
-      if (text[i] !== '"') {
-        if (text[i] === '}') fail('trailing comma before }');
-        fail(`expected a property name in double quotes, found ${show(text[i])}`);
-      }
-      string();
-      ws();
-      if (text[i] !== ':') fail(`expected ':' after a property name, found ${show(text[i])}`);
-      i++;
-      value();
-      ws();
-      if (text[i] === ',') {
-        i++;
-        continue;
-      }
-      if (text[i] === '}') {
-        i++;
-        return;
-      }
-      fail(`expected ',' or '}' after a property value, found ${show(text[i])}`);
-    }
-  };
-
-  const array = () => {
-    i++;
-    ws();
-    if (text[i] === ']') {
-      i++;
-      return;
-    }
-    for (;;) {
-      ws();
-      if (text[i] === ']') fail('trailing comma before ]');
-      value();
-      ws();
-      if (text[i] === ',') {
-        i++;
-        continue;
-      }
-      if (text[i] === ']') {
-        i++;
-        return;
-      }
-      fail(`expected ',' or ']' after an array item, found ${show(text[i])}`);
-    }
-  };
-
-  try {
-    value();
-    ws();
-    if (i < n) fail(`unexpected ${show(text[i])} after the end of the JSON value`);
-    return undefined;
-  } catch (err) {
-    if (!(err instanceof JsonSyntax)) throw err;
-    const before = text.slice(0, err.offset);
-    const line = before.split('\n').length;
-    const column = err.offset - (before.lastIndexOf('\n') + 1) + 1;
-    return { line, column, reason: err.reason };
-  }
 }

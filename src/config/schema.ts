@@ -21,6 +21,7 @@ import { z } from 'zod';
 import { DateTime, IANAZone } from 'luxon';
 import { FrequencySchema, MarketSchema, MARKETS, type Market } from '../domain/markets.js';
 import { SCHEDULE_DEFAULTS } from '../domain/schedule.js';
+import { httpUrl, wsUrl } from './urls.js';
 
 // ---------------------------------------------------------------------------
 // Leaf helpers, each with the message a person needs
@@ -39,16 +40,31 @@ const int = (min: number) => {
   return z.int({ error: msg }).min(min, { error: msg });
 };
 
+/**
+ * Money in the config: at most 10^12 (a trillion CNY or USD) and at most 6 decimals
+ * (FINRA's TAF is 0.000166 USD a share). Beyond either, the amount is no longer a plain
+ * decimal once turned into text (String(1e21) is "1e+21", String(1e-7) is "1e-7") and the
+ * ledger's decimal arithmetic refuses it deep inside a run.
+ */
+export const MAX_AMOUNT = 1_000_000_000_000;
+const AMOUNT_DECIMALS = 6;
+const hasAmountDecimals = (x: number) => Number(x.toFixed(AMOUNT_DECIMALS)) === x;
+const money = (msg: string) =>
+  z
+    .number({ error: msg })
+    .max(MAX_AMOUNT, { error: msg })
+    .refine(hasAmountDecimals, { error: msg });
+
 /** A non-negative amount of money (CNY or USD, the market's currency). */
 const amount = () => {
-  const msg = 'expected an amount >= 0';
-  return z.number({ error: msg }).min(0, { error: msg });
+  const msg = 'expected an amount from 0 to 10^12 with at most 6 decimals';
+  return money(msg).min(0, { error: msg });
 };
 
 /** A positive amount of money. */
 const positiveAmount = () => {
-  const msg = 'expected an amount > 0';
-  return z.number({ error: msg }).gt(0, { error: msg });
+  const msg = 'expected an amount > 0 and at most 10^12 with at most 6 decimals';
+  return money(msg).gt(0, { error: msg });
 };
 
 /** A fee rate: a fraction, 0 <= x < 1. */
@@ -80,11 +96,12 @@ export const EnvNameSchema = z.string({ error: ENV_NAME }).regex(ENV, { error: E
 const ZONE = 'expected an IANA time zone (like Asia/Shanghai or America/New_York)';
 const ZoneSchema = z.string({ error: ZONE }).refine((s) => IANAZone.isValidZone(s), { error: ZONE });
 
-/** A path to a file or folder; relative ones are relative to the config file (see load.ts). */
-const filePath = () => nonEmpty('a path');
+/**
+ * A path to a file or folder; relative ones are relative to the config file (see load.ts).
+ * No NUL character: the file system refuses it, deep inside whatever opens the path first.
+ */
+const filePath = () => nonEmpty('a path').refine((p) => !p.includes('\0'), { error: 'expected a path without NUL characters (\\0)' });
 
-const httpUrl = () => z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' });
-const wsUrl = () => z.url({ protocol: /^wss?$/, error: 'expected a ws:// or wss:// URL' });
 
 const symbolList = (min: number) =>
   z.array(nonEmpty('a symbol'), { error: 'expected an array of symbols' }).min(min, {
@@ -164,6 +181,14 @@ export const ScheduleSchema = z.strictObject({
  */
 export const DataSourceTypeSchema = z.enum(['tushare', 'akshare', 'sina', 'tencent', 'eastmoney', 'alpaca', 'broker', 'replay', 'file']);
 
+/**
+ * 100,000x: a US trading day in a quarter of a second, a wall millisecond already 100 market
+ * seconds. Far beyond, the run clock races years ahead while the process stops (1e12x reached
+ * the year 162085 and the calendar gave up).
+ */
+export const MAX_REPLAY_SPEED = 100_000;
+const REPLAY_SPEED = `expected a number > 0 and at most ${MAX_REPLAY_SPEED}`;
+
 export const DataSourceSchema = z.strictObject({
   type: DataSourceTypeSchema.default('file'),
   use_cache: z.boolean().default(true),
@@ -180,8 +205,12 @@ export const DataSourceSchema = z.strictObject({
   replay_url: wsUrl().optional(),
   /** Built-in replay server: the day of `bars_file` to replay (default: its last complete day). */
   replay_date: DateSchema.optional(),
-  /** Built-in replay server: market time runs this many times faster than the wall clock. */
-  replay_speed: z.number({ error: 'expected a number > 0' }).gt(0, { error: 'expected a number > 0' }).default(390),
+  /** Built-in replay server: market time runs this many times faster than the wall clock (at most MAX_REPLAY_SPEED). */
+  replay_speed: z
+    .number({ error: REPLAY_SPEED })
+    .gt(0, { error: REPLAY_SPEED })
+    .max(MAX_REPLAY_SPEED, { error: REPLAY_SPEED })
+    .default(390),
   /** Alpaca v2 market-data stream (type alpaca). */
   alpaca_url: wsUrl().default('wss://stream.data.alpaca.markets/v2/iex'),
   /** NAMES of the env vars holding the Alpaca key id and secret (type alpaca). */
@@ -390,6 +419,9 @@ export const MonitorSchema = z.strictObject({
   daily_report_delay_minutes: int(0).default(5),
 });
 
+/** Host names that listen on this machine only: localhost, 127.0.0.0/8, ::1. */
+export const LOOPBACK_HOST = /^(localhost|127(\.\d{1,3}){3}|::1|\[::1\])$/i;
+
 /** The process's HTTP port: event feed (WebSocket /feed), /health, /api/state, the dashboard. */
 export const ServerSchema = z.strictObject({
   enabled: z.boolean().default(true),
@@ -528,6 +560,14 @@ function crossCheck(c: Loose | undefined, ctx: IssueSink): void {
     if (type === 'replay' && ds['replay_url'] === undefined && ds['bars_file'] === undefined) {
       add(['data_source', 'bars_file'], 'expected the bars the built-in replay server serves (or data_source.replay_url of a running one)', undefined);
     }
+  }
+
+  // Beyond loopback the feed and /api admit token holders only (src/server/auth.ts): listening
+  // there without a token is a mistake either way (README: "anything but loopback needs token_env").
+  const server = obj(c['server']);
+  const host = server?.['host'] ?? '127.0.0.1';
+  if (server?.['enabled'] !== false && typeof host === 'string' && host !== '' && !LOOPBACK_HOST.test(host) && server?.['token_env'] === undefined) {
+    add(['server', 'token_env'], `expected the name of the environment variable holding the feed token: server.host ${JSON.stringify(host)} is beyond loopback`, undefined);
   }
 
   const range = obj(c['date_range']);

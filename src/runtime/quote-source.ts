@@ -47,32 +47,50 @@ export interface QuoteSourceOptions {
   readonly onProblem?: (text: string) => void;
   /** The built-in replay resumes its day here (the stored run's last session), epoch ms. */
   readonly resumeFromMs?: number;
+  /** Aborting stops the wait for the source: what was opened is closed and the promise rejects with the signal's reason. */
+  readonly signal?: AbortSignal;
 }
 
 /** How long a source may take to connect (or answer its first poll) at start. */
 const START_TIMEOUT_MS = 30_000;
 
-/** Resolve with `promise`, or reject with `message` after `ms` on `scheduler`. */
-function within<T>(promise: Promise<T>, scheduler: SchedulerLike, ms: number, message: string): Promise<T> {
+/** Resolve with `promise`, or reject with `message` after `ms` on `scheduler`, or with the reason of `signal` when it aborts. */
+function within<T>(promise: Promise<T>, scheduler: SchedulerLike, ms: number, message: string, signal?: AbortSignal): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const timer = scheduler.schedule(() => reject(new InputError(message)), ms);
+    if (signal?.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const onAbort = () => {
+      timer.unsubscribe();
+      reject(signal!.reason);
+    };
+    const timer = scheduler.schedule(() => {
+      signal?.removeEventListener('abort', onAbort);
+      reject(new InputError(message));
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const done = () => {
+      timer.unsubscribe();
+      signal?.removeEventListener('abort', onAbort);
+    };
     promise.then(
       (v) => {
-        timer.unsubscribe();
+        done();
         resolve(v);
       },
       (e: unknown) => {
-        timer.unsubscribe();
+        done();
         reject(e);
       },
     );
   });
 }
 
-/** Start a feed; when it fails (or keeps retrying past the start timeout), close it so no socket or timer outlives the error. */
-async function startOrClose(feed: QuoteFeed, wall: SchedulerLike, what: string): Promise<void> {
+/** Start a feed; when it fails, keeps retrying past the start timeout or the start is cancelled, close it so no socket or timer outlives the error. */
+async function startOrClose(feed: QuoteFeed, wall: SchedulerLike, what: string, signal?: AbortSignal): Promise<void> {
   try {
-    await within(feed.start(), wall, START_TIMEOUT_MS, `${what}: not connected within ${START_TIMEOUT_MS / 1000} s (${feed.health().lastError ?? 'no answer'})`);
+    await within(feed.start(), wall, START_TIMEOUT_MS, `${what}: not connected within ${START_TIMEOUT_MS / 1000} s (${feed.health().lastError ?? 'no answer'})`, signal);
   } catch (err) {
     await feed.close();
     throw err;
@@ -88,6 +106,8 @@ export async function openQuoteSource(config: Config, options: QuoteSourceOption
   const wall = options.wall ?? asyncScheduler;
   const env = options.env ?? process.env;
   const staleAfterMs = ds.stale_quote_seconds * 1000;
+  const signal = options.signal;
+  signal?.throwIfAborted();
   switch (ds.type) {
     case 'alpaca': {
       const feed = new AlpacaQuoteStream({
@@ -99,7 +119,7 @@ export async function openQuoteSource(config: Config, options: QuoteSourceOption
         staleAfterMs,
         scheduler: wall,
       });
-      await startOrClose(feed, wall, `Alpaca stream ${ds.alpaca_url}`);
+      await startOrClose(feed, wall, `Alpaca stream ${ds.alpaca_url}`, signal);
       return { feed, scheduler: wall, speed: 1, describe: `Alpaca v2 trades of ${symbolsText(options.symbols.length)} from ${ds.alpaca_url}`, close: () => feed.close() };
     }
     case 'sina':
@@ -120,7 +140,7 @@ export async function openQuoteSource(config: Config, options: QuoteSourceOption
         scheduler: wall,
         onSwitch: (s) => options.onProblem?.(`quote source: ${s.from} -> ${s.to} (${s.reason})`),
       });
-      await startOrClose(feed, wall, `${sources.join(' -> ')} quotes`);
+      await startOrClose(feed, wall, `${sources.join(' -> ')} quotes`, signal);
       return { feed, scheduler: wall, speed: 1, describe: `${sources.join(' -> ')} quotes of ${symbolsText(options.symbols.length)}, polled every ${ds.poll_interval_seconds} s`, close: () => feed.close() };
     }
     case 'replay': {
@@ -141,8 +161,9 @@ export async function openQuoteSource(config: Config, options: QuoteSourceOption
       const feed = new AlpacaQuoteStream({ url, key: 'replay', secret: 'replay', trades: options.symbols, reconnect: true, staleAfterMs, scheduler: wall, name: 'replay' });
       let clock: ReplayClock;
       try {
-        await startOrClose(feed, wall, `replay server ${url}`);
-        clock = await within(ReplayClock.follow(feed.marketTime, wall), wall, START_TIMEOUT_MS, `the replay server at ${url} announced no market time (replay_clock) within ${START_TIMEOUT_MS / 1000} s: is it an agent-trader replay server?`);
+        signal?.throwIfAborted();
+        await startOrClose(feed, wall, `replay server ${url}`, signal);
+        clock = await within(ReplayClock.follow(feed.marketTime, wall), wall, START_TIMEOUT_MS, `the replay server at ${url} announced no market time (replay_clock) within ${START_TIMEOUT_MS / 1000} s: is it an agent-trader replay server?`, signal);
       } catch (err) {
         await feed.close();
         await replay?.close();
