@@ -141,8 +141,14 @@ describe('aiTraderLabel (the label grid per market and frequency)', () => {
 });
 
 describe('loadReplayLog on the real AI-Trader logs', () => {
-  it('finds the four logs', () => {
-    expect(LOG_FILES).toHaveLength(4);
+  it('finds the five logs (US hourly and A-share daily of both models, A-share hourly of gpt-5)', () => {
+    expect(LOG_FILES).toEqual([
+      'cn-60min.gpt-5.position.jsonl',
+      'cn-daily.deepseek-chat-v3.1.position.jsonl',
+      'cn-daily.gpt-5.position.jsonl',
+      'us-60min.deepseek-chat-v3.1.position.jsonl',
+      'us-60min.gpt-5.position.jsonl',
+    ]);
   });
 
   for (const name of LOG_FILES) {
