@@ -78,6 +78,11 @@ async function books(out: string): Promise<Books> {
       orders[o.order.clientOrderId] = o.filledQuantity;
       for (const f of o.fills) venueFills.add(JSON.stringify([o.order.signature, f.fillId]));
     }
+    // A submit the venue already had is answered DUPLICATE_CLIENT_ORDER_ID: the journal of
+    // every message must hold none (a restart asks for the status, it never sends again).
+    for await (const { entry } of store.readJournal<{ event?: { type?: string; reason?: string } }>()) {
+      expect(entry.event?.type === 'broker.rejected' && entry.event.reason === 'DUPLICATE_CLIENT_ORDER_ID', JSON.stringify(entry)).toBe(false);
+    }
     const positions: Books['venue'] = {};
     for (const [sig, a] of Object.entries(venue.accounts)) {
       positions[sig] = Object.fromEntries(Object.entries(a.lots).map(([sym, lots]) => [sym, lots.reduce((n, l) => n + l.quantity, 0)]).filter(([, n]) => n !== 0));
