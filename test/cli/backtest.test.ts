@@ -48,17 +48,11 @@ describe('agent-trader backtest', () => {
     const r = cli([...example.args.slice(0, -1), out]);
     expect(r.code, r.stderr).toBe(0);
     // Risk's defaults apply to the recorded decisions (AI-Trader had none): some are refused by reason.
-    // The README's gpt-5 row is the row the run prints. deepseek's fills and refusals vary from run to
-    // run today (DUPLICATE_ORDER among them: a determinism bug of the backtest, reported), so only its
-    // start and its order count are pinned until that is fixed.
+    // The README's rows are the rows the run prints, both of them: a backtest is a pure function of
+    // its inputs (it waits on work in flight, never on idle turns), so they cannot vary by load.
     expect([...example.rows.keys()]).toEqual(['gpt-5', 'deepseek-chat-v3.1']);
     const row = (s: string, sig: string) => s.split('\n').find((l) => l.startsWith(`${sig} `));
-    expect(row(r.stdout, 'gpt-5')).toBe(example.rows.get('gpt-5'));
-    const pinned = (line: string | undefined) => {
-      const cells = line?.split(/\s+/) ?? [];
-      return { signature: cells[0], initial: cells[1], orders: cells[6] };
-    };
-    expect(pinned(row(r.stdout, 'deepseek-chat-v3.1'))).toEqual(pinned(example.rows.get('deepseek-chat-v3.1')));
+    for (const sig of example.rows.keys()) expect(row(r.stdout, sig)).toBe(example.rows.get(sig));
     // Plain progress lines when not on a terminal.
     expect(r.stderr).toContain('100% 30/30');
     const again = cli(['report', out]);
