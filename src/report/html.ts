@@ -246,15 +246,15 @@ function renderChart(report: Report, runs: readonly SignatureRun[], benchmark?: 
 function summaryTable(report: Report): string {
   // Reports written before session outcomes were counted have no such columns.
   const withSessions = Object.values(report.signatures).some((s) => s.sessions);
-  const head = ['signature', 'initial', 'final', 'return', 'max DD', 'sharpe', 'orders', 'fills', 'fees', 'rejections', ...(withSessions ? ['sessions', 'holds'] : [])];
-  const numeric = (i: number) => (i > 0 && i < 9) || i === 10;
+  const head = ['signature', 'initial', 'final', 'return', 'max DD', 'sharpe', 'orders', 'fills', 'fees', ...(withSessions ? ['sessions', 'holds'] : []), 'rejections'];
+  const numeric = (i: number) => (i > 0 && i < 9) || (withSessions && i === 9);
   const num = (s: string) => `<td class="num">${escapeHtml(s)}</td>`;
   const rows = Object.entries(report.signatures).map(([sig, s]) => {
     const [recorded, holds] = sessionsText(s.sessions);
     return (
       `<tr><th scope="row">${escapeHtml(sig)}</th>${num(money(s.initial_value))}${num(money(s.final_value))}` +
       `${num(signedPercent(s.return))}${num(percent(s.max_drawdown))}${num(sharpeText(s.sharpe))}${num(String(s.orders))}` +
-      `${num(String(s.fills))}${num(money(s.fees))}<td>${escapeHtml(rejectionsText(s.rejected))}</td>${withSessions ? `${num(recorded)}<td>${escapeHtml(holds)}</td>` : ''}</tr>`
+      `${num(String(s.fills))}${num(money(s.fees))}${withSessions ? `${num(recorded)}<td>${escapeHtml(holds)}</td>` : ''}<td>${escapeHtml(rejectionsText(s.rejected))}</td></tr>`
     );
   });
   const b = report.benchmark;

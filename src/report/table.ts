@@ -2,18 +2,21 @@
 import { money, percent, printable, rejectionsText, sessionsText, sharpeText, signedPercent } from './format.js';
 import type { Report } from './types.js';
 
-const HEADERS = ['signature', 'initial', 'final', 'return', 'max DD', 'sharpe', 'orders', 'fills', 'fees', 'rejections', 'sessions', 'holds'] as const;
+/** The session columns come before `rejections`, which is often long; reports written before they existed have none. */
+const HEADERS = ['signature', 'initial', 'final', 'return', 'max DD', 'sharpe', 'orders', 'fills', 'fees', 'sessions', 'holds', 'rejections'] as const;
+const SESSION_COLUMNS: ReadonlySet<number> = new Set([HEADERS.indexOf('sessions'), HEADERS.indexOf('holds')]);
 /** Columns aligned right (numbers); the others left. */
-const RIGHT = new Set([1, 2, 3, 4, 5, 6, 7, 8, 10]);
+const RIGHT: ReadonlySet<string> = new Set(['initial', 'final', 'return', 'max DD', 'sharpe', 'orders', 'fills', 'fees', 'sessions']);
 
 /** One line per cell row, columns padded; no trailing spaces. */
 function align(rows: readonly (readonly string[])[]): string[] {
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => [...(r[c] ?? '')].length)));
+  const header = rows[0]!;
+  const widths = header.map((_, c) => Math.max(...rows.map((r) => [...(r[c] ?? '')].length)));
   return rows.map((r) =>
     r
       .map((cell, c) => {
         const pad = ' '.repeat(widths[c]! - [...cell].length);
-        return RIGHT.has(c) ? pad + cell : cell + pad;
+        return RIGHT.has(header[c]!) ? pad + cell : cell + pad;
       })
       .join('  ')
       .trimEnd(),
@@ -42,17 +45,16 @@ export function formatReportTable(report: Report): string {
       String(s.orders),
       String(s.fills),
       money(s.fees),
-      rejectionsText(s.rejected),
       ...sessionsText(s.sessions),
+      rejectionsText(s.rejected),
     ]);
   }
   const b = report.benchmark;
   if (b) {
     rows.push([`benchmark ${printable(b.symbol)}`, money(b.initial), money(b.final), signedPercent(b.return), percent(b.max_drawdown), '', '', '', '', '', '', '']);
   }
-  // Reports written before session outcomes were counted have no such columns.
-  const columns = Object.values(report.signatures).some((s) => s.sessions) ? HEADERS.length : HEADERS.indexOf('sessions');
-  const lines = [heading, ...align(rows.map((row) => row.slice(0, columns)))];
+  const withSessions = Object.values(report.signatures).some((s) => s.sessions);
+  const lines = [heading, ...align(withSessions ? rows : rows.map((row) => row.filter((_, c) => !SESSION_COLUMNS.has(c))))];
   if (Object.keys(report.signatures).length === 0) lines.push('(no signatures)');
   lines.push(`sharpe: annualised over ${r.periods_per_year} periods/year, risk-free 0; n/a = fewer than 2 returns or a flat curve`);
   return `${lines.join('\n')}\n`;

@@ -58,8 +58,8 @@ describe('backtest with an LLM agent whose endpoint fails', () => {
     expect(Object.keys(report.signatures)).toEqual(['llm-a']); // the disabled model has no row
     // The per-tick line and the table say why.
     expect(r.stderr).toContain('1/3 2025-10-20T09:35 llm-a HOLD LLM_HTTP_ERROR');
-    expect(r.stdout).toMatch(/\ssessions\s+holds\n/);
-    expect(r.stdout).toMatch(/llm-a .*\s3\s+LLM_HTTP_ERROR 3\n/);
+    expect(r.stdout).toMatch(/\ssessions\s+holds\s+rejections\n/);
+    expect(r.stdout).toMatch(/llm-a .*\s3\s+LLM_HTTP_ERROR 3\s+-\n/);
     expect(r.stdout).not.toMatch(/^rules-off/m); // no row (the config line still names it, disabled)
     expect(r.stdout).not.toContain('rules-off/position.jsonl');
     // The cause is in the transcript: the endpoint and "connection refused".
@@ -86,7 +86,7 @@ describe('backtest with an LLM agent whose endpoint fails', () => {
     expect(report.signatures['llm-a']!.sessions).toEqual({ recorded: 3, by_reason: { LLM_HTTP_ERROR: 2 } });
     expect(r.stderr).toContain('1/3 2025-10-20T09:35 llm-a HOLD LLM_HTTP_ERROR');
     expect(r.stderr).toMatch(/2\/3 2025-10-21T09:35\n/); // the session that got its answer: no note
-    expect(r.stdout).toMatch(/llm-a .*\s3\s+LLM_HTTP_ERROR 2\n/);
+    expect(r.stdout).toMatch(/llm-a .*\s3\s+LLM_HTTP_ERROR 2\s+-\n/);
   });
 });
 

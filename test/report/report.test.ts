@@ -164,9 +164,9 @@ describe('session outcomes', () => {
 
   it('the table and the page show them in two more columns, only when known', () => {
     const lines = formatReportTable(buildReport([held, { ...RUN_B, sessions: { recorded: 4, byReason: {} } }], INFO)).split('\n');
-    expect(lines[1]).toMatch(/\srejections\s+sessions\s+holds$/);
-    expect(lines[2]).toMatch(/T_PLUS_ONE 1\s+4\s+LLM_HTTP_ERROR 2, LLM_TIMEOUT 1$/);
-    expect(lines[3]).toMatch(/0\.00\s+-\s+4\s+-$/);
+    expect(lines[1]).toMatch(/\sfees\s+sessions\s+holds\s+rejections$/);
+    expect(lines[2]).toMatch(/42\.13\s+4\s+LLM_HTTP_ERROR 2, LLM_TIMEOUT 1\s+LOT_SIZE 1, T_PLUS_ONE 1$/);
+    expect(lines[3]).toMatch(/0\.00\s+4\s+-\s+-$/);
     expect(formatReportTable(buildReport([RUN_A], INFO))).not.toContain('holds');
     const report = buildReport([held], INFO);
     const html = renderReportHtml(report, [held]);
