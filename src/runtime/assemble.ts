@@ -156,13 +156,14 @@ export async function restoreLedger(
     market: config.market,
     frequency: config.frequency,
     signatures: config.models.map((m) => ({ signature: m.signature, initialCash: String(m.initial_cash) })),
-    store: tally.watching(store),
+    store,
     stateDir: outDir,
     view,
     dateLabel: dateLabelFor(config),
     universe,
     ...(startDate ? { startDate } : {}),
   });
+  tally.watch(ledger);
   tallies.set(ledger, tally);
   return ledger;
 }

@@ -3,57 +3,50 @@
  *
  * The ledger keeps every recorded session (its outcome) in the store, but its summary
  * counts only statuses. The tally reads the records a resumed run already has, then
- * counts each new one as the ledger's batch commits (it watches the store the ledger
- * writes through), so the report sees them without reading the store again.
+ * notes each outcome handed to the ledger (by session id, so one asked twice counts once).
+ * It notes synchronously and attaches nothing to the ledger's promises, so the ledger's
+ * commits land exactly when they would without it.
  */
 import type { SessionOutcome } from '../domain/messages.js';
 import type { SessionCounts } from '../report/index.js';
-import { LEDGER_SUBLEVELS } from '../actors/ledger/ledger.js';
-import type { RecordPut, Store } from '../actors/store/store.js';
+import { LEDGER_SUBLEVELS, type Ledger } from '../actors/ledger/ledger.js';
+import type { Store } from '../actors/store/store.js';
 
-interface SessionRecord {
-  readonly outcome?: Pick<SessionOutcome, 'signature' | 'reason'>;
-}
+type Noted = Pick<SessionOutcome, 'sessionId' | 'signature' | 'reason'>;
 
 export class SessionTally {
-  readonly #counts = new Map<string, { recorded: number; byReason: Record<string, number> }>();
+  readonly #sessions = new Map<string, Noted>();
 
   /** The sessions `store` already holds. */
   static async of(store: Store): Promise<SessionTally> {
     const tally = new SessionTally();
-    for await (const { value } of store.listRecords<SessionRecord>(LEDGER_SUBLEVELS.sessions)) tally.add(value);
+    for await (const { value } of store.listRecords<{ outcome?: Noted }>(LEDGER_SUBLEVELS.sessions)) {
+      if (value.outcome) tally.note(value.outcome);
+    }
     return tally;
   }
 
-  add(record: SessionRecord): void {
-    const o = record.outcome;
-    if (!o) return;
-    const c = this.#counts.get(o.signature) ?? { recorded: 0, byReason: {} };
-    c.recorded++;
-    if (o.reason) c.byReason[o.reason] = (c.byReason[o.reason] ?? 0) + 1;
-    this.#counts.set(o.signature, c);
+  note(outcome: Noted): void {
+    this.#sessions.set(outcome.sessionId, { sessionId: outcome.sessionId, signature: outcome.signature, ...(outcome.reason ? { reason: outcome.reason } : {}) });
   }
 
   counts(signature: string): SessionCounts {
-    const c = this.#counts.get(signature);
-    return { recorded: c?.recorded ?? 0, byReason: { ...c?.byReason } };
+    const byReason: Record<string, number> = {};
+    let recorded = 0;
+    for (const s of this.#sessions.values()) {
+      if (s.signature !== signature) continue;
+      recorded++;
+      if (s.reason) byReason[s.reason] = (byReason[s.reason] ?? 0) + 1;
+    }
+    return { recorded, byReason };
   }
 
-  /** `store`, with every session record of a committed batch counted here. */
-  watching(store: Store): Store {
-    const count = (puts: readonly RecordPut[] | undefined) => {
-      for (const p of puts ?? []) if (p.sublevel === LEDGER_SUBLEVELS.sessions) this.add(p.value as SessionRecord);
+  /** Note every session `ledger` is asked to record from now on. */
+  watch(ledger: Ledger): void {
+    const record = ledger.recordSession.bind(ledger);
+    ledger.recordSession = (outcome) => {
+      this.note(outcome);
+      return record(outcome);
     };
-    const saveSnapshot: Store['saveSnapshot'] = async (key, snapshot, records) => {
-      await store.saveSnapshot(key, snapshot, records);
-      count(records?.puts);
-    };
-    return new Proxy(store, {
-      get(target, prop) {
-        if (prop === 'saveSnapshot') return saveSnapshot;
-        const v: unknown = Reflect.get(target, prop, target);
-        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-      },
-    });
   }
 }
