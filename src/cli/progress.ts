@@ -3,7 +3,8 @@
  * (CI logs, pipes), at most one line per `every` share so a log stays short.
  */
 export interface Progress {
-  update(done: number, label?: string): void;
+  /** `keep`: a line worth keeping (it names a problem): printed even between shares, and left standing on a terminal. */
+  update(done: number, label?: string, keep?: boolean): void;
   finish(label?: string): void;
 }
 
@@ -16,12 +17,14 @@ export function progress(total: number, out: NodeJS.WriteStream = process.stderr
     return { share, text: `${String(Math.round(share * 100)).padStart(3)}% ${done}/${total} ${label}`.trimEnd(), bar: share };
   };
   return {
-    update(done, label) {
+    update(done, label, keep = false) {
       const { share, text, bar } = line(done, label);
-      if (tty) {
+      if (tty && keep) {
+        out.write(`\r${text}\u001b[K\n`);
+      } else if (tty) {
         const filled = Math.round(bar * width);
         out.write(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${text}\u001b[K`);
-      } else if (share - lastShare >= every || share === 1) {
+      } else if (keep || share - lastShare >= every || share === 1) {
         lastShare = share;
         out.write(`${text}\n`);
       }

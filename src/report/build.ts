@@ -4,9 +4,9 @@
  * Shape (the issue's, plus `run`):
  *   {"run": {...}, "signatures": {"<sig>": {"initial_value", "final_value", "final_cash",
  *    "return", "max_drawdown", "sharpe", "orders", "fills", "rejected": {"<REASON>": n},
- *    "fees"}}, "benchmark": {"symbol", "initial", "final", "return", "max_drawdown"} | null}
+ *    "fees", "sessions": {"recorded", "by_reason": {"<REASON>": n}}}}, "benchmark": {"symbol", "initial", "final", "return", "max_drawdown"} | null}
  * Money: decimal strings, exactly as computed (not rounded). Ratios: numbers rounded to
- * 6 decimals. Signatures in the order given; rejection reasons sorted by code.
+ * 6 decimals. Signatures in the order given; rejection and session reasons sorted by code.
  */
 import { z } from 'zod';
 import { dec, type Dec } from '../domain/money.js';
@@ -44,6 +44,10 @@ function check<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
   return r.data;
 }
 
+/** Counts by reason code, sorted by code (stable JSON for diffs). */
+const byCode = (counts: Readonly<Record<string, number>>): Record<string, number> =>
+  Object.fromEntries(Object.entries(counts).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+
 export function buildReport(
   runs: readonly SignatureRun[],
   info: BacktestRunInfo,
@@ -62,7 +66,7 @@ export function buildReport(
     if (seen.has(run.signature)) throw new Error(`buildReport: signature "${run.signature}" appears twice`);
     seen.add(run.signature);
     const m = runMetrics(run, periodsPerYear);
-    const rejected = Object.fromEntries(Object.entries(run.rejected).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    const rejected = byCode(run.rejected);
     entries.push([run.signature, {
       initial_value: moneyString(m.initial),
       final_value: moneyString(m.final),
@@ -74,6 +78,7 @@ export function buildReport(
       fills: run.fills,
       rejected,
       fees: moneyString(dec(run.fees)),
+      ...(run.sessions ? { sessions: { recorded: run.sessions.recorded, by_reason: byCode(run.sessions.byReason) } } : {}),
     }]);
   }
   const signatures = Object.fromEntries(entries);

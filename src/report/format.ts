@@ -33,6 +33,11 @@ export function rejectionsText(rejected: Readonly<Record<string, number>>): stri
   return parts.length ? parts.join(', ') : '-';
 }
 
+/** The sessions cells: recorded count and HOLDs by reason ("LLM_HTTP_ERROR 3"); "" when the report has none. */
+export function sessionsText(sessions: { recorded: number; by_reason: Readonly<Record<string, number>> } | undefined): [string, string] {
+  return sessions ? [String(sessions.recorded), rejectionsText(sessions.by_reason)] : ['', ''];
+}
+
 /** An instant's exchange-local label as written in its ISO offset: daily "2025-10-09", hourly "2025-10-09 10:05". */
 export function instantLabel(iso: string, frequency: Frequency): string {
   const t = DateTime.fromISO(iso, { setZone: true });

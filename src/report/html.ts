@@ -14,7 +14,7 @@
  */
 import { DateTime } from 'luxon';
 import { Dec, dec } from '../domain/money.js';
-import { instantLabel, money, percent, rejectionsText, sharpeText, signedPercent } from './format.js';
+import { instantLabel, money, percent, rejectionsText, sessionsText, sharpeText, signedPercent } from './format.js';
 import { alignBenchmark, sessionInstants } from './metrics.js';
 import type { BenchmarkSeries, Report, SignatureRun } from './types.js';
 
@@ -244,23 +244,28 @@ function renderChart(report: Report, runs: readonly SignatureRun[], benchmark?: 
 }
 
 function summaryTable(report: Report): string {
-  const head = ['signature', 'initial', 'final', 'return', 'max DD', 'sharpe', 'orders', 'fills', 'fees', 'rejections'];
+  // Reports written before session outcomes were counted have no such columns.
+  const withSessions = Object.values(report.signatures).some((s) => s.sessions);
+  const head = ['signature', 'initial', 'final', 'return', 'max DD', 'sharpe', 'orders', 'fills', 'fees', ...(withSessions ? ['sessions', 'holds'] : []), 'rejections'];
+  const numeric = (i: number) => (i > 0 && i < 9) || (withSessions && i === 9);
   const num = (s: string) => `<td class="num">${escapeHtml(s)}</td>`;
-  const rows = Object.entries(report.signatures).map(
-    ([sig, s]) =>
+  const rows = Object.entries(report.signatures).map(([sig, s]) => {
+    const [recorded, holds] = sessionsText(s.sessions);
+    return (
       `<tr><th scope="row">${escapeHtml(sig)}</th>${num(money(s.initial_value))}${num(money(s.final_value))}` +
       `${num(signedPercent(s.return))}${num(percent(s.max_drawdown))}${num(sharpeText(s.sharpe))}${num(String(s.orders))}` +
-      `${num(String(s.fills))}${num(money(s.fees))}<td>${escapeHtml(rejectionsText(s.rejected))}</td></tr>`,
-  );
+      `${num(String(s.fills))}${num(money(s.fees))}${withSessions ? `${num(recorded)}<td>${escapeHtml(holds)}</td>` : ''}<td>${escapeHtml(rejectionsText(s.rejected))}</td></tr>`
+    );
+  });
   const b = report.benchmark;
   if (b) {
     rows.push(
       `<tr class="bench"><th scope="row">benchmark ${escapeHtml(b.symbol)}</th>${num(money(b.initial))}${num(money(b.final))}` +
-        `${num(signedPercent(b.return))}${num(percent(b.max_drawdown))}<td></td><td></td><td></td><td></td><td></td></tr>`,
+        `${num(signedPercent(b.return))}${num(percent(b.max_drawdown))}<td></td><td></td><td></td><td></td><td></td>${withSessions ? '<td></td><td></td>' : ''}</tr>`,
     );
   }
   return (
-    `<table>\n<thead><tr>${head.map((h, i) => `<th scope="col"${i > 0 && i < 9 ? ' class="num"' : ''}>${h}</th>`).join('')}</tr></thead>\n` +
+    `<table>\n<thead><tr>${head.map((h, i) => `<th scope="col"${numeric(i) ? ' class="num"' : ''}>${h}</th>`).join('')}</tr></thead>\n` +
     `<tbody>\n${rows.join('\n')}\n</tbody>\n</table>`
   );
 }

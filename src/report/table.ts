@@ -1,19 +1,22 @@
 /** `formatReportTable`: report.json as an aligned text table for a terminal. */
-import { money, percent, printable, rejectionsText, sharpeText, signedPercent } from './format.js';
+import { money, percent, printable, rejectionsText, sessionsText, sharpeText, signedPercent } from './format.js';
 import type { Report } from './types.js';
 
-const HEADERS = ['signature', 'initial', 'final', 'return', 'max DD', 'sharpe', 'orders', 'fills', 'fees', 'rejections'] as const;
+/** The session columns come before `rejections`, which is often long; reports written before they existed have none. */
+const HEADERS = ['signature', 'initial', 'final', 'return', 'max DD', 'sharpe', 'orders', 'fills', 'fees', 'sessions', 'holds', 'rejections'] as const;
+const SESSION_COLUMNS: ReadonlySet<number> = new Set([HEADERS.indexOf('sessions'), HEADERS.indexOf('holds')]);
 /** Columns aligned right (numbers); the others left. */
-const RIGHT = new Set([1, 2, 3, 4, 5, 6, 7, 8]);
+const RIGHT: ReadonlySet<string> = new Set(['initial', 'final', 'return', 'max DD', 'sharpe', 'orders', 'fills', 'fees', 'sessions']);
 
 /** One line per cell row, columns padded; no trailing spaces. */
 function align(rows: readonly (readonly string[])[]): string[] {
-  const widths = HEADERS.map((_, c) => Math.max(...rows.map((r) => [...(r[c] ?? '')].length)));
+  const header = rows[0]!;
+  const widths = header.map((_, c) => Math.max(...rows.map((r) => [...(r[c] ?? '')].length)));
   return rows.map((r) =>
     r
       .map((cell, c) => {
         const pad = ' '.repeat(widths[c]! - [...cell].length);
-        return RIGHT.has(c) ? pad + cell : cell + pad;
+        return RIGHT.has(header[c]!) ? pad + cell : cell + pad;
       })
       .join('  ')
       .trimEnd(),
@@ -23,7 +26,7 @@ function align(rows: readonly (readonly string[])[]): string[] {
 /**
  * The summary as text: a heading line with the run, then a table with one row per
  * signature (initial, final value, return %, max drawdown %, Sharpe, orders, fills,
- * fees, rejections by reason) and a last row for the benchmark when there is one.
+ * fees, rejections by reason, sessions recorded, HOLDs by reason) and a last row for the benchmark when there is one.
  */
 export function formatReportTable(report: Report): string {
   const r = report.run;
@@ -42,14 +45,16 @@ export function formatReportTable(report: Report): string {
       String(s.orders),
       String(s.fills),
       money(s.fees),
+      ...sessionsText(s.sessions),
       rejectionsText(s.rejected),
     ]);
   }
   const b = report.benchmark;
   if (b) {
-    rows.push([`benchmark ${printable(b.symbol)}`, money(b.initial), money(b.final), signedPercent(b.return), percent(b.max_drawdown), '', '', '', '', '']);
+    rows.push([`benchmark ${printable(b.symbol)}`, money(b.initial), money(b.final), signedPercent(b.return), percent(b.max_drawdown), '', '', '', '', '', '', '']);
   }
-  const lines = [heading, ...align(rows)];
+  const withSessions = Object.values(report.signatures).some((s) => s.sessions);
+  const lines = [heading, ...align(withSessions ? rows : rows.map((row) => row.filter((_, c) => !SESSION_COLUMNS.has(c))))];
   if (Object.keys(report.signatures).length === 0) lines.push('(no signatures)');
   lines.push(`sharpe: annualised over ${r.periods_per_year} periods/year, risk-free 0; n/a = fewer than 2 returns or a flat curve`);
   return `${lines.join('\n')}\n`;

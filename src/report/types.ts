@@ -58,6 +58,17 @@ function inTimeOrder(points: readonly { at: string }[], ctx: z.core.$RefinementC
   }
 }
 
+/**
+ * Sessions the ledger recorded for one agent and, of those, the ones that ended with a
+ * reason code (a HOLD: LLM_HTTP_ERROR, LLM_TIMEOUT, LLM_BAD_TOOL_CALL, ...), by code.
+ * Sessions without a code ended as the agent meant: `recorded - sum(byReason)`.
+ */
+export const SessionCountsSchema = z.object({
+  recorded: CountSchema,
+  byReason: z.record(z.string().min(1), CountSchema),
+});
+export type SessionCounts = z.infer<typeof SessionCountsSchema>;
+
 export const SignatureRunSchema = z.object({
   // "__proto__" cannot be a key of a plain JSON object we build or validate: refused.
   signature: z.string().min(1, 'expected a non-empty signature').refine((s) => s !== '__proto__', 'expected a signature other than "__proto__"'),
@@ -71,6 +82,8 @@ export const SignatureRunSchema = z.object({
   /** Rejections by reason code (src/domain/reasons.ts), e.g. {"LOT_SIZE": 3}. */
   rejected: z.record(z.string().min(1), CountSchema),
   fees: MoneyStringSchema,
+  /** Session outcomes; absent when the caller does not know them (then absent from the report). */
+  sessions: SessionCountsSchema.optional(),
 });
 export type SignatureRun = z.infer<typeof SignatureRunSchema>;
 
@@ -124,6 +137,11 @@ export const SignatureReportSchema = z.object({
   fills: CountSchema,
   rejected: z.record(z.string(), CountSchema),
   fees: MoneyStringSchema,
+  /**
+   * Sessions the ledger recorded (`recorded`) and those that ended as HOLD, by reason
+   * code (`by_reason`, sorted). Absent in reports written before it existed.
+   */
+  sessions: z.object({ recorded: CountSchema, by_reason: z.record(z.string(), CountSchema) }).optional(),
 });
 export type SignatureReport = z.infer<typeof SignatureReportSchema>;
 

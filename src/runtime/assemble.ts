@@ -19,6 +19,7 @@ import type { PriceSource } from '../domain/price-store.js';
 import { SimulatedBroker, type SimulatedBrokerState } from '../actors/brokers/simulated-broker.js';
 import { Ledger } from '../actors/ledger/ledger.js';
 import type { Store } from '../actors/store/store.js';
+import { SessionTally } from './session-tally.js';
 
 /** Where the simulated venue's books are kept in the store. */
 export const VENUE_KEY = 'venue';
@@ -102,9 +103,13 @@ export function dateLabelFor(config: Config): (at: DateTime) => string {
   return (at) => aiTraderLabel(at, config.frequency, config.market) ?? at.setZone(zone).toFormat(config.frequency === 'daily' ? 'yyyy-LL-dd' : 'yyyy-LL-dd HH:mm:ss');
 }
 
-/** What a report is built from, per signature, out of the ledger. */
+/** Session outcomes of each ledger restoreLedger built (signatureRuns takes only the ledger). */
+const tallies = new WeakMap<Ledger, SessionTally>();
+
+/** What a report is built from, per enabled signature (a disabled model did not trade: no row), out of the ledger. */
 export function signatureRuns(config: Config, ledger: Ledger): SignatureRun[] {
-  return config.models.map((m) => {
+  const tally = tallies.get(ledger);
+  return config.models.filter((m) => m.enabled).map((m) => {
     const s = ledger.summary(m.signature);
     return {
       signature: m.signature,
@@ -115,6 +120,7 @@ export function signatureRuns(config: Config, ledger: Ledger): SignatureRun[] {
       fills: s.fills,
       rejected: s.rejections,
       fees: s.fees,
+      ...(tally ? { sessions: tally.counts(m.signature) } : {}),
     };
   });
 }
@@ -136,7 +142,7 @@ export async function simulatedVenue(config: Config, prices: PriceSource, now: (
 }
 
 /** The ledger of every model, restored from the store; position.jsonl under `outDir/<signature>/`. */
-export function restoreLedger(
+export async function restoreLedger(
   config: Config,
   store: Store,
   outDir: string,
@@ -145,7 +151,8 @@ export function restoreLedger(
   logs: ReadonlyMap<string, ReplayLog>,
 ): Promise<Ledger> {
   const { universe, startDate } = universeOf(symbols, logs);
-  return Ledger.restore({
+  const tally = await SessionTally.of(store);
+  const ledger = await Ledger.restore({
     market: config.market,
     frequency: config.frequency,
     signatures: config.models.map((m) => ({ signature: m.signature, initialCash: String(m.initial_cash) })),
@@ -156,4 +163,7 @@ export function restoreLedger(
     universe,
     ...(startDate ? { startDate } : {}),
   });
+  tally.watch(ledger);
+  tallies.set(ledger, tally);
+  return ledger;
 }

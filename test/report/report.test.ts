@@ -150,6 +150,32 @@ describe('buildReport', () => {
   });
 });
 
+describe('session outcomes', () => {
+  const held: SignatureRun = { ...RUN_A, sessions: { recorded: 4, byReason: { LLM_TIMEOUT: 1, LLM_HTTP_ERROR: 2 } } };
+
+  it('report.json counts sessions and HOLDs by reason, codes sorted; absent when the runs do not know them', () => {
+    const report = buildReport([held, RUN_B], INFO);
+    expect(report.signatures['alpha']!.sessions).toEqual({ recorded: 4, by_reason: { LLM_HTTP_ERROR: 2, LLM_TIMEOUT: 1 } });
+    expect(Object.keys(report.signatures['alpha']!.sessions!.by_reason)).toEqual(['LLM_HTTP_ERROR', 'LLM_TIMEOUT']);
+    expect(report.signatures['<x>']!.sessions).toBeUndefined();
+    expect(ReportSchema.parse(JSON.parse(JSON.stringify(report)))).toEqual(report);
+    expect(() => buildReport([{ ...RUN_A, sessions: { recorded: -1, byReason: {} } }], INFO)).toThrow(/invalid run 0/);
+  });
+
+  it('the table and the page show them in two more columns, only when known', () => {
+    const lines = formatReportTable(buildReport([held, { ...RUN_B, sessions: { recorded: 4, byReason: {} } }], INFO)).split('\n');
+    expect(lines[1]).toMatch(/\sfees\s+sessions\s+holds\s+rejections$/);
+    expect(lines[2]).toMatch(/42\.13\s+4\s+LLM_HTTP_ERROR 2, LLM_TIMEOUT 1\s+LOT_SIZE 1, T_PLUS_ONE 1$/);
+    expect(lines[3]).toMatch(/0\.00\s+4\s+-\s+-$/);
+    expect(formatReportTable(buildReport([RUN_A], INFO))).not.toContain('holds');
+    const report = buildReport([held], INFO);
+    const html = renderReportHtml(report, [held]);
+    expect(html).toContain('<th scope="col">holds</th>');
+    expect(html).toContain('<td>LLM_HTTP_ERROR 2, LLM_TIMEOUT 1</td>');
+    expect(renderReportHtml(buildReport([RUN_A], INFO), [RUN_A])).not.toContain('>holds</th>');
+  });
+});
+
 describe('formatReportTable', () => {
   it('prints an aligned table with a benchmark row', () => {
     const text = formatReportTable(buildReport([RUN_A, RUN_B], INFO, BENCH));

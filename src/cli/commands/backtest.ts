@@ -10,7 +10,9 @@ import { applyCalendarConfig } from '../../config/closures-file.js';
 import type { Config } from '../../config/schema.js';
 import { FrequencySchema, MarketSchema } from '../../domain/markets.js';
 import { formatReportTable } from '../../report/index.js';
+import type { Message, SessionOutcome } from '../../domain/messages.js';
 import { progress } from '../progress.js';
+import { tickNotes } from '../session-notes.js';
 import { summarizeConfig } from './config.js';
 
 interface BacktestCliOptions extends Omit<BacktestFlags, 'replayLog'> {
@@ -43,22 +45,42 @@ export async function backtestAndPrint(config: Config, outDir: string, write = (
   await applyCalendarConfig(config); // the closures file, if any, before a single session is scheduled
   write(`backtest: ${summarizeConfig(config)}\n`);
   let bar: ReturnType<typeof progress> | undefined;
+  // A tick's line waits until its sessions have finished (the next tick, or the end), so it can say why one did not go as meant.
+  let shown: { done: number; at: string } | undefined;
+  // By instant (ms): the tick's ISO text and the outcome's may be written differently (milliseconds).
+  const finished = new Map<number, SessionOutcome[]>();
+  const instant = (iso: string) => DateTime.fromISO(iso, { setZone: true }).toMillis();
+  const show = () => {
+    if (!shown || !bar) return;
+    const notes = tickNotes(finished.get(instant(shown.at)) ?? []);
+    finished.delete(instant(shown.at));
+    bar.update(shown.done, notes ? `${shown.at.slice(0, 16)} ${notes}` : shown.at.slice(0, 16), notes !== '');
+    shown = undefined;
+  };
   const result = await runBacktest({
     config,
     outDir,
     generatedAt: reportStamp(),
     onProgress: (done, total, at) => {
       bar ??= progress(total);
-      bar.update(done, at.slice(0, 16));
+      show();
+      shown = { done, at };
+    },
+    inspect: (e) => {
+      if (e.type !== '@xstate.event' || e.event.type !== 'session.finished') return;
+      const { outcome } = e.event as Message<'session.finished'>;
+      const key = instant(outcome.at);
+      finished.set(key, [...(finished.get(key) ?? []), outcome]);
     },
   });
+  show();
   bar?.finish();
   const before = result.ticksTotal - result.ticksRun;
   if (before > 0) write(`resumed: ${before} of ${result.ticksTotal} sessions were already done in ${outDir}\n`);
   write(`${formatReportTable(result.report)}\n`);
   if (result.alerts.length > 0) write(`${result.alerts.length} alert(s); first: ${result.alerts[0]!.code}: ${result.alerts[0]!.message}\n`);
   write(`wrote ${result.files.json}\n      ${result.files.html}\n`);
-  for (const m of config.models) write(`      ${resolve(outDir, m.signature, 'position.jsonl')}\n`);
+  for (const m of config.models.filter((x) => x.enabled)) write(`      ${resolve(outDir, m.signature, 'position.jsonl')}\n`);
   return result;
 }
 

@@ -253,6 +253,35 @@ describe('every failure holds, with its reason', () => {
     expect(hold(d)).toBe('LLM_TIMEOUT');
   });
 
+  it('no wall timer outlives a decide: none waits while the order runs, and the deadline still spans the session', async () => {
+    server.script(model, call('buy', { symbol: '601318.SH', amount: 200 }), say('never asked'));
+    const { decider, timers } = setup({ deadlineMs: 30_000 });
+    const first = await decide(decider, request(0));
+    expect(first.kind).toBe('intent');
+    // Between decides nothing is armed: a process whose session was dropped here can still exit.
+    expect(timers.pending).toBe(0);
+    timers.advance(30_000); // the order took the whole deadline (wall time)
+    const second = await decide(decider, request(1, [filled('buy', '601318.SH', 200, 'llm-a.20251020T0935.1')]));
+    expect(hold(second)).toBe('LLM_TIMEOUT');
+    expect(server.requestsFor(model)).toHaveLength(1);
+    expect(timers.pending).toBe(0);
+  });
+
+  it('a refused connection: LLM_HTTP_ERROR naming the endpoint and "connection refused"', async () => {
+    const closed = await LlmTestServer.start();
+    const url = closed.url;
+    await closed.close(); // nothing listens on its port any more
+    const timers = new ManualTimers(0);
+    const decider = llmDecider(
+      { signature: 'llm-a', basemodel: model, baseUrl: url, temperature: 0, maxSteps: 10, deadlineMs: 120_000 },
+      { chat: openAiChat({ baseUrl: url, model, temperature: 0, maxRetries: 0, baseDelayMs: 1000, timers, requestTimeoutMs: 600_000 }), template, transcripts: memoryTranscripts(), timers },
+    );
+    const d = await decide(decider, request(0));
+    expect(hold(d)).toBe('LLM_HTTP_ERROR');
+    expect(d.kind === 'done' && d.summary).toContain(`connection to ${url} failed: connection refused (ECONNREFUSED)`);
+    expect(timers.pending).toBe(0);
+  });
+
   it('a model that never stops: LLM_MAX_STEPS', async () => {
     server.script(model, ...Array.from({ length: 4 }, () => call('get_positions', {})));
     const d = await decide(setup({ maxSteps: 3 }).decider, request(0));

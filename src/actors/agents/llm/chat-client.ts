@@ -116,6 +116,44 @@ function readCompletion(raw: unknown): Omit<ChatAnswer, 'attempts'> | string {
 
 const RETRY_AFTER_CAP_MS = 60_000;
 
+/** System error codes a failed connection carries (somewhere in its `cause` chain), in words. */
+const CONNECTION_CODES: Readonly<Record<string, string>> = {
+  ECONNREFUSED: 'connection refused',
+  ECONNRESET: 'connection reset',
+  ENOTFOUND: 'host not found',
+  EAI_AGAIN: 'name lookup failed',
+  ETIMEDOUT: 'connection timed out',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  UND_ERR_SOCKET: 'connection closed by the server',
+  UND_ERR_CONNECT_TIMEOUT: 'connection timed out',
+};
+
+/** The endpoint without user:password, for messages. */
+function endpointOf(baseUrl: string): string {
+  try {
+    const u = new URL(baseUrl);
+    u.username = '';
+    u.password = '';
+    return u.toString().replace(/\/$/, '');
+  } catch {
+    return baseUrl;
+  }
+}
+
+/** "connection to URL failed: connection refused (ECONNREFUSED)": the SDK's own text is only "Connection error.". */
+export function connectionFailure(baseUrl: string, error: unknown): string {
+  let code: string | undefined;
+  let innermost: unknown = error;
+  for (let e: unknown = error, depth = 0; e && typeof e === 'object' && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
+    innermost = e;
+    const c = (e as { code?: unknown }).code;
+    if (typeof c === 'string' && code === undefined) code = c;
+  }
+  const what = code ? `${CONNECTION_CODES[code] ?? 'connection error'} (${code})` : ((innermost as Error)?.message ?? String(innermost));
+  return `connection to ${endpointOf(baseUrl)} failed: ${what}`;
+}
+
 export function openAiChat(options: ChatClientOptions): ChatCall {
   const client = new OpenAI({
     baseURL: options.baseUrl,
@@ -153,7 +191,7 @@ export function openAiChat(options: ChatClientOptions): ChatCall {
         } else if (e instanceof SyntaxError || (e instanceof OpenAI.OpenAIError && !(e instanceof OpenAI.APIError))) {
           failure = new LlmCallError('bad_response', clean(e.message), attempt);
         } else {
-          failure = new LlmCallError('http', clean(`connection failed: ${(e as Error).message}`), attempt);
+          failure = new LlmCallError('http', clean(connectionFailure(options.baseUrl, e)), attempt);
         }
       }
       if (attempt > options.maxRetries) throw failure;

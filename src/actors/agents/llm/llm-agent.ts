@@ -76,19 +76,32 @@ function costOf(s: LlmAgentSettings, tokens: Transcript['tokens']): Dec | undefi
 
 export function llmDecider(settings: LlmAgentSettings, deps: LlmAgentDeps): Decider {
   /** Live conversations (a finished one is dropped; its transcript stays in the store). */
-  const live = new Map<string, { transcript: Transcript; deadline: AbortController; cancelTimer: () => void }>();
+  const live = new Map<string, { transcript: Transcript }>();
   const clean = (text: string) => redact(text, deps.secrets ?? []);
   const tools: readonly ToolName[] = settings.search ? [...BASE_TOOLS, 'get_information'] : BASE_TOOLS;
 
   const save = (t: Transcript) => deps.transcripts.save(t);
 
   function attach(transcript: Transcript) {
-    const deadline = new AbortController();
-    const remaining = transcript.startedAtMs + settings.deadlineMs - deps.timers.now();
-    const cancelTimer = deps.timers.after(Math.max(0, remaining), () => deadline.abort(new Error('deadline')));
-    const entry = { transcript, deadline, cancelTimer };
+    const entry = { transcript };
     live.set(transcript.sessionId, entry);
     return entry;
+  }
+
+  /**
+   * The session deadline, armed only while one decide is in flight and disarmed when it
+   * settles: a wall timer exists only while work waits on it, so it never outlives the
+   * session and may keep the process alive (nothing here is unref'd).
+   */
+  function armDeadline(t: Transcript): { signal: AbortSignal; disarm: () => void } {
+    const deadline = new AbortController();
+    const remaining = t.startedAtMs + settings.deadlineMs - deps.timers.now();
+    if (remaining <= 0) {
+      deadline.abort(new Error('deadline'));
+      return { signal: deadline.signal, disarm: () => {} };
+    }
+    const disarm = deps.timers.after(remaining, () => deadline.abort(new Error('deadline')));
+    return { signal: deadline.signal, disarm };
   }
 
   async function finish(t: Transcript, status: 'done' | 'hold', summary: string, reason?: ReasonCode): Promise<Decision> {
@@ -98,8 +111,6 @@ export function llmDecider(settings: LlmAgentSettings, deps: LlmAgentDeps): Deci
     t.endedAtMs = deps.timers.now();
     t.queue = [];
     delete t.awaiting;
-    const entry = live.get(t.sessionId);
-    entry?.cancelTimer();
     live.delete(t.sessionId);
     await save(t);
     return reason ? { kind: 'done', summary: `HOLD (${reason}): ${t.summary}`, reason } : { kind: 'done', summary: t.summary };
@@ -137,8 +148,16 @@ export function llmDecider(settings: LlmAgentSettings, deps: LlmAgentDeps): Deci
       const t = transcript;
       return t.reason ? { kind: 'done', summary: t.summary ?? '', reason: t.reason as ReasonCode } : { kind: 'done', summary: t.summary ?? '' };
     }
-    const entry = known ?? attach(transcript);
-    const t = entry.transcript;
+    const t = (known ?? attach(transcript)).transcript;
+    const deadline = armDeadline(t);
+    try {
+      return await converse(request, view, t, deadline.signal);
+    } finally {
+      deadline.disarm();
+    }
+  }
+
+  async function converse(request: Message<'agent.decide'>, view: PointInTimeView, t: Transcript, deadline: AbortSignal): Promise<Decision> {
 
     // 0. The process stopped after the intent was saved and before the session took it: the
     // session asks for the same step again; the same intent (same client order id) is safe to give.
@@ -182,7 +201,7 @@ export function llmDecider(settings: LlmAgentSettings, deps: LlmAgentDeps): Deci
         }
         const content =
           c.name === 'get_information' && settings.search
-            ? await searchTool(settings.search, c.args.query, view.at, entry.deadline.signal, deps.timers)
+            ? await searchTool(settings.search, c.args.query, view.at, deadline, deps.timers)
             : answerInfoTool(c, view, request.account);
         t.messages.push({ role: 'tool', tool_call_id: c.id, content: clean(content) });
       }
@@ -191,14 +210,14 @@ export function llmDecider(settings: LlmAgentSettings, deps: LlmAgentDeps): Deci
       if (t.steps.length >= settings.maxSteps) {
         return finish(t, 'hold', `no final answer after ${settings.maxSteps} model steps`, 'LLM_MAX_STEPS');
       }
-      if (entry.deadline.signal.aborted) {
+      if (deadline.aborted) {
         return finish(t, 'hold', `the session deadline of ${settings.deadlineMs / 1000} s passed`, 'LLM_TIMEOUT');
       }
       const step = t.steps.length + 1;
       const sentAtMs = deps.timers.now();
       let answer;
       try {
-        answer = await deps.chat(t.messages, entry.deadline.signal);
+        answer = await deps.chat(t.messages, deadline);
       } catch (e) {
         const err = e instanceof LlmCallError ? e : new LlmCallError('http', (e as Error).message, 1);
         const latencyMs = deps.timers.now() - sentAtMs;

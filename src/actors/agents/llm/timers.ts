@@ -3,6 +3,11 @@
  * (a backtest's virtual clock stands still while a model thinks), so deadlines,
  * retry back-off and latency are measured on this clock, injected like every
  * other clock. Tests pass a manual one; `realTimers` is the process's.
+ *
+ * A timer here always stands for work in progress (a back-off before the next
+ * attempt, a deadline of a call in flight) and is cancelled when that work ends, so
+ * it keeps the process alive like the socket of the call it belongs to: never
+ * `unref()` it, or a backtest awaiting a decision exits (code 13) mid back-off.
  */
 export interface WallTimers {
   /** Epoch ms. */
@@ -15,7 +20,6 @@ export const realTimers: WallTimers = {
   now: () => Date.now(),
   after: (ms, fn) => {
     const t = setTimeout(fn, ms);
-    t.unref?.();
     return () => clearTimeout(t);
   },
 };
