@@ -13,6 +13,7 @@ import { checkCalendarWithTushare } from './actors/market-data/calendar-check.js
 import type { Config } from './config/schema.js';
 import { KillSwitch } from './actors/risk/kill-switch.js';
 import { loadPriceStore } from './actors/market-data/alpha-vantage-file.js';
+import { limitsFromConfig } from './domain/price-sanity.js';
 import { openQuoteSource } from './runtime/quote-source.js';
 import { startPaper } from './runtime/paper.js';
 import { loadBenchmark } from './report/index.js';
@@ -49,7 +50,7 @@ export async function runPaperProcess(config: Config, options: PaperProcessOptio
   }
   const demo = ds.type === 'replay' && ds.replay_url === undefined;
   const outDir = options.outDir ?? (demo ? join(config.state_dir, 'runs', `paper-${wallNow().toFormat("yyyyLLdd'T'HHmmss")}`) : config.state_dir);
-  const history = ds.bars_file ? await loadPriceStore(ds.bars_file, { market: config.market }) : undefined;
+  const history = ds.bars_file ? await loadPriceStore(ds.bars_file, { market: config.market, sanity: limitsFromConfig(ds.price_sanity) }) : undefined;
   const symbols = ds.symbols ?? history?.symbols() ?? [];
   if (symbols.length === 0) throw new InputError('data_source.symbols: expected the symbols to trade (or a bars_file to take them from)');
   const benchmark = ds.benchmark_file ? await loadBenchmark(ds.benchmark_file, { market: config.market }) : undefined;
@@ -70,8 +71,16 @@ export async function runPaperProcess(config: Config, options: PaperProcessOptio
       onError: (f) => write(`alert channel ${f.channel}: ${f.outcome} ${f.level} ${f.code}: ${f.message}\n`),
     });
     closers.push(() => alerts.close());
+    const metrics = new Metrics({
+      now: wallMs,
+      state: () => run!.state(),
+      health: () => run!.health(),
+      feedStats: () => http?.feed.stats() ?? { clients: 0 },
+      signatures: config.models.map((m) => m.signature),
+    });
     const source = await openQuoteSource(config, { ...(history ? { history } : {}), symbols, env, onProblem: (t) => write(`${t}\n`) });
     closers.push(() => source.close());
+    source.verdicts.subscribe((v) => metrics.observePricePrint(v));
     const killSwitch = new KillSwitch(config.state_dir, () => wallNow().toMillis());
     // Structured log lines (one per feed event, ids attached, secrets scrubbed): JSON to stderr with
     // format json, and to log.file when set; with format pretty the progress lines below are the output.
@@ -88,13 +97,6 @@ export async function runPaperProcess(config: Config, options: PaperProcessOptio
           })
         : undefined;
     if (log) closers.push(() => closeLogger(log));
-    const metrics = new Metrics({
-      now: wallMs,
-      state: () => run!.state(),
-      health: () => run!.health(),
-      feedStats: () => http?.feed.stats() ?? { clients: 0 },
-      signatures: config.models.map((m) => m.signature),
-    });
     run = await startPaper({
       config,
       outDir,

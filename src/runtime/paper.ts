@@ -246,6 +246,7 @@ export async function startPaper(options: PaperOptions): Promise<PaperRun> {
     const saveWatcher = () => store.saveSnapshot(WATCHER_KEY, guard.watcher.snapshot()).catch((err: unknown) => raise(storeAlert('stop-loss', err, nowMs())));
     subs.push(live.pipe(auditTime(1000, scheduler)).subscribe(() => broker.fillPending()));
     subs.push(broker.updates$.subscribe(() => void saveVenue()));
+    if (quotes.alerts) subs.push(quotes.alerts.subscribe((a) => raise(a))); // price sanity: once per symbol and episode
     const r = config.risk_control;
     if (r.enable_stop_loss || r.take_profit_ratio || r.trailing_stop_ratio) subs.push(guard.watch(live));
 
