@@ -17,8 +17,9 @@
  * - Reference: the median of the last `MEDIAN_WINDOW` accepted prints of the symbol; before the
  *   first one, the previous close (or another known price) the caller gives.
  * - A dropped print is forgotten. A quarantined print starts a *chain*: each further print within
- *   `maxDeviationRatio` of the chain's latest print (and not older than it; an exact repeat does not
- *   count) extends it, and the `confirmations`-th one confirms the move: that print is accepted
+ *   `maxDeviationRatio` of the chain's latest print, not older than it, and caught by the same rule
+ *   (still away from the old reference, still outside the band; an exact repeat does not count)
+ *   extends it, and the `confirmations`-th one confirms the move: that print is accepted
  *   and the reference restarts from the chain's prices. A print that passes the rules while a
  *   chain is open discards the chain (the outlier was not followed); a print that starts a new
  *   chain discards the old one.
@@ -100,6 +101,12 @@ export interface PriceSanityRule {
   readonly action: 'drop' | 'quarantine';
   /** Alert level of an episode this rule starts; absent: counted, not alerted. */
   readonly alert?: 'warning' | 'critical';
+  /**
+   * A confirmation must still be caught by this rule (away from the old reference, outside the
+   * band), so a print back at the old level confirms nothing. Off for `unreferenced`: the first
+   * print's followers are judged by nearness alone.
+   */
+  readonly confirmOnlyWhileCaught?: boolean;
   /** After a confirmed move this rule caught, it is waived for the rest of the exchange day. */
   readonly waiveForDayOnConfirm?: boolean;
   /** Why the print is caught (for people), or undefined when it passes. */
@@ -136,6 +143,7 @@ export const PRICE_SANITY_RULES: readonly PriceSanityRule[] = [
     rule: 'price_band',
     action: 'quarantine',
     alert: 'warning',
+    confirmOnlyWhileCaught: true,
     waiveForDayOnConfirm: true,
     test: ({ print, market, previousClose, waived }) => {
       if (previousClose === undefined || waived.has('price_band')) return undefined;
@@ -148,6 +156,7 @@ export const PRICE_SANITY_RULES: readonly PriceSanityRule[] = [
     rule: 'deviation',
     action: 'quarantine',
     alert: 'warning',
+    confirmOnlyWhileCaught: true,
     test: ({ print, reference, limits }) =>
       reference && !near(print.price, reference.price, limits)
         ? `${pct(deviation(print.price, reference.price))} away from ${reference.what} ${reference.price.toFixed()}, limit ${pct(dec(limits.maxDeviationRatio))}`
@@ -319,7 +328,10 @@ export class PriceSanity {
     }
 
     const chain = s.chain;
-    if (chain && print.atMs >= chain.last.atMs && near(print.price, chain.last.price, limits)) {
+    // A confirmation is near the chain's latest print and, for most rules, still caught by it.
+    const chainRule = chain && RULES_BY_NAME.get(chain.rule);
+    const stillCaught = !chainRule?.confirmOnlyWhileCaught || chainRule.test(ctx) !== undefined;
+    if (chain && print.atMs >= chain.last.atMs && near(print.price, chain.last.price, limits) && stillCaught) {
       const repeat = print.atMs === chain.last.atMs && print.price.eq(chain.last.price);
       if (!repeat) {
         chain.confirmations++;
@@ -396,27 +408,27 @@ function checkSymbolBars(market: Market, bars: readonly SanityBar[], limits: Pri
   const zone = MARKETS[market].zone;
   const dayOf = (ms: number) => DateTime.fromMillis(ms, { zone }).toISODate()!;
   const sorted = [...bars].sort((a, b) => a.start.toMillis() - b.start.toMillis());
-  // Previous close per exchange day: the last complete bar's close of an earlier day.
-  const closeBefore = new Map<string, Dec>();
-  let lastDay: string | undefined;
-  let lastClose: Dec | undefined;
-  for (const b of sorted) {
-    const day = dayOf(b.start.toMillis());
-    if (day !== lastDay && lastClose !== undefined) closeBefore.set(day, lastClose);
-    lastDay = day;
-    if (b.complete && b.close !== undefined) lastClose = b.close;
-  }
-  const sanity = new PriceSanity({ market, limits, reference: (_s, atMs) => ({ previousClose: closeBefore.get(dayOf(atMs)) }) });
+  // The band's base: the last ACCEPTED close of an earlier day (an absurd close is no base).
+  let day: string | undefined;
+  let previousClose: Dec | undefined;
+  let acceptedClose: Dec | undefined;
+  const sanity = new PriceSanity({ market, limits, reference: () => ({ previousClose }) });
   const problems: BarProblem[] = [];
   const problem = (c: OpenChain, why: string): void => {
     problems.push({ symbol: c.print.symbol, atMs: c.print.atMs, price: c.print.price, rule: c.rule, message: `${c.reason}, ${why}` });
   };
   for (const b of sorted) {
+    const barDay = dayOf(b.start.toMillis());
+    if (barDay !== day) {
+      day = barDay;
+      previousClose = acceptedClose;
+    }
     const prints: Print[] = [{ symbol: b.symbol, price: b.open, atMs: b.start.toMillis() }];
     if (b.complete && b.close !== undefined) prints.push({ symbol: b.symbol, price: b.close, atMs: b.end.toMillis() });
     for (const p of prints) {
       const v = sanity.check(p, Number.POSITIVE_INFINITY);
       if (v.discarded) problem(v.discarded, 'and the next prices did not follow it');
+      if (p !== prints[0] && (v.outcome === 'accepted' || v.outcome === 'confirmed')) acceptedClose = p.price;
     }
   }
   const left = sorted.length > 0 ? sanity.openChain(sorted[0]!.symbol) : undefined;

@@ -102,7 +102,7 @@ describe('loadPriceFile errors', () => {
   it('a line that is not JSON names file:line', async () => {
     const p = tmpFile('badjson.jsonl', `${good}\n{"Meta Data": \n`);
     const e = await inputError(loadPriceFile(p));
-    expect(e.message).toMatch(new RegExp(`^${p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:2: not valid JSON`));
+    expect(e.message.startsWith(`${p}:1: AAPL at ${label.slice(0, 16)} EDT: price 0.01 (deviation) 100% away from the median`)).toBe(true);
   });
 
   it('a malformed bar names file:line and what was expected', async () => {
@@ -127,6 +127,20 @@ describe('loadPriceFile errors', () => {
     const { bars, problems } = await loadPriceFile(p);
     expect(bars).toHaveLength(173);
     expect(problems).toEqual([`${p}:1: AAPL "2025-11-10 15:00:00": empty bar {} skipped`]);
+  });
+
+  it('an absurd bar the next bars do not follow is refused, naming file:line, symbol, time, price and rule', async () => {
+    const doc = JSON.parse(good) as Record<string, Record<string, Record<string, string>>>;
+    const series = doc['Time Series (60min)']!;
+    const label = Object.keys(series).sort()[100]!;
+    series[label] = { ...series[label]!, '1. buy price': '0.01', '4. sell price': '0.01', '3. low': '0.01' };
+    const p = tmpFile('absurd.jsonl', JSON.stringify(doc) + '\n');
+    const e = await inputError(loadPriceFile(p));
+    expect(e.message).toMatch(new RegExp(`^${p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:1: AAPL at ${label.slice(0, 16)} EST: price 0\\.01 \\(deviation\\) 100% away from the median`));
+    expect(e.message).toContain('the next prices did not follow it; fix the bar, or raise data_source.price_sanity.max_deviation_ratio if the move is real');
+    // Unchecked on request, and the untouched file passes.
+    expect((await loadPriceFile(p, { sanity: false })).bars).toHaveLength(174);
+    expect((await loadPriceFile(tmpFile('good.jsonl', good))).bars).toHaveLength(174);
   });
 
   it('a .json file that is not JSON', async () => {
