@@ -102,7 +102,7 @@ describe('loadPriceFile errors', () => {
   it('a line that is not JSON names file:line', async () => {
     const p = tmpFile('badjson.jsonl', `${good}\n{"Meta Data": \n`);
     const e = await inputError(loadPriceFile(p));
-    expect(e.message.startsWith(`${p}:1: AAPL at ${label.slice(0, 16)} EDT: price 0.01 (deviation) 100% away from the median`)).toBe(true);
+    expect(e.message).toMatch(new RegExp(`^${p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:2: not valid JSON`));
   });
 
   it('a malformed bar names file:line and what was expected', async () => {
@@ -136,7 +136,7 @@ describe('loadPriceFile errors', () => {
     series[label] = { ...series[label]!, '1. buy price': '0.01', '4. sell price': '0.01', '3. low': '0.01' };
     const p = tmpFile('absurd.jsonl', JSON.stringify(doc) + '\n');
     const e = await inputError(loadPriceFile(p));
-    expect(e.message).toMatch(new RegExp(`^${p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:1: AAPL at ${label.slice(0, 16)} EST: price 0\\.01 \\(deviation\\) 100% away from the median`));
+    expect(e.message.startsWith(`${p}:1: AAPL at ${label.slice(0, 16)} EDT: price 0.01 (deviation) 100% away from the median`)).toBe(true);
     expect(e.message).toContain('the next prices did not follow it; fix the bar, or raise data_source.price_sanity.max_deviation_ratio if the move is real');
     // Unchecked on request, and the untouched file passes.
     expect((await loadPriceFile(p, { sanity: false })).bars).toHaveLength(174);
