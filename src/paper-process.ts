@@ -20,6 +20,7 @@ import { applyCalendarConfig } from './config/closures-file.js';
 import type { Config } from './config/schema.js';
 import { KillSwitch } from './actors/risk/kill-switch.js';
 import { loadPriceStore } from './actors/market-data/alpha-vantage-file.js';
+import { limitsFromConfig } from './domain/price-sanity.js';
 import { openQuoteSource } from './runtime/quote-source.js';
 import { startPaper } from './runtime/paper.js';
 import { loadBenchmark } from './report/index.js';
@@ -135,7 +136,7 @@ async function startAndRun(
   const calendar = await applyCalendarConfig(config);
   const demo = ds.type === 'replay' && ds.replay_url === undefined;
   const outDir = options.outDir ?? (demo ? join(config.state_dir, 'runs', `paper-${wallNow().toFormat("yyyyLLdd'T'HHmmss")}`) : config.state_dir);
-  const history = ds.bars_file ? await loadPriceStore(ds.bars_file, { market: config.market }) : undefined;
+  const history = ds.bars_file ? await loadPriceStore(ds.bars_file, { market: config.market, sanity: limitsFromConfig(ds.price_sanity) }) : undefined;
   const symbols = ds.symbols ?? history?.symbols() ?? [];
   if (symbols.length === 0) throw new InputError('data_source.symbols: expected the symbols to trade (or a bars_file to take them from)');
   const benchmark = ds.benchmark_file ? await loadBenchmark(ds.benchmark_file, { market: config.market }) : undefined;
@@ -165,8 +166,16 @@ async function startAndRun(
     const coverage = calendarCoverageWatch({ market: config.market, now: wallNow, raise: notify });
     // A restarted demo replays its day from the stored run's last session, not from the open.
     const resumeFromMs = demo ? await lastSessionMs(outDir) : undefined;
+    const metrics = new Metrics({
+      now: wallMs,
+      state: () => run!.state(),
+      health: () => run!.health(),
+      feedStats: () => http?.feed.stats() ?? { clients: 0 },
+      signatures: config.models.map((m) => m.signature),
+    });
     const source = await openQuoteSource(config, { ...(history ? { history } : {}), symbols, env, signal, onProblem: (t) => write(`${t}\n`), ...(resumeFromMs !== undefined ? { resumeFromMs } : {}) });
     closers.push(() => source.close());
+    source.verdicts.subscribe((v) => metrics.observePricePrint(v));
     signal.throwIfAborted();
     const killSwitch = new KillSwitch(config.state_dir, () => wallNow().toMillis());
     // Structured log lines (one per feed event, ids attached, secrets scrubbed): JSON to stderr with
@@ -184,13 +193,6 @@ async function startAndRun(
           })
         : undefined;
     if (log) closers.push(() => closeLogger(log));
-    const metrics = new Metrics({
-      now: wallMs,
-      state: () => run!.state(),
-      health: () => run!.health(),
-      feedStats: () => http?.feed.stats() ?? { clients: 0 },
-      signatures: config.models.map((m) => m.signature),
-    });
     run = await startPaper({
       config,
       outDir,

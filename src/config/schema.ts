@@ -228,6 +228,17 @@ export const DataSourceSchema = z.strictObject({
   request_timeout_seconds: z.number({ error: 'expected seconds > 0' }).gt(0, { error: 'expected seconds > 0' }).default(5),
   /** A quote older than this is stale (risk refuses orders on it in paper/live). */
   stale_quote_seconds: int(1).default(30),
+  /** Which prints may become the last price (src/domain/price-sanity.ts); every live source and bars file. */
+  price_sanity: z
+    .strictObject({
+      /** A print further than this fraction from its reference (recent median / previous close) is quarantined. */
+      max_deviation_ratio: z.number({ error: 'expected a number > 0' }).gt(0, { error: 'expected a number > 0' }).default(0.25),
+      /** Further prints near a quarantined one that confirm it. */
+      confirmations: int(1).default(3),
+      /** A print stamped later than now + this is dropped. */
+      future_tolerance_seconds: z.number({ error: 'expected seconds >= 0' }).min(0, { error: 'expected seconds >= 0' }).default(5),
+    })
+    .prefault({}),
 });
 
 export const BrokerTypeSchema = z.enum(['simulated', 'alpaca', 'futu', 'eastmoney']);
@@ -293,6 +304,8 @@ export const RiskControlSchema = z.strictObject({
   /** Sell when the price falls this fraction below its high since the buy. Off when absent. */
   trailing_stop_ratio: ratio().optional(),
   max_order_notional: positiveAmount().optional(),
+  /** Largest single order value as a multiple of the account's equity (1 = all of it). */
+  max_order_notional_ratio: z.number({ error: 'expected a number > 0' }).gt(0, { error: 'expected a number > 0' }).default(1),
   max_orders_per_session: int(1).default(10),
   max_orders_per_minute: int(1).default(30),
   /** Same signature, side, symbol and size inside this window is refused as a duplicate. */

@@ -270,6 +270,7 @@ export async function startPaper(options: PaperOptions): Promise<PaperRun> {
     // the commit of the step that changed them (joinVenue), with the ledger's and the engine's.
     subs.push(live.pipe(auditTime(1000, scheduler)).subscribe(() => broker.fillPending()));
     const saveState = () => store.commitNow().catch((err: unknown) => raise(storeAlert('run', err, nowMs())));
+    if (quotes.alerts) subs.push(quotes.alerts.subscribe((a) => raise(a))); // price sanity: once per symbol and episode
     const r = config.risk_control;
     if (r.enable_stop_loss || r.take_profit_ratio || r.trailing_stop_ratio) subs.push(guard.watch(live));
 

@@ -9,13 +9,16 @@
  * | replay without replay_url              | the built-in replay server on bars_file        | its market time; the run ends with the day |
  *
  * Secrets are read here from the variables the config names and handed to the clients only.
+ * Every source is put behind the price sanity rules here (`SaneQuoteFeed`, data_source.price_sanity):
+ * what the run reads from `feed` never holds a dropped or quarantined print.
  */
 import { DateTime } from 'luxon';
-import { asyncScheduler, type SchedulerLike } from 'rxjs';
+import { asyncScheduler, type Observable, type SchedulerLike } from 'rxjs';
 import { readSecret } from '../config/env.js';
 import type { Config, DataSourceType } from '../config/schema.js';
 import { InputError } from '../domain/errors.js';
-import { MARKETS } from '../domain/markets.js';
+import { MARKETS, type Market } from '../domain/markets.js';
+import { limitsFromConfig, PriceSanity, type PrintVerdict } from '../domain/price-sanity.js';
 import type { PriceStore } from '../domain/price-store.js';
 import { startReplayServer, type ReplayServer } from '../server/replay-server.js';
 import { AlpacaQuoteStream } from '../streams/alpaca-quotes.js';
@@ -23,9 +26,13 @@ import { createCnQuoteFeed } from '../streams/cn-quotes/index.js';
 import type { CnSourceName } from '../streams/cn-quotes/index.js';
 import type { QuoteFeed } from '../streams/quote-feed.js';
 import { ReplayClock } from '../streams/replay-clock.js';
+import { SaneQuoteFeed } from '../streams/sane-quote-feed.js';
 
 export interface QuoteSource {
+  /** The source behind the price sanity rules: only accepted prints come out of it. */
   readonly feed: QuoteFeed;
+  /** Every print's price-sanity verdict (hot; for the metrics). */
+  readonly verdicts: Observable<PrintVerdict>;
   /** The run's clock. */
   readonly scheduler: SchedulerLike;
   /** The built-in replay: its day ends the run. */
@@ -101,6 +108,24 @@ const AKSHARE_CHAIN: readonly CnSourceName[] = ['sina', 'tencent', 'eastmoney'];
 const symbolsText = (n: number) => `${n} symbol${n === 1 ? '' : 's'}`;
 const cnNames = (t: DataSourceType): readonly CnSourceName[] => (t === 'akshare' ? AKSHARE_CHAIN : [t as CnSourceName]);
 
+/** The sanity gate for one source; `now` is the run's clock, `speed` its market ms per wall ms. */
+function sane(config: Config, history: PriceStore | undefined, feed: QuoteFeed, now: () => number, speed: () => number = () => 1): SaneQuoteFeed {
+  const limits = limitsFromConfig(config.data_source.price_sanity);
+  const toleranceMs = limits.futureToleranceMs;
+  const market: Market = config.market;
+  const zone = MARKETS[market].zone;
+  const sanity = new PriceSanity({
+    market,
+    limits,
+    reference: (symbol, atMs) => {
+      const at = DateTime.fromMillis(atMs, { zone });
+      return { previousClose: history?.previousClose(symbol, at)?.price, known: history?.priceAsOf(symbol, at)?.price };
+    },
+  });
+  // On a compressed clock a wall ms of delivery lag is `speed` market ms: the tolerance widens by as much.
+  return new SaneQuoteFeed(feed, { sanity, now: () => now() + toleranceMs * (speed() - 1) });
+}
+
 export async function openQuoteSource(config: Config, options: QuoteSourceOptions): Promise<QuoteSource> {
   const ds = config.data_source;
   const wall = options.wall ?? asyncScheduler;
@@ -119,8 +144,9 @@ export async function openQuoteSource(config: Config, options: QuoteSourceOption
         staleAfterMs,
         scheduler: wall,
       });
-      await startOrClose(feed, wall, `Alpaca stream ${ds.alpaca_url}`, signal);
-      return { feed, scheduler: wall, speed: 1, describe: `Alpaca v2 trades of ${symbolsText(options.symbols.length)} from ${ds.alpaca_url}`, close: () => feed.close() };
+      const gated = sane(config, options.history, feed, () => wall.now());
+      await startOrClose(gated, wall, `Alpaca stream ${ds.alpaca_url}`, signal);
+      return { feed: gated, verdicts: gated.verdicts, scheduler: wall, speed: 1, describe: `Alpaca v2 trades of ${symbolsText(options.symbols.length)} from ${ds.alpaca_url}`, close: () => feed.close() };
     }
     case 'sina':
     case 'tencent':
@@ -140,8 +166,9 @@ export async function openQuoteSource(config: Config, options: QuoteSourceOption
         scheduler: wall,
         onSwitch: (s) => options.onProblem?.(`quote source: ${s.from} -> ${s.to} (${s.reason})`),
       });
-      await startOrClose(feed, wall, `${sources.join(' -> ')} quotes`, signal);
-      return { feed, scheduler: wall, speed: 1, describe: `${sources.join(' -> ')} quotes of ${symbolsText(options.symbols.length)}, polled every ${ds.poll_interval_seconds} s`, close: () => feed.close() };
+      const gated = sane(config, options.history, feed, () => wall.now());
+      await startOrClose(gated, wall, `${sources.join(' -> ')} quotes`, signal);
+      return { feed: gated, verdicts: gated.verdicts, scheduler: wall, speed: 1, describe: `${sources.join(' -> ')} quotes of ${symbolsText(options.symbols.length)}, polled every ${ds.poll_interval_seconds} s`, close: () => feed.close() };
     }
     case 'replay': {
       let replay: ReplayServer | undefined;
@@ -159,7 +186,9 @@ export async function openQuoteSource(config: Config, options: QuoteSourceOption
       }
       const url = ds.replay_url ?? replay!.url;
       const feed = new AlpacaQuoteStream({ url, key: 'replay', secret: 'replay', trades: options.symbols, reconnect: true, staleAfterMs, scheduler: wall, name: 'replay' });
-      let clock: ReplayClock;
+      let clock: ReplayClock | undefined;
+      // Before the replay announces its market time (it does before its first trade), the wall clock.
+      const gated = sane(config, options.history, feed, () => clock?.now() ?? wall.now(), () => clock?.speed ?? 1);
       try {
         signal?.throwIfAborted();
         await startOrClose(feed, wall, `replay server ${url}`, signal);
@@ -172,7 +201,8 @@ export async function openQuoteSource(config: Config, options: QuoteSourceOption
       const zone = MARKETS[config.market].zone;
       const until = replay ? DateTime.fromISO(replay.day, { zone }).endOf('day') : undefined;
       return {
-        feed,
+        feed: gated,
+        verdicts: gated.verdicts,
         scheduler: clock,
         speed: clock.speed,
         ...(until ? { until } : {}),

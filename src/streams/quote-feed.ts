@@ -34,6 +34,8 @@ export interface QuoteFeed {
   /** No quote of `symbol` within `maxAgeMs` before `nowMs` (by the quote's own time). Unknown symbols are stale. */
   isStale(symbol: string, nowMs: number, maxAgeMs: number): boolean;
   health(): QuoteFeedHealth;
+  /** Alerts the feed raises itself (the price sanity gate: PRICE_DROPPED, PRICE_QUARANTINED), hot. */
+  readonly alerts?: Observable<{ readonly type: 'monitor.alert'; readonly level: 'warning' | 'critical'; readonly code: string; readonly message: string; readonly tsEvent: number }>;
   /** Stop, release sockets and timers, complete `quotes`. Idempotent. */
   close(): Promise<void>;
 }

@@ -128,6 +128,20 @@ describe('loadPriceFile errors', () => {
     expect(problems).toEqual([`${p}:1: AAPL "2025-11-10 15:00:00": empty bar {} skipped`]);
   });
 
+  it('an absurd bar the next bars do not follow is refused, naming file:line, symbol, time, price and rule', async () => {
+    const doc = JSON.parse(good) as Record<string, Record<string, Record<string, string>>>;
+    const series = doc['Time Series (60min)']!;
+    const label = Object.keys(series).sort()[100]!;
+    series[label] = { ...series[label]!, '1. buy price': '0.01', '4. sell price': '0.01', '3. low': '0.01' };
+    const p = tmpFile('absurd.jsonl', JSON.stringify(doc) + '\n');
+    const e = await inputError(loadPriceFile(p));
+    expect(e.message.startsWith(`${p}:1: AAPL at ${label.slice(0, 16)} EDT: price 0.01 (deviation) 100% away from the median`)).toBe(true);
+    expect(e.message).toContain('the next prices did not follow it; fix the bar, or raise data_source.price_sanity.max_deviation_ratio if the move is real');
+    // Unchecked on request, and the untouched file passes.
+    expect((await loadPriceFile(p, { sanity: false })).bars).toHaveLength(174);
+    expect((await loadPriceFile(tmpFile('good.jsonl', good))).bars).toHaveLength(174);
+  });
+
   it('a .json file that is not JSON', async () => {
     const p = tmpFile('bad.json', '{"Meta Data": ');
     expect((await inputError(loadPriceFile(p))).message).toMatch(/bad\.json: not valid JSON/);

@@ -31,6 +31,7 @@ describe('config defaults', () => {
       alpaca_url: 'wss://stream.data.alpaca.markets/v2/iex',
       poll_interval_seconds: 3,
       request_timeout_seconds: 5,
+      price_sanity: { max_deviation_ratio: 0.25, confirmations: 3, future_tolerance_seconds: 5 },
     });
     expect(c.broker).toEqual({
       type: 'simulated',
@@ -52,6 +53,7 @@ describe('config defaults', () => {
       max_orders_per_session: 10,
       max_orders_per_minute: 30,
       duplicate_window_seconds: 60,
+      max_order_notional_ratio: 1,
     });
     expect(c.execution).toEqual({ orders_outside_hours: 'reject', limit_order_timeout_seconds: 300, order_type: 'market' });
     expect(c.agent_config).toEqual({

@@ -346,6 +346,28 @@ describe('order counts, duplicates and notional', () => {
   });
 });
 
+describe('max_order_notional_ratio', () => {
+  it('caps a buy at a multiple of equity: exactly the cap passes, above it fails with MAX_ORDER_NOTIONAL', () => {
+    const ratio = { max_order_notional_ratio: 0.5, max_single_position_ratio: 0.9, min_cash_reserve: 0 };
+    // 100,000 USD equity: 500 AAPL at 100 is exactly 0.5 x equity.
+    expect(failure(input({ intent: { quantity: 500 }, limits: ratio }))).toBeUndefined();
+    expect(failure(input({ intent: { quantity: 500 }, price: '100.01', limits: ratio }))?.message).toBe(
+      "MAX_ORDER_NOTIONAL: buying 500 AAPL at 100.01 is 50005.00 USD, more than 0.5 x the account's equity 100000.00 USD",
+    );
+  });
+
+  it('refuses the buy a price gone wrong would make (664,184,363 MSFT), before the position and cash rows', () => {
+    const v = runChecks(input({ intent: { symbol: 'MSFT', quantity: 664_184_363 }, price: '500', limits: { max_order_notional_ratio: 1 } }));
+    expect(v.failure).toMatchObject({ rule: 'max_order_notional_ratio', code: 'MAX_ORDER_NOTIONAL', limit: '1 x equity 100000.00' });
+  });
+
+  it('binds buys only: a sell is bounded by the shares held; absent, the row does not run', () => {
+    const held = { positions: { AAPL: { quantity: 5000, sellable: 5000, costBasis: '1' } }, equity: '100000' };
+    expect(failure(input({ intent: { side: 'sell', quantity: 5000 }, account: held, limits: { max_order_notional_ratio: 1 } }))).toBeUndefined();
+    expect(runChecks(input({ intent: { quantity: 10 } })).checks.map((c) => c.rule)).not.toContain('max_order_notional_ratio');
+  });
+});
+
 describe('rendering', () => {
   it('renders limits exactly and measured ratios with one decimal unless that hides a breach', () => {
     expect(limitPercent(0.3)).toBe('30%');
@@ -371,7 +393,9 @@ describe('wiring', () => {
       duplicate_window_seconds: 60,
     });
     expect(limits.max_order_notional).toBeUndefined();
+    expect(limits.max_order_notional_ratio).toBe(1);
     expect(config.data_source.stale_quote_seconds).toBe(30);
+    expect(config.data_source.price_sanity).toEqual({ max_deviation_ratio: 0.25, confirmations: 3, future_tolerance_seconds: 5 });
   });
 
   it('the checks travel on risk.approved and risk.rejected', () => {

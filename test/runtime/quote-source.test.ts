@@ -5,6 +5,7 @@ import { parseConfig } from '../../src/config/load.js';
 import { EpochVirtualScheduler } from '../../src/streams/virtual-time.js';
 import { AlpacaTestServer } from '../support/alpaca-server.js';
 import { gbk, HttpTestServer, sinaFields } from '../streams/cn-quotes/helpers.js';
+import { closesOn } from '../support/history.js';
 
 const model = { name: 'ew', signature: 'ew', agent: { kind: 'rules' } };
 
@@ -17,7 +18,9 @@ describe('openQuoteSource', () => {
         'test',
       );
       await expect(openQuoteSource(config, { symbols: ['AAPL'], env: {} })).rejects.toThrow('environment variable ALPACA_KEY is not set (named by data_source.key_env)');
-      const source = await openQuoteSource(config, { symbols: ['AAPL'], env: { ALPACA_KEY: 'key-id', ALPACA_SECRET: 'the-secret' } });
+      // A previous close to judge the first print by (without one it waits for confirmations: price-sanity.test.ts).
+      const history = closesOn('us', '2025-11-06', { AAPL: '270.00' });
+      const source = await openQuoteSource(config, { symbols: ['AAPL'], env: { ALPACA_KEY: 'key-id', ALPACA_SECRET: 'the-secret' }, history });
       try {
         expect([source.speed, source.until, source.describe]).toEqual([1, undefined, `Alpaca v2 trades of 1 symbol from ${server.url}`]);
         const got = new Promise((resolve) => source.feed.quotes.subscribe((q) => resolve(q)));
@@ -43,7 +46,7 @@ describe('openQuoteSource', () => {
         'test',
       );
       const wall = new EpochVirtualScheduler(Date.parse('2025-11-18T02:05:05Z'));
-      const source = await openQuoteSource(config, { symbols: ['600519.SH'], wall });
+      const source = await openQuoteSource(config, { symbols: ['600519.SH'], wall, history: closesOn('cn', '2025-11-17', { '600519.SH': '1430.00' }) });
       expect(source.describe).toBe('sina -> tencent quotes of 1 symbol, polled every 3 s');
       expect(source.feed.last('600519.SH')).toMatchObject({ price: '1441.50', source: 'sina' });
       expect(server.requests[0]!.headers['referer']).toBe('https://finance.sina.com.cn');

@@ -11,6 +11,11 @@
  * and what was expected. Nothing is skipped silently: the only entries skipped are empty
  * `{}` bars (AI-Trader writes one when the latest bar has no open; there is nothing in it
  * to keep), each reported in `problems`.
+ *
+ * Price sanity (src/domain/price-sanity.ts) runs over every symbol's bars at load: an open or
+ * close the rules quarantine and the following bars never confirm (an isolated absurd bar, or an
+ * unconfirmed jump at the end, where agents trade) refuses the file with an InputError naming
+ * file:line, symbol, the bar's time and price and the rule. `sanity: false` turns it off.
  */
 import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
@@ -20,6 +25,9 @@ import { parseAlphaVantageDocument, type LabelMeaning, type PriceBar } from '../
 import { InputError } from '../../domain/errors.js';
 import type { Market } from '../../domain/markets.js';
 import { PriceStore } from '../../domain/price-store.js';
+import { checkBarPrints, DEFAULT_PRICE_SANITY, type PriceSanityLimits } from '../../domain/price-sanity.js';
+import { MARKETS } from '../../domain/markets.js';
+import { DateTime } from 'luxon';
 
 export interface LoadPriceFileOptions {
   /** Override the market inferred from the Meta Data time zone or the symbol suffix. */
@@ -28,6 +36,8 @@ export interface LoadPriceFileOptions {
   readonly meaning?: LabelMeaning;
   /** Keep only these symbols (others are not validated beyond being JSON with a symbol). */
   readonly symbols?: readonly string[];
+  /** Price sanity limits the bars must pass (data_source.price_sanity); default DEFAULT_PRICE_SANITY, false = unchecked. */
+  readonly sanity?: PriceSanityLimits | false;
 }
 
 export interface LoadedPriceFile {
@@ -88,6 +98,19 @@ async function* documents(file: string): AsyncGenerator<{ doc: unknown; where: s
   }
 }
 
+function refuseAbsurdBars(bars: readonly PriceBar[], where: string, limits: PriceSanityLimits): void {
+  const market = bars[0]!.market;
+  const found = checkBarPrints(market, bars, limits);
+  if (found.length === 0) return;
+  const zone = MARKETS[market].zone;
+  const lines = found.map(
+    (p) =>
+      `${where}: ${p.symbol} at ${DateTime.fromMillis(p.atMs, { zone }).toFormat('yyyy-LL-dd HH:mm ZZZZ')}: price ${p.price.toFixed()} (${p.rule}) ${p.message}; ` +
+      'fix the bar, or raise data_source.price_sanity.max_deviation_ratio if the move is real',
+  );
+  throw new InputError(`${lines[0]}${lines.length > 1 ? ` (and ${lines.length - 1} more)` : ''}`, lines);
+}
+
 /** Read one price file (.jsonl: one object per line; .json: one object) into bars. */
 export async function loadPriceFile(path: string | URL, opts: LoadPriceFileOptions = {}): Promise<LoadedPriceFile> {
   const file = displayPath(path);
@@ -114,6 +137,7 @@ export async function loadPriceFile(path: string | URL, opts: LoadPriceFileOptio
       throw new InputError(`${where}: ${parsed.symbol} appears again (first at ${earlier}); expected one object per symbol`);
     }
     seen.set(parsed.symbol, where);
+    if (opts.sanity !== false && parsed.bars.length > 0) refuseAbsurdBars(parsed.bars, where, opts.sanity ?? DEFAULT_PRICE_SANITY);
     if (parsed.name !== undefined) names[parsed.symbol] = parsed.name;
     problems.push(...parsed.problems);
     for (const b of parsed.bars) bars.push(b);

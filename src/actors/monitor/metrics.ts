@@ -28,6 +28,7 @@ import { OrderResultSchema, OrderStatusSchema } from '../../domain/orders.js';
 import { REASONS } from '../../domain/reasons.js';
 import type { DashboardState } from '../../domain/dashboard-state.js';
 import { assessHealth, type HealthReport } from '../../domain/health.js';
+import { PRICE_SANITY_RULES, type PrintVerdict } from '../../domain/price-sanity.js';
 import type { ExtraRoutes, RouteContext } from '../../server/http-server.js';
 
 export const METRICS_PATH = '/metrics';
@@ -160,6 +161,8 @@ export class Metrics implements LlmObserver {
     result: new LabelValues({ fixed: ['completed', 'skipped', 'failed'] }),
     side: new LabelValues({ fixed: ['buy', 'sell'] }),
     level: new LabelValues({ fixed: ['info', 'warning', 'critical'] }),
+    rule: new LabelValues({ fixed: [NONE, ...PRICE_SANITY_RULES.map((r) => r.rule)] }),
+    outcome: new LabelValues({ fixed: ['accepted', 'dropped', 'quarantined', 'confirmed', 'discarded'] }),
   };
   readonly #allowedSignatures: ReadonlySet<string> | undefined;
 
@@ -194,6 +197,7 @@ export class Metrics implements LlmObserver {
       fills: new Counter({ name: `${m}fills_total`, help: 'Executions reported by the broker.', labelNames: ['signature', 'side'], registers }),
       filledShares: new Counter({ name: `${m}filled_shares_total`, help: 'Shares executed.', labelNames: ['signature', 'side'], registers }),
       alerts: new Counter({ name: `${m}alerts_total`, help: 'Monitor alerts, by level and code.', labelNames: ['level', 'code'], registers }),
+      pricePrints: new Counter({ name: `${m}price_prints_total`, help: 'Quote prints judged by the price sanity rules, by rule (none when none caught it) and outcome; discarded = a quarantine never confirmed.', labelNames: ['rule', 'outcome'], registers }),
     };
 
     const gauge = (name: string, help: string, labelNames: readonly string[], collect: (g: Gauge) => void | Promise<void>) =>
@@ -294,6 +298,17 @@ export class Metrics implements LlmObserver {
     // Never throw into the caller: an error in an RxJS subscriber would take the process down.
     try {
       this.#handlers[event.type]?.(event);
+    } catch (err) {
+      this.#options.onError?.(err, 'observe');
+    }
+  }
+
+  /** Count one price-sanity verdict (subscribe it to the quote feed's verdicts). */
+  observePricePrint(verdict: Pick<PrintVerdict, 'outcome' | 'rule' | 'discarded'>): void {
+    try {
+      const { rule, outcome } = this.#labels;
+      this.#c.pricePrints.inc({ rule: rule.of(verdict.rule ?? NONE), outcome: outcome.of(verdict.outcome) });
+      if (verdict.discarded) this.#c.pricePrints.inc({ rule: rule.of(verdict.discarded.rule), outcome: 'discarded' });
     } catch (err) {
       this.#options.onError?.(err, 'observe');
     }

@@ -28,7 +28,8 @@
  *
  * Choices beyond the issue, each a row's comment: the allow/deny list and the position ratio
  * bind buys only (selling out of a denied symbol reduces risk); the cash reserve binds a sell
- * only when its fees exceed its proceeds; the notional cap and the rate limits bind both sides.
+ * only when its fees exceed its proceeds; the notional cap against equity binds buys only; the absolute
+ * notional cap and the rate limits bind both sides.
  * Lot sizes, T+1, price limits and plain cash sufficiency are the venue's rules
  * (market-rules.ts), not repeated here.
  */
@@ -56,6 +57,8 @@ export interface RiskLimits {
   /** Cash kept after every buy, fees included (market currency). */
   readonly min_cash_reserve: number;
   readonly max_order_notional?: number | undefined;
+  /** Largest order value as a multiple of the account's equity; absent: not checked. */
+  readonly max_order_notional_ratio?: number | undefined;
   readonly max_orders_per_session: number;
   readonly max_orders_per_minute: number;
   /** 0 turns the duplicate guard off. */
@@ -379,6 +382,29 @@ export const RISK_TABLE: readonly RiskRule[] = [
         value,
         limit,
         message: `${orderText(ctx)} at ${need(ctx.orderPrice, 'a price').toFixed()} is ${value} ${ctx.currency}, limit ${limit} ${ctx.currency}`,
+      };
+    },
+  },
+  {
+    // Buys only: a buy worth many times the account is a price gone wrong, whatever else would
+    // stop it. A sell is bounded by the shares held; refusing one because the price rose since
+    // the ledger marked it would keep risk on.
+    rule: 'max_order_notional_ratio',
+    code: 'MAX_ORDER_NOTIONAL',
+    appliesTo: 'buy',
+    enabled: (ctx) => ctx.limits.max_order_notional_ratio !== undefined,
+    check: (ctx) => {
+      const notional = need(ctx.notional, 'a notional');
+      const ratio = dec(need(ctx.limits.max_order_notional_ratio, 'max_order_notional_ratio'));
+      const cap = ratio.times(ctx.equity);
+      const limit = `${ratio.toFixed()} x equity ${money(ctx.equity)}`;
+      const value = money(notional);
+      // Exact: notional <= ratio x equity, never a rounded ratio.
+      if (ctx.equity.gt(0) && notional.lte(cap)) return { value, limit };
+      return {
+        value,
+        limit,
+        message: `${orderText(ctx)} at ${need(ctx.orderPrice, 'a price').toFixed()} is ${value} ${ctx.currency}, more than ${ratio.toFixed()} x the account's equity ${money(ctx.equity)} ${ctx.currency}`,
       };
     },
   },
