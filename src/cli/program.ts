@@ -3,7 +3,9 @@
  * module under ./commands and registers itself on the program. Exit codes: 0 ok,
  * 2 bad input (InputError: message printed, no stack), 1 anything unexpected.
  */
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { z } from 'zod';
 import { InputError } from '../domain/errors.js';
 import { registerConfigCommands } from './commands/config.js';
 import { registerCalendarCommand } from './commands/calendar.js';
@@ -17,9 +19,16 @@ import { registerReplayServerCommand } from './commands/replay-server.js';
 import { registerExplainCommand } from './commands/explain.js';
 import { registerTranscriptsCommand } from './commands/transcripts.js';
 
+/** The version in package.json, the one source of it. */
+export function packageVersion(): string {
+  const text = readFileSync(new URL('../../package.json', import.meta.url), 'utf8');
+  return z.object({ version: z.string() }).parse(JSON.parse(text)).version;
+}
+
 export function buildProgram(): Command {
   const program = new Command('agent-trader')
     .description('LLM agents and rule strategies trading A-shares and US stocks: backtest, paper, live.')
+    .version(packageVersion(), '-V, --version', 'print the version (package.json) and exit')
     .showHelpAfterError()
     .exitOverride();
   registerConfigCommands(program);
