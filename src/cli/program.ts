@@ -42,7 +42,36 @@ export function buildProgram(): Command {
   registerReplayServerCommand(program);
   registerExplainCommand(program);
   registerTranscriptsCommand(program);
+  unknownOptionsFirst(program);
   return program;
+}
+
+/**
+ * Commander checks required options before unknown ones, so `calendar --markt us` would say
+ * "required option '--market' not specified" and hide the typo. Each command's required
+ * options are checked in a preAction hook instead, which runs after the unknown-option check,
+ * with commander's own message.
+ */
+function unknownOptionsFirst(command: Command): void {
+  const required = command.options.filter((o) => o.mandatory);
+  for (const o of required) o.mandatory = false;
+  if (required.length > 0) {
+    command.hook('preAction', (hooked) => {
+      const missing = required.find((o) => hooked.getOptionValue(o.attributeName()) === undefined);
+      if (missing) hooked.error(`error: required option '${missing.flags}' not specified`, { code: 'commander.missingMandatoryOptionValue' });
+    });
+  }
+  for (const sub of command.commands) unknownOptionsFirst(sub);
+}
+
+/**
+ * A problem line the message already says (`file:line: what` when the message is
+ * `file:line: what; ...`): printing it again would show the error twice.
+ */
+function alreadySaid(message: string, problem: string): boolean {
+  if (message.includes(problem)) return true;
+  const at = /^\S+?: /.exec(problem)?.[0];
+  return at !== undefined && message.startsWith(at) && message.includes(problem.slice(at.length));
 }
 
 export function reportError(err: unknown): number {
@@ -53,7 +82,7 @@ export function reportError(err: unknown): number {
   }
   if (err instanceof InputError) {
     process.stderr.write(`error: ${err.message}\n`);
-    for (const p of err.problems) process.stderr.write(`  ${p}\n`);
+    for (const p of err.problems) if (!alreadySaid(err.message, p)) process.stderr.write(`  ${p}\n`);
     return 2;
   }
   process.stderr.write(`unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);

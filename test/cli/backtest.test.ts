@@ -13,7 +13,7 @@ describe('agent-trader run', () => {
     const out = await tmp();
     const r = cli(['run', '--config', 'config/cn-daily.json', '--out', out]);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toContain('backtest: backtest cn daily, 2 models (rules-equal-weight, rules-momentum)');
+    expect(r.stdout.split('\n')[0]).toMatch(/^backtest cn daily, 2 models \(rules-equal-weight, rules-momentum\), /);
     expect(r.stdout).toMatch(/rules-equal-weight\s+100000\.00\s+\d+\.\d\d/);
     expect(r.stdout).toMatch(/benchmark 000016\.SH/);
     const report = ReportSchema.parse(JSON.parse(await readFile(join(out, 'report.json'), 'utf8')));

@@ -58,7 +58,7 @@ function parseJson(text: string, where: string): unknown {
     return JSON.parse(text) as unknown;
   } catch (e) {
     const why = e instanceof Error ? e.message : String(e);
-    throw new InputError(`${where}: not valid JSON (${why}); expected one Alpha Vantage object`, [`${where}: not valid JSON: ${why}`]);
+    throw new InputError(`${where}: not valid JSON (${why}); expected one Alpha Vantage object`);
   }
 }
 

@@ -17,7 +17,8 @@ interface BacktestCliOptions extends Omit<BacktestFlags, 'replayLog'> {
 
 /** Run a backtest and print what a person wants to see: progress, the table, where the files are. */
 export async function backtestAndPrint(config: Config, outDir: string, write = (s: string) => process.stdout.write(s)): Promise<BacktestResult> {
-  write(`backtest: ${summarizeConfig(config)}\n`);
+  // The summary starts with the mode ("backtest cn daily, ..."): no "backtest:" label before it.
+  write(`${summarizeConfig(config)}\n`);
   let bar: ReturnType<typeof progress> | undefined;
   const result = await runBacktest({
     config,

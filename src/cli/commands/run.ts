@@ -6,7 +6,7 @@ import { loadConfig, resolveConfigPath } from '../../config/load.js';
 export function registerRunCommand(program: Command): void {
   program
     .command('run')
-    .description('run the main job of a config (default: config/default.json): a backtest today, paper/live later')
+    .description('run the main job of a config (default: config/default.json): mode backtest runs the backtest and prints its report; mode paper/live runs the trading process on live quotes until Ctrl-C (or the end of the built-in replay)')
     .option('--config <file>', 'config file (default: config/default.json)')
     .option('--out <dir>', 'backtests: output directory (default: a new folder under state_dir/runs)')
     .action(async (opts: { config?: string; out?: string }) => {
