@@ -70,6 +70,13 @@ function symbolOf(doc: unknown): string | undefined {
   return typeof s === 'string' ? s : undefined;
 }
 
+/** The documents of a price file, each with `file:line` (the file is checked to exist first). */
+export async function* priceDocuments(path: string | URL): AsyncGenerator<{ doc: unknown; where: string }> {
+  const file = displayPath(path);
+  await checkFile(file);
+  yield* documents(file);
+}
+
 async function* documents(file: string): AsyncGenerator<{ doc: unknown; where: string }> {
   if (file.toLowerCase().endsWith('.json')) {
     const text = (await readFile(file, 'utf8')).replace(/^\uFEFF/, '');
