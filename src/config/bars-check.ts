@@ -21,6 +21,8 @@ export interface BarsCheckInput {
   readonly frequency?: Given;
   readonly from?: Given;
   readonly to?: Given;
+  /** Check (and infer) the bar interval too; default true (a benchmark is checked for its market only). */
+  readonly withFrequency?: boolean;
   /** How the user would give a market or frequency, for "cannot tell" problems. */
   readonly ask: { readonly market: string; readonly frequency: string };
 }
@@ -64,12 +66,10 @@ function single<K extends string>(
 export function checkBarsFacts(input: BarsCheckInput): BarsCheckResult {
   const { facts, file } = input;
   const market = single(MarketSchema.options, facts.markets, input.market, { what: 'market', holds: (m) => MARKET_NAMES[m], ask: input.ask.market, file });
-  const frequency = single(FrequencySchema.options, facts.frequencies, input.frequency, {
-    what: 'bar interval',
-    holds: (f) => HOLDS[f],
-    ask: input.ask.frequency,
-    file,
-  });
+  const frequency: { value?: Frequency; problems: string[] } =
+    input.withFrequency === false
+      ? { problems: [] }
+      : single(FrequencySchema.options, facts.frequencies, input.frequency, { what: 'bar interval', holds: (f) => HOLDS[f], ask: input.ask.frequency, file });
   const problems = [...market.problems, ...frequency.problems];
   const { firstDate: first, lastDate: last } = facts;
   if (first !== undefined && last !== undefined) {

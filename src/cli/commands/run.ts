@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { start } from '../../bootstrap.js';
 import { loadConfig, resolveConfigPath } from '../../config/load.js';
+import { preflight, preflightError } from '../../config/preflight.js';
 
 export function registerRunCommand(program: Command): void {
   program
@@ -10,7 +11,11 @@ export function registerRunCommand(program: Command): void {
     .option('--config <file>', 'config file (default: config/default.json)')
     .option('--out <dir>', 'backtests: output directory (default: a new folder under state_dir/runs)')
     .action(async (opts: { config?: string; out?: string }) => {
-      const config = await loadConfig(resolveConfigPath(opts.config));
+      const path = resolveConfigPath(opts.config);
+      const config = await loadConfig(path);
+      // What `config check --preflight` checks, before anything is opened or written.
+      const problems = await preflight(config);
+      if (problems.length > 0) throw preflightError(opts.config ?? path, problems);
       await start(config, opts.out ? { outDir: opts.out } : {});
     });
 }
