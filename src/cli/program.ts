@@ -3,7 +3,9 @@
  * module under ./commands and registers itself on the program. Exit codes: 0 ok,
  * 2 bad input (InputError: message printed, no stack), 1 anything unexpected.
  */
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { z } from 'zod';
 import { InputError } from '../domain/errors.js';
 import { registerConfigCommands } from './commands/config.js';
 import { registerCalendarCommand } from './commands/calendar.js';
@@ -17,9 +19,16 @@ import { registerReplayServerCommand } from './commands/replay-server.js';
 import { registerExplainCommand } from './commands/explain.js';
 import { registerTranscriptsCommand } from './commands/transcripts.js';
 
+/** The version in package.json, the one source of it. */
+export function packageVersion(): string {
+  const text = readFileSync(new URL('../../package.json', import.meta.url), 'utf8');
+  return z.object({ version: z.string() }).parse(JSON.parse(text)).version;
+}
+
 export function buildProgram(): Command {
   const program = new Command('agent-trader')
     .description('LLM agents and rule strategies trading A-shares and US stocks: backtest, paper, live.')
+    .version(packageVersion(), '-V, --version', 'print the version (package.json) and exit')
     .showHelpAfterError()
     .exitOverride();
   registerConfigCommands(program);
@@ -33,7 +42,36 @@ export function buildProgram(): Command {
   registerReplayServerCommand(program);
   registerExplainCommand(program);
   registerTranscriptsCommand(program);
+  unknownOptionsFirst(program);
   return program;
+}
+
+/**
+ * Commander checks required options before unknown ones, so `calendar --markt us` would say
+ * "required option '--market' not specified" and hide the typo. Each command's required
+ * options are checked in a preAction hook instead, which runs after the unknown-option check,
+ * with commander's own message.
+ */
+function unknownOptionsFirst(command: Command): void {
+  const required = command.options.filter((o) => o.mandatory);
+  for (const o of required) o.mandatory = false;
+  if (required.length > 0) {
+    command.hook('preAction', (hooked) => {
+      const missing = required.find((o) => hooked.getOptionValue(o.attributeName()) === undefined);
+      if (missing) hooked.error(`error: required option '${missing.flags}' not specified`, { code: 'commander.missingMandatoryOptionValue' });
+    });
+  }
+  for (const sub of command.commands) unknownOptionsFirst(sub);
+}
+
+/**
+ * A problem line the message already says (`file:line: what` when the message is
+ * `file:line: what; ...`): printing it again would show the error twice.
+ */
+function alreadySaid(message: string, problem: string): boolean {
+  if (message.includes(problem)) return true;
+  const at = /^\S+?: /.exec(problem)?.[0];
+  return at !== undefined && message.startsWith(at) && message.includes(problem.slice(at.length));
 }
 
 export function reportError(err: unknown): number {
@@ -44,7 +82,7 @@ export function reportError(err: unknown): number {
   }
   if (err instanceof InputError) {
     process.stderr.write(`error: ${err.message}\n`);
-    for (const p of err.problems) process.stderr.write(`  ${p}\n`);
+    for (const p of err.problems) if (!alreadySaid(err.message, p)) process.stderr.write(`  ${p}\n`);
     return 2;
   }
   process.stderr.write(`unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);

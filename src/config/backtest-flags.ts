@@ -6,8 +6,10 @@
  * Paths given as flags are relative to the working directory; paths written in the
  * file stay relative to the file. Flags win over the file.
  */
-import { basename, dirname, resolve } from 'node:path';
+import { basename, dirname, relative, resolve } from 'node:path';
+import { readBarsFacts } from '../actors/market-data/bars-file-facts.js';
 import { InputError } from '../domain/errors.js';
+import { checkBarsFacts, type Given } from './bars-check.js';
 import { checkWrittenPaths, parseConfig, readConfigJson } from './load.js';
 import type { Config } from './schema.js';
 
@@ -71,6 +73,7 @@ export async function backtestConfig(flags: BacktestFlags, cwd = process.cwd()):
   } else if (flags.signature) {
     throw new InputError('--signature renames the agent of --replay-log or of the default rules agent; the config names its own models');
   }
+  await fitToBars(raw, flags, file, cwd);
   const source = file ?? 'backtest flags';
   const config = parseConfig(raw, source, { baseDir: file ? dirname(file) : cwd });
   await checkWrittenPaths(config, source);
@@ -78,4 +81,41 @@ export async function backtestConfig(flags: BacktestFlags, cwd = process.cwd()):
     throw new InputError('a backtest needs prices: give --bars FILE or a config with data_source.bars_file');
   }
   return config;
+}
+
+/**
+ * Read the bars file's market, interval and dates before anything runs: what the flags and
+ * the config leave out is taken from the file (written into `raw`), and what contradicts it
+ * (A-share bars with --market us, daily bars with --frequency hourly, --from/--to outside
+ * the bars) is an InputError naming both sides. Without a bars file nothing is checked
+ * (the caller says a backtest needs one).
+ */
+async function fitToBars(raw: Raw, flags: BacktestFlags, file: string | undefined, cwd: string): Promise<void> {
+  const written = obj(raw['data_source'])['bars_file'];
+  const configBars = typeof written === 'string' && written !== '' ? written : undefined;
+  const named = flags.bars ?? configBars;
+  if (named === undefined) return;
+  // A path from the file is relative to the file; it was replaced by an absolute one when --bars was given.
+  const path = flags.bars ? resolve(cwd, flags.bars) : resolve(file ? dirname(file) : cwd, named);
+  const facts = await readBarsFacts(path);
+  const inFile = file ? ` in ${relative(cwd, file) || file}` : '';
+  const given = (flag: string, key: string, flagValue: string | undefined, value: unknown): Given | undefined => {
+    if (flagValue !== undefined) return { value: flagValue, said: `${flag} ${flagValue}` };
+    return typeof value === 'string' ? { value, said: `${key} "${value}"${inFile}` } : undefined;
+  };
+  const range = obj(raw['date_range']);
+  const checked = checkBarsFacts({
+    file: named,
+    facts,
+    market: given('--market', 'market', flags.market, raw['market']),
+    frequency: given('--frequency', 'frequency', flags.frequency, raw['frequency']),
+    from: given('--from', 'date_range.from', flags.from, range['from']),
+    to: given('--to', 'date_range.to', flags.to, range['to']),
+    ask: { market: '--market cn|us', frequency: '--frequency daily|hourly' },
+  });
+  const { problems } = checked;
+  if (problems.length === 1) throw new InputError(problems[0]!);
+  if (problems.length > 1) throw new InputError(`${problems.length} problems with the bars in ${named}`, problems);
+  if (raw['market'] === undefined && checked.market) raw['market'] = checked.market;
+  if (raw['frequency'] === undefined && checked.frequency) raw['frequency'] = checked.frequency;
 }

@@ -143,18 +143,8 @@ export function resolveConfigPaths(config: Config, baseDir: string, raw: unknown
  * (a backtest may get its bars from a flag).
  */
 export async function missingFiles(config: Config): Promise<string[]> {
-  const wanted: [string, string | undefined][] = [
-    ['data_source.bars_file', config.data_source.bars_file],
-    ['data_source.benchmark_file', config.data_source.benchmark_file],
-    ['calendar.closures_file', config.calendar.closures_file],
-  ];
-  config.models.forEach((m, i) => {
-    if (m.agent.kind === 'replay') wanted.push([`models[${i}].agent.log_file`, m.agent.log_file]);
-    if (m.agent.kind === 'llm') wanted.push([`models[${i}].agent.prompt_template`, m.agent.prompt_template]);
-  });
   const problems: string[] = [];
-  for (const [key, file] of wanted) {
-    if (file === undefined) continue;
+  for (const [key, file] of inputFiles(config)) {
     const found = await stat(file).then(
       (s) => (s.isFile() ? 'ok' : 'not a file'),
       () => 'missing',
@@ -164,3 +154,18 @@ export async function missingFiles(config: Config): Promise<string[]> {
   }
   return problems;
 }
+
+/** The input files a config names, each with its key: bars, benchmark, replay logs, prompt templates. */
+export function inputFiles(config: Config): [key: string, file: string][] {
+  const wanted: [string, string | undefined][] = [
+    ['data_source.bars_file', config.data_source.bars_file],
+    ['data_source.benchmark_file', config.data_source.benchmark_file],
+    ['calendar.closures_file', config.calendar.closures_file],
+  ];
+  config.models.forEach((m, i) => {
+    if (m.agent.kind === 'replay') wanted.push([`models[${i}].agent.log_file`, m.agent.log_file]);
+    if (m.agent.kind === 'llm') wanted.push([`models[${i}].agent.prompt_template`, m.agent.prompt_template]);
+  });
+  return wanted.filter((w): w is [string, string] => w[1] !== undefined);
+}
+

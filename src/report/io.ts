@@ -33,10 +33,10 @@ export async function readReport(dir: string): Promise<Report> {
   const file = join(dir, REPORT_JSON);
   try {
     const s = await stat(dir);
-    if (!s.isDirectory()) throw new InputError(`${dir} is not a directory; expected the --out DIR of a backtest`);
+    if (!s.isDirectory()) throw new InputError(`no run at ${dir}: not a directory; expected the --out DIR of a backtest`);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new InputError(`no such directory: ${dir}; expected the --out DIR of a backtest (it holds ${REPORT_JSON})`);
+      throw new InputError(`no run at ${dir}: no such directory; expected the --out DIR of a backtest (it holds ${REPORT_JSON})`);
     }
     throw e;
   }
@@ -45,7 +45,7 @@ export async function readReport(dir: string): Promise<Report> {
     text = await readFile(file, 'utf8');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new InputError(`no ${REPORT_JSON} in ${dir}; run a backtest with --out ${dir} first`);
+      throw new InputError(`no run at ${dir}: no ${REPORT_JSON} in it; run a backtest with --out ${dir} first`);
     }
     throw e;
   }

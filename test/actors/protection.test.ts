@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { Ledger } from '../../src/actors/ledger/ledger.js';
 import { protection } from '../../src/actors/risk/protection.js';
 import { openStore } from '../../src/actors/store/store.js';
-import { backtestConfig } from '../../src/config/backtest-flags.js';
+import { parseConfig } from '../../src/config/load.js';
 import type { Message } from '../../src/domain/messages.js';
 import { dec } from '../../src/domain/money.js';
 import { viewAt } from '../../src/domain/point-in-time.js';
@@ -18,7 +18,11 @@ import type { Quote } from '../../src/domain/quotes.js';
 async function setup(halted: boolean) {
   const dir = await mkdtemp(join(tmpdir(), 'agent-trader-protect-'));
   const store = await openStore(join(dir, 'state'));
-  const config = await backtestConfig({ market: 'us', frequency: 'daily', bars: 'x.jsonl' }, dir);
+  // A backtest config of the default rules agent (no bars are read here).
+  const config = parseConfig(
+    { mode: 'backtest', market: 'us', frequency: 'daily', models: [{ name: 'rules-equal-weight', signature: 'rules-equal-weight', agent: { kind: 'rules', strategy: 'equal_weight' } }] },
+    'test',
+  );
   const view = (at: DateTime) => viewAt(PriceStore.from([]), at, () => undefined);
   const ledger = new Ledger({ market: 'us', frequency: 'daily', signatures: [{ signature: 'rules-equal-weight', initialCash: '10000' }], store, stateDir: dir, view });
   const bought = DateTime.fromISO('2025-10-09T10:00:00', { zone: 'America/New_York' });

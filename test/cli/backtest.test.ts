@@ -1,10 +1,10 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ReportSchema } from '../../src/report/index.js';
-import { cli, ROOT } from '../support/cli.js';
+import { cli, cliAsync, ROOT } from '../support/cli.js';
 
 const tmp = () => mkdtemp(join(tmpdir(), 'agent-trader-bt-cli-'));
 
@@ -13,7 +13,7 @@ describe('agent-trader run', () => {
     const out = await tmp();
     const r = cli(['run', '--config', 'config/cn-daily.json', '--out', out]);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toContain('backtest: backtest cn daily, 2 models (rules-equal-weight, rules-momentum)');
+    expect(r.stdout.split('\n')[0]).toMatch(/^backtest cn daily, 2 models \(rules-equal-weight, rules-momentum\), /);
     expect(r.stdout).toMatch(/rules-equal-weight\s+100000\.00\s+\d+\.\d\d/);
     expect(r.stdout).toMatch(/benchmark 000016\.SH/);
     const report = ReportSchema.parse(JSON.parse(await readFile(join(out, 'report.json'), 'utf8')));
@@ -90,5 +90,32 @@ describe('agent-trader backtest', () => {
     expect(missing.stderr).toContain('price file not found');
     const noOut = cli(['backtest', '--bars', 'data/sample/cn_daily.jsonl']);
     expect(noOut.code).toBe(2);
+  });
+
+  it('takes the market and interval from the bars, and refuses flags that contradict them before writing anything', async () => {
+    const base = await tmp();
+    const out = (name: string) => join(base, name);
+    const [us, market, frequency, range] = await Promise.all([
+      cliAsync(['backtest', '--bars', 'data/sample/us_hourly.jsonl', '--from', '2025-11-03', '--to', '2025-11-04', '--out', out('us')]),
+      cliAsync(['backtest', '--bars', 'data/sample/cn_daily.jsonl', '--market', 'us', '--out', out('market')]),
+      cliAsync(['backtest', '--bars', 'data/sample/cn_daily.jsonl', '--frequency', 'hourly', '--out', out('frequency')]),
+      cliAsync(['backtest', '--bars', 'data/sample/cn_daily.jsonl', '--from', '2025-09-01', '--to', '2025-12-31', '--out', out('range')]),
+    ]);
+    expect(us.code, us.stderr).toBe(0);
+    expect(us.stdout.split('\n')[0]).toMatch(/^backtest us hourly, /);
+    const report = ReportSchema.parse(JSON.parse(await readFile(join(out('us'), 'report.json'), 'utf8')));
+    expect([report.run.market, report.run.frequency, report.run.sessions]).toEqual(['us', 'hourly', 12]);
+
+    expect(market.code).toBe(2);
+    expect(market.stderr).toContain('error: --market us, but data/sample/cn_daily.jsonl holds cn (A-share) bars');
+    expect(frequency.code).toBe(2);
+    expect(frequency.stderr).toContain('error: --frequency hourly, but data/sample/cn_daily.jsonl holds daily bars');
+    expect(range.code).toBe(2);
+    expect(range.stderr).toContain('--from 2025-09-01 is before the first bar of data/sample/cn_daily.jsonl (2025-10-09)');
+    expect(range.stderr).toContain('--to 2025-12-31 is after the last bar of data/sample/cn_daily.jsonl (2025-11-19)');
+    for (const [r, name] of [[market, 'market'], [frequency, 'frequency'], [range, 'range']] as const) {
+      expect(r.stdout).toBe('');
+      expect(existsSync(out(name))).toBe(false);
+    }
   });
 });

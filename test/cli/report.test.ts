@@ -50,10 +50,10 @@ describe('agent-trader report DIR', () => {
     const missing = cli(['report', join(dir, 'nope')]);
     expect(missing.code).toBe(2);
     expect(missing.stdout).toBe('');
-    expect(missing.stderr).toContain(`error: no such directory: ${join(dir, 'nope')}`);
+    expect(missing.stderr).toContain(`error: no run at ${join(dir, 'nope')}: no such directory`);
     const empty = cli(['report', dir]);
     expect(empty.code).toBe(2);
-    expect(empty.stderr).toContain('no report.json in');
+    expect(empty.stderr).toContain(`no run at ${dir}: no report.json in it`);
     await writeFile(join(dir, 'report.json'), JSON.stringify({ signatures: {} }));
     const broken = cli(['report', dir]);
     expect(broken.code).toBe(2);

@@ -271,7 +271,7 @@ describe('writeReport / readReport', () => {
   it('says clearly what is wrong with a missing or malformed report', async () => {
     const dir = await tmp();
     await expect(readReport(join(dir, 'nope'))).rejects.toThrow(InputError);
-    await expect(readReport(join(dir, 'nope'))).rejects.toThrow(/no such directory: .*nope/);
+    await expect(readReport(join(dir, 'nope'))).rejects.toThrow(/no run at .*nope: no such directory/);
     await expect(readReport(dir)).rejects.toThrow(/no report\.json in .*; run a backtest with --out/);
     await writeFile(join(dir, 'report.json'), '{"run": ');
     await expect(readReport(dir)).rejects.toThrow(/report\.json: not valid JSON/);

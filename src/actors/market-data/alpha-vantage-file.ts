@@ -68,7 +68,7 @@ function parseJson(text: string, where: string): unknown {
     return JSON.parse(text) as unknown;
   } catch (e) {
     const why = e instanceof Error ? e.message : String(e);
-    throw new InputError(`${where}: not valid JSON (${why}); expected one Alpha Vantage object`, [`${where}: not valid JSON: ${why}`]);
+    throw new InputError(`${where}: not valid JSON (${why}); expected one Alpha Vantage object`);
   }
 }
 
@@ -78,6 +78,13 @@ function symbolOf(doc: unknown): string | undefined {
   if (typeof meta !== 'object' || meta === null) return undefined;
   const s = (meta as Record<string, unknown>)['2. Symbol'];
   return typeof s === 'string' ? s : undefined;
+}
+
+/** The documents of a price file, each with `file:line` (the file is checked to exist first). */
+export async function* priceDocuments(path: string | URL): AsyncGenerator<{ doc: unknown; where: string }> {
+  const file = displayPath(path);
+  await checkFile(file);
+  yield* documents(file);
 }
 
 async function* documents(file: string): AsyncGenerator<{ doc: unknown; where: string }> {

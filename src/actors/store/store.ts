@@ -229,13 +229,20 @@ function causeMessage(err: unknown): string {
   return typeof e?.message === 'string' ? e.message : String(err);
 }
 
+export interface OpenStoreOptions {
+  /** Open only a store that exists (readers such as `explain`); default: create it. */
+  readonly mustExist?: boolean;
+}
+
 /**
- * Open (creating if missing) the store in `dir`. Rejects with an `InputError` when
- * another handle holds the directory (level 10 reports `LEVEL_DATABASE_NOT_OPEN`
- * whose `cause` has code `LEVEL_LOCKED`) or when it cannot be opened at all.
+ * Open (creating if missing, unless `mustExist`) the store in `dir`. Rejects with an
+ * `InputError` when another handle holds the directory (level 10 reports
+ * `LEVEL_DATABASE_NOT_OPEN` whose `cause` has code `LEVEL_LOCKED`) or when it cannot be
+ * opened at all.
  */
-export async function openStore(dir: string): Promise<Store> {
-  const db = new Level<string, unknown>(dir, { valueEncoding: 'json' });
+
+export async function openStore(dir: string, options: OpenStoreOptions = {}): Promise<Store> {
+  const db = new Level<string, unknown>(dir, { valueEncoding: 'json', createIfMissing: !options.mustExist });
   try {
     await db.open();
   } catch (err) {

@@ -43,7 +43,8 @@ async function startOver(config: Config, outDir: string): Promise<void> {
 /** Run a backtest and print what a person wants to see: progress, the table, where the files are. */
 export async function backtestAndPrint(config: Config, outDir: string, write = (s: string) => process.stdout.write(s)): Promise<BacktestResult> {
   await applyCalendarConfig(config); // the closures file, if any, before a single session is scheduled
-  write(`backtest: ${summarizeConfig(config)}\n`);
+  // The summary starts with the mode ("backtest cn daily, ..."): no "backtest:" label before it.
+  write(`${summarizeConfig(config)}\n`);
   let bar: ReturnType<typeof progress> | undefined;
   // A tick's line waits until its sessions have finished (the next tick, or the end), so it can say why one did not go as meant.
   let shown: { done: number; at: string } | undefined;

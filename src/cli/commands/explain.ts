@@ -4,14 +4,13 @@
  * what risk decided and how the order ended (src/actors/agents/llm/explain.ts).
  * DIR is a run's directory (a backtest's --out, or a paper/live state_dir).
  */
-import { join } from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig, resolveConfigPath } from '../../config/load.js';
 import { InputError } from '../../domain/errors.js';
 import { MarketSchema } from '../../domain/markets.js';
 import { explainOrder, formatExplanation, type Explanation } from '../../actors/agents/llm/explain.js';
 import { levelTranscripts } from '../../actors/agents/llm/transcript.js';
-import { openStore } from '../../actors/store/store.js';
+import { openRunStore } from '../run-dir.js';
 
 interface ExplainOptions {
   readonly dir?: string;
@@ -71,7 +70,7 @@ export function registerExplainCommand(program: Command): void {
       const { dir, market } = await runDirOf(opts);
       let store;
       try {
-        store = await openStore(join(dir, 'state'));
+        store = await openRunStore(dir);
       } catch (err) {
         // The process that owns the state is running: it answers for itself.
         const server = serverOf();

@@ -5,10 +5,9 @@
  * (`log_file`) replays: the orders each session asked for, without calling a model.
  */
 import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Command } from 'commander';
 import { levelTranscripts } from '../../actors/agents/llm/transcript.js';
-import { openStore } from '../../actors/store/store.js';
+import { openRunStore } from '../run-dir.js';
 import { runDirOf } from './explain.js';
 
 interface TranscriptsOptions {
@@ -28,7 +27,7 @@ export function registerTranscriptsCommand(program: Command): void {
     .option('--out <file>', 'write to this file instead of stdout')
     .action(async (opts: TranscriptsOptions) => {
       const { dir } = await runDirOf(opts);
-      const store = await openStore(join(dir, 'state'));
+      const store = await openRunStore(dir);
       const lines: string[] = [];
       try {
         for await (const t of levelTranscripts(store).list(opts.signature)) lines.push(JSON.stringify(t));

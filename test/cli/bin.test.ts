@@ -1,0 +1,65 @@
+/**
+ * The `agent-trader` bin, run the ways a user scripts it: through the symlink npm makes in
+ * node_modules/.bin, through `npx`, in a shell pipe whose reader stops early, and the old
+ * `npm run cli --` still working.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, symlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ROOT } from '../support/cli.js';
+
+const BIN = join(ROOT, 'bin', 'agent-trader.js');
+let version: string;
+/** A project that depends on agent-trader, laid out as npm lays it out: the bin is a symlink. */
+let linkedBin: string;
+
+beforeAll(async () => {
+  const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { version: string; bin: Record<string, string> };
+  version = pkg.version;
+  expect(pkg.bin).toEqual({ 'agent-trader': 'bin/agent-trader.js' });
+  const project = await mkdtemp(join(tmpdir(), 'agent-trader-bin-'));
+  await mkdir(join(project, 'node_modules', '.bin'), { recursive: true });
+  await symlink(ROOT, join(project, 'node_modules', 'agent-trader'), 'dir');
+  linkedBin = join(project, 'node_modules', '.bin', 'agent-trader');
+  await symlink('../agent-trader/bin/agent-trader.js', linkedBin);
+});
+
+const run = (file: string, args: readonly string[], cwd = ROOT) => spawnSync(file, args, { cwd, encoding: 'utf8' });
+
+describe('the agent-trader bin', () => {
+  it('runs through the node_modules/.bin symlink, from any directory', () => {
+    const v = run(linkedBin, ['--version'], tmpdir());
+    expect(v.stderr).toBe('');
+    expect(v.status).toBe(0);
+    expect(v.stdout).toBe(`${version}\n`);
+    const r = run(linkedBin, ['calendar', '--market', 'us', '--from', '2025-11-28', '--to', '2025-11-28', '--json'], tmpdir());
+    expect(r.status, r.stderr).toBe(0);
+    // Nothing but the JSON on stdout: a script can parse it as is.
+    expect(JSON.parse(r.stdout)).toEqual([
+      { date: '2025-11-28', open: '2025-11-28T09:30:00-05:00', close: '2025-11-28T13:00:00-05:00', early_close: true },
+    ]);
+  });
+
+  it('runs as `npx agent-trader` in the project', () => {
+    const r = spawnSync('npx', ['--offline', 'agent-trader', '--version'], { cwd: ROOT, encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toBe(`${version}\n`);
+  });
+
+  it('ends quietly with exit 0 when the reader of its pipe stops early', () => {
+    // About 430 kB of JSON, far beyond a pipe's buffer: the writer is still writing when head exits.
+    const script = 'set -o pipefail; "$0" calendar --market us --from 2015-01-01 --to 2026-12-31 --json | head -c 10';
+    const r = spawnSync('bash', ['-c', script, BIN], { cwd: ROOT, encoding: 'utf8' });
+    expect(r.stdout).toBe('[\n  {\n    ');
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+  });
+
+  it('keeps `npm run cli --` working', () => {
+    const r = spawnSync('npm', ['run', '--silent', 'cli', '--', '--version'], { cwd: ROOT, encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toBe(`${version}\n`);
+  });
+});
