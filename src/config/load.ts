@@ -146,7 +146,8 @@ export async function missingFiles(config: Config): Promise<string[]> {
   const problems: string[] = [];
   for (const [key, file] of inputFiles(config)) {
     const found = await stat(file).then(
-      (s) => (s.isFile() ? 'ok' : 'not a file'),
+      // A named pipe reads like a file (a shell's <(...) substitution is one).
+      (s) => (s.isFile() || s.isFIFO() ? 'ok' : 'not a file'),
       () => 'missing',
     );
     if (found === 'missing') problems.push(`${key}: file not found: ${file}`);

@@ -41,6 +41,10 @@ function alertCodesInSrc(): Set<string> {
     all(text, new RegExp(`\\(\\s*'(?:info|warning|critical)',\\s*${CODE}`, 'g')).forEach((c) => codes.add(c));
     all(text, new RegExp(`\\balert\\(\\s*\\w+,\\s*${CODE}`, 'g')).forEach((c) => codes.add(c));
     all(text, new RegExp(`\\b[A-Z_]+_CODE = ${CODE}`, 'g')).forEach((c) => codes.add(c));
+    // A code kept as a constant of its own name (`const CALENDAR_COVERAGE_ENDING = 'CALENDAR_COVERAGE_ENDING'`).
+    for (const m of text.matchAll(/\bconst ([A-Z][A-Z0-9_]+) = '([A-Z][A-Z0-9_]+)'/g)) if (m[1] === m[2]) codes.add(m[2]!);
+    // A table of alert codes (`PRICE_ALERT_CODES = { drop: 'PRICE_DROPPED', ... }`).
+    for (const m of text.matchAll(/\b[A-Z_]+_ALERT_CODES = \{([^}]*)\}/g)) all(m[1]!, new RegExp(CODE, 'g')).forEach((c) => codes.add(c));
   }
   for (const h of HEARTBEATS) codes.add(`${h.code}_RECOVERED`);
   return codes;

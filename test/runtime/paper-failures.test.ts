@@ -43,6 +43,7 @@ describe('paper run with a quote feed that fails for good', () => {
       for (let i = 0; i < 50 && failed().length === 0; i++) {
         wall.advanceTo(wall.now() + 500);
         await new Promise((r) => setImmediate(r));
+        await run.runtime.flush(); // the feed hears of the alert once its step is committed
       }
       expect(failed()).toHaveLength(1);
       expect(failed()[0]!.payload['level']).toBe('critical');
