@@ -67,6 +67,8 @@ export interface BacktestOptions {
   readonly llmTimers?: WallTimers;
   /** Where API keys are read from; default process.env. */
   readonly env?: NodeJS.ProcessEnv;
+  /** Measurement hook (bench/restart.ts): called as each start-up phase ends. */
+  readonly onPhase?: (phase: 'prices' | 'store' | 'manifest' | 'venue' | 'ledger' | 'reconcile' | 'engine') => void;
 }
 
 export interface BacktestResult {
@@ -104,14 +106,17 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRes
   const benchmark: BenchmarkSeries | undefined = config.data_source.benchmark_file
     ? await loadBenchmark(config.data_source.benchmark_file, { market })
     : undefined;
+  options.onPhase?.('prices');
 
   const store = await openStore(join(outDir, 'state'));
+  options.onPhase?.('store');
   let runtime: EngineRuntime | undefined;
   try {
     // Resume only what these inputs computed: another config, data file or code is refused.
     const saved = await store.loadSnapshot<{ context?: { lastTick?: { atMs: number } } }>('engine');
     const inputs = [barsFile, ...config.models.flatMap((m) => (m.agent.kind === 'replay' ? [m.agent.log_file] : [])), ...(config.data_source.benchmark_file ? [config.data_source.benchmark_file] : [])];
     const manifest = await checkManifest(store, outDir, await buildManifest(config, inputs, options.generatedAt.toISO()!, to), saved !== undefined);
+    options.onPhase?.('manifest');
 
     // Everything the actors start is counted until it has answered: virtual time moves only
     // when nothing is on its way (no heuristic waits, so load cannot change the numbers).
@@ -127,7 +132,9 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRes
     const view = (at: DateTime): PointInTimeView => viewAt(prices, at, (symbol) => labelledBarAt(prices, symbol, at));
 
     const broker = await simulatedVenue(config, prices, now, store);
+    options.onPhase?.('venue');
     const ledger = await restoreLedger(config, store, outDir, view, prices.symbols(), logs);
+    options.onPhase?.('ledger');
 
     const alerts: Alert[] = [];
     const alert = (a: Alert) => {
@@ -153,6 +160,7 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRes
     joinVenue(store, broker);
     joinWatcher(store, guard.watcher);
     if (saved) await reconcile(store, ledger, broker, alert, nowMs());
+    options.onPhase?.('reconcile');
     const failpoint = armFailpoint(store, failpointFromEnv(options.env ?? process.env));
     runtime = await startEngine({
       store,
@@ -196,6 +204,7 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRes
     });
     const engine = runtime;
     engineRef = runtime;
+    options.onPhase?.('engine');
 
     const quiet = () => {
       const snap = engine.actor.getSnapshot();
