@@ -84,6 +84,7 @@ import { buildDeciders, engineInput, loadReplayLogs, restoreLedger, signatureRun
 import { joinVenue, joinWatcher, reconcile } from './commit.js';
 import { buildManifest, checkManifest } from './manifest.js';
 import { armFailpoint, failpointFromEnv } from './failpoint.js';
+import { limitsFromConfig } from '../domain/price-sanity.js';
 
 /** The stop-loss watcher's records (which positions already fired), so a resumed run does not fire twice. */
 
@@ -94,7 +95,7 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRes
   const barsFile = config.data_source.bars_file;
   if (!barsFile) throw new InputError('data_source.bars_file: a backtest needs a price file');
 
-  const prices = options.prices ?? (await loadPriceStore(barsFile, { market }));
+  const prices = options.prices ?? (await loadPriceStore(barsFile, { market, sanity: limitsFromConfig(config.data_source.price_sanity) }));
   const range = prices.range();
   if (!range) throw new InputError(`${barsFile}: no bars`);
   const from = config.date_range?.from ?? range.first.setZone(zone).toISODate()!;

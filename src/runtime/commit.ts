@@ -76,10 +76,24 @@ const byTime = (a: FillFact, b: FillFact) => a.fill.atMs - b.fill.atMs || (a.fil
  * per fill id), so a crash during it is repaired by the next start.
  */
 export async function reconcile(store: Store, ledger: Ledger, venue: SimulatedBroker | undefined, alert: (a: Alert) => void, nowMs: number): Promise<Reconciliation> {
+  // The ledger's fills, read once (one read per fill, in turn, made a restart with 10,000 orders take a second).
+  const key = (signature: string, fillId: string) => JSON.stringify([signature, fillId]);
+  const inLedger = new Set<string>();
+  const ledgerFills: FillFact[] = [];
+  for await (const { value } of store.listRecords<FillFact>(LEDGER_SUBLEVELS.fills)) {
+    inLedger.add(key(value.signature, value.fill.fillId));
+    ledgerFills.push(value);
+  }
   const facts: FillFact[] = [];
-  for await (const { value } of store.listRecords<FillFact>(FILL_FACTS_SUBLEVEL)) facts.push(value);
+  for await (const { value } of store.listRecords<FillFact>(FILL_FACTS_SUBLEVEL)) if (!inLedger.has(key(value.signature, value.fill.fillId))) facts.push(value);
   let replayed = 0;
-  for (const f of facts.sort(byTime)) if ((await ledger.applyFill(f).catch(() => ({ applied: false }))).applied) replayed++;
+  for (const f of facts.sort(byTime)) {
+    if ((await ledger.applyFill(f).catch(() => ({ applied: false }))).applied) {
+      replayed++;
+      inLedger.add(key(f.signature, f.fill.fillId));
+      ledgerFills.push(f);
+    }
+  }
 
   let fromBroker = 0;
   let unknownToBroker = 0;
@@ -88,9 +102,9 @@ export async function reconcile(store: Store, ledger: Ledger, venue: SimulatedBr
     const missing: FillFact[] = [];
     for (const o of venue.state().orders) {
       for (const fill of o.fills) {
-        venueFills.add(JSON.stringify([o.order.signature, fill.fillId]));
+        venueFills.add(key(o.order.signature, fill.fillId));
         if (!ledger.signatures().includes(o.order.signature)) continue;
-        if (!(await ledger.hasFill(o.order.signature, fill.fillId))) {
+        if (!inLedger.has(key(o.order.signature, fill.fillId))) {
           const { clientOrderId, signature, ...intent } = o.order;
           missing.push({ signature, clientOrderId, intent, fill });
         }
@@ -102,8 +116,8 @@ export async function reconcile(store: Store, ledger: Ledger, venue: SimulatedBr
         alert({ type: 'monitor.alert', level: 'warning', code: 'RECONCILE_FILL_APPLIED', message: `restart: fill ${f.fill.fillId} of ${f.clientOrderId} (${f.intent.side} ${f.fill.quantity} ${f.intent.symbol} at ${f.fill.price}) was at the broker but not in the ledger; applied`, signature: f.signature, clientOrderId: f.clientOrderId, tsEvent: nowMs });
       }
     }
-    for await (const { value } of store.listRecords<FillFact>(LEDGER_SUBLEVELS.fills)) {
-      if (venueFills.has(JSON.stringify([value.signature, value.fill.fillId]))) continue;
+    for (const value of ledgerFills) {
+      if (venueFills.has(key(value.signature, value.fill.fillId))) continue;
       unknownToBroker++;
       alert({ type: 'monitor.alert', level: 'critical', code: 'RECONCILE_FILL_UNKNOWN', message: `restart: the ledger has fill ${value.fill.fillId} of ${value.clientOrderId} that the broker does not know; the books were not changed, check the account`, signature: value.signature, clientOrderId: value.clientOrderId, tsEvent: nowMs });
     }
