@@ -35,7 +35,7 @@ import type { SimulatedBrokerState } from '../src/actors/brokers/simulated-broke
 import type { Config } from '../src/config/schema.js';
 
 const SELF = new URL(import.meta.url).pathname;
-const DATA = new URL('../../shared/data/', import.meta.url).pathname;
+const DATA = new URL('../test/fixtures/ai-trader/', import.meta.url).pathname;
 const BARS = `${DATA}us/nasdaq100_60min.jsonl`;
 const AGENTS = 2;
 const FROM = '2025-10-01';
