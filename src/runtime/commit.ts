@@ -18,7 +18,7 @@ import type { Alert } from '../actors/monitor/alert-collector.actor.js';
 import type { StopLossWatcher } from '../actors/risk/stop-loss-watcher.js';
 import type { Store } from '../actors/store/store.js';
 import type { Message } from '../domain/messages.js';
-import { FILL_FACTS_SUBLEVEL } from './engine-runtime.js';
+import { FILL_FACTS_SUBLEVEL, fillFactKey } from './engine-runtime.js';
 import { VENUE_KEY, WATCHER_KEY } from './assemble.js';
 
 /** The venue's books join every commit after a change (every change is announced on `updates$`). */
@@ -77,7 +77,7 @@ const byTime = (a: FillFact, b: FillFact) => a.fill.atMs - b.fill.atMs || (a.fil
  */
 export async function reconcile(store: Store, ledger: Ledger, venue: SimulatedBroker | undefined, alert: (a: Alert) => void, nowMs: number): Promise<Reconciliation> {
   // The ledger's fills, read once (one read per fill, in turn, made a restart with 10,000 orders take a second).
-  const key = (signature: string, fillId: string) => JSON.stringify([signature, fillId]);
+  const key = fillFactKey;
   const inLedger = new Set<string>();
   const ledgerFills: FillFact[] = [];
   for await (const { value } of store.listRecords<FillFact>(LEDGER_SUBLEVELS.fills)) {

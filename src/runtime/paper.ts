@@ -45,7 +45,7 @@ import { marketDataActor } from '../actors/market-data/market-data-actor.js';
 import { alertCollector, type Alert } from '../actors/monitor/alert-collector.actor.js';
 import { startMonitor, type Monitor, type MonitorDeps } from '../actors/monitor/monitor.js';
 import type { LlmObserver } from '../actors/monitor/metrics.js';
-import type { KillSwitch } from '../actors/risk/kill-switch.js';
+import { haltsSignature, type KillSwitch } from '../actors/risk/kill-switch.js';
 import { protection } from '../actors/risk/protection.js';
 import { storeRiskJournal } from '../actors/risk/risk-journal.js';
 import { riskActor } from '../actors/risk/risk.actor.js';
@@ -145,8 +145,7 @@ export async function startPaper(options: PaperOptions): Promise<PaperRun> {
       options.onAlert?.(a);
     };
     const halted = (signature: string) => {
-      const ks = options.killSwitch.state();
-      return ks.active && (ks.signatures === 'all' || ks.signatures.includes(signature));
+      return haltsSignature(options.killSwitch.state(), signature);
     };
     let engineRef: EngineRuntime | undefined;
     /** Alerts raised outside the engine (stop-loss, monitor): the same path, plus the feed. */
@@ -218,7 +217,7 @@ export async function startPaper(options: PaperOptions): Promise<PaperRun> {
           afterCommit: (effect) => store.afterCommit(effect),
           halted: (signature) => {
             const ks = options.killSwitch.state();
-            return halted(signature) ? { reason: ks.reason, at: ks.at } : undefined;
+            return haltsSignature(ks, signature) ? { reason: ks.reason, at: ks.at } : undefined;
           },
         }),
         monitor: alertCollector(alerts, onAlert),

@@ -45,6 +45,10 @@ export interface KillSwitchOptions {
 let tempSeq = 0;
 
 /** The fail-safe state of a file that exists but cannot be read. */
+/** Whether the switch in `state` halts `signature` (new orders refused). */
+export const haltsSignature = (state: KillSwitchState, signature: string): boolean =>
+  state.active && (state.signatures === 'all' || state.signatures.includes(signature));
+
 export const isUnreadable = (s: KillSwitchState): boolean => s.active && s.at === '' && s.reason.startsWith(UNREADABLE);
 
 export class KillSwitch {
@@ -78,8 +82,7 @@ export class KillSwitch {
 
   /** New orders of this signature are refused. */
   isHalted(signature: string): boolean {
-    const s = this.state();
-    return s.active && (s.signatures === 'all' || s.signatures.includes(signature));
+    return haltsSignature(this.state(), signature);
   }
 
   /** Halt one signature, or all of them. Halting one while all are halted changes nothing. */

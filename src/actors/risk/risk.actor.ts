@@ -40,7 +40,7 @@ import type { OrderResult } from '../../domain/orders.js';
 import { RiskBook, type RiskDecision } from '../../domain/risk/book.js';
 import { exchangeDay, gateOf, limitPercent, money, ratioPercent, runChecks, type RiskLimits, type TradingMode } from '../../domain/risk/checks.js';
 import { MARKET_RULES } from '../../domain/market-rules.js';
-import { KILL_SWITCH_OFF, type KillSwitch, type KillSwitchState } from './kill-switch.js';
+import { haltsSignature, KILL_SWITCH_OFF, type KillSwitch, type KillSwitchState } from './kill-switch.js';
 
 export interface RiskQuote {
   /** Decimal string. */
@@ -185,7 +185,7 @@ export function riskActor(deps: RiskActorDeps) {
       if (recorded) {
         // A decision recorded before a restart does not outlive a kill switch thrown since.
         const ks = deps.killSwitch.state();
-        const halted = ks.active && (ks.signatures === 'all' || ks.signatures.includes(m.signature));
+        const halted = haltsSignature(ks, m.signature);
         if (recorded.approved && halted) {
           return reply(m, { ...recorded, approved: false, reason: 'KILL_SWITCH', message: `KILL_SWITCH: trading is halted by the kill switch (${ks.reason}${ks.at ? `, at ${ks.at}` : ''})` });
         }
@@ -203,7 +203,7 @@ export function riskActor(deps: RiskActorDeps) {
         const nowMs = deps.now();
         const day = exchangeDay(deps.market, m.at);
         const ks = deps.killSwitch.state();
-        const halted = ks.active && (ks.signatures === 'all' || ks.signatures.includes(m.signature));
+        const halted = haltsSignature(ks, m.signature);
         const reducing = book.reducing(m.signature, day);
         const q = deps.quote(m.intent.symbol);
         const price = parsePrice(q?.price);
