@@ -25,13 +25,12 @@ import { DateTime } from 'luxon';
 import { runBacktest } from '../src/runtime/backtest.js';
 import { backtestConfig } from '../src/config/backtest-flags.js';
 import { openStore } from '../src/actors/store/store.js';
-import { VENUE_KEY } from '../src/runtime/assemble.js';
+import { loadVenueState } from '../src/runtime/assemble.js';
 import { FILL_FACTS_SUBLEVEL } from '../src/runtime/engine-runtime.js';
 import { LEDGER_SUBLEVELS } from '../src/actors/ledger/ledger.js';
 import { MARKETS } from '../src/domain/markets.js';
 import { tradingInstants } from '../src/domain/schedule.js';
 import { scheduleSpecOf } from '../src/config/schedule-spec.js';
-import type { SimulatedBrokerState } from '../src/actors/brokers/simulated-broker.js';
 import type { Config } from '../src/config/schema.js';
 
 const SELF = new URL(import.meta.url).pathname;
@@ -84,7 +83,7 @@ const du = async (dir: string) => Number((await run('du', ['-sb', dir])).stdout.
 async function counts(out: string): Promise<Counts> {
   const store = await openStore(join(out, 'state'));
   try {
-    const venue = (await store.loadSnapshot<SimulatedBrokerState>(VENUE_KEY))!;
+    const venue = (await loadVenueState(store))!;
     let fillFacts = 0;
     for await (const _ of store.listRecords(FILL_FACTS_SUBLEVEL)) fillFacts++;
     let ledgerFills = 0;

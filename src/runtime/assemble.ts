@@ -16,13 +16,15 @@ import { loadReplayLog, replayDecider, type ReplayLog } from '../actors/agents/r
 import { rulesDecider } from '../actors/agents/rules-agent.js';
 import type { PointInTimeView } from '../domain/point-in-time.js';
 import type { PriceSource } from '../domain/price-store.js';
-import { SimulatedBroker, type SimulatedBrokerState } from '../actors/brokers/simulated-broker.js';
+import { SimulatedBroker, type SimulatedBrokerState, type VenueBooks, type VenueOrderState } from '../actors/brokers/simulated-broker.js';
 import { Ledger } from '../actors/ledger/ledger.js';
 import type { Store } from '../actors/store/store.js';
 import { SessionTally } from './session-tally.js';
 
 /** Where the simulated venue's books are kept in the store. */
 export const VENUE_KEY = 'venue';
+/** One record per venue order, keyed by client order id (the snapshot holds only accounts and liquidity). */
+export const VENUE_ORDERS_SUBLEVEL = 'venue-orders';
 /** Where the stop-loss watcher's records are kept (which positions already fired). */
 export const WATCHER_KEY = 'stop-loss';
 
@@ -127,7 +129,7 @@ export function signatureRuns(config: Config, ledger: Ledger): SignatureRun[] {
 
 /** The simulated venue of the config, filling from `prices` at `now`, restored from the store when it has one. */
 export async function simulatedVenue(config: Config, prices: PriceSource, now: () => DateTime, store: Store): Promise<SimulatedBroker> {
-  const venue = await store.loadSnapshot<SimulatedBrokerState>(VENUE_KEY);
+  const venue = await loadVenueState(store);
   return new SimulatedBroker({
     market: config.market,
     rules: config.broker.rules,
@@ -139,6 +141,19 @@ export async function simulatedVenue(config: Config, prices: PriceSource, now: (
     accounts: Object.fromEntries(config.models.map((m) => [m.signature, { cash: String(m.initial_cash) }])),
     ...(venue ? { state: venue } : {}),
   });
+}
+
+/**
+ * The venue's committed state: the books snapshot and one record per order. A snapshot from
+ * before per-order records still holds its orders; a record of the same order wins.
+ */
+export async function loadVenueState(store: Store): Promise<SimulatedBrokerState | undefined> {
+  const books = await store.loadSnapshot<Partial<SimulatedBrokerState> & VenueBooks>(VENUE_KEY);
+  if (!books) return undefined;
+  const orders = new Map<string, VenueOrderState>();
+  for (const o of books.orders ?? []) orders.set(o.order.clientOrderId, o);
+  for await (const { key, value } of store.listRecords<VenueOrderState>(VENUE_ORDERS_SUBLEVEL)) orders.set(key, value);
+  return { accounts: books.accounts, liquidity: books.liquidity, orders: [...orders.values()] };
 }
 
 /** The ledger of every model, restored from the store; position.jsonl under `outDir/<signature>/`. */

@@ -19,9 +19,9 @@ import type { StopLossWatcher } from '../actors/risk/stop-loss-watcher.js';
 import type { Store } from '../actors/store/store.js';
 import type { Message } from '../domain/messages.js';
 import { FILL_FACTS_SUBLEVEL, fillFactKey } from './engine-runtime.js';
-import { VENUE_KEY, WATCHER_KEY } from './assemble.js';
+import { VENUE_KEY, VENUE_ORDERS_SUBLEVEL, WATCHER_KEY } from './assemble.js';
 
-/** The venue's books join every commit after a change (every change is announced on `updates$`). */
+/** The venue joins every commit after a change (every change is announced on `updates$`): its books snapshot and the changed orders' records. */
 export function joinVenue(store: Store, venue: SimulatedBroker): () => void {
   let dirty = false;
   const sub = venue.updates$.subscribe(() => {
@@ -31,9 +31,14 @@ export function joinVenue(store: Store, venue: SimulatedBroker): () => void {
   const leave = store.participate({
     name: 'venue',
     collect: () => {
-      if (!dirty) return undefined;
+      // Only the orders this step changed, and the accounts: a commit's cost follows the step, not the history.
+      const orders = venue.takeChangedOrders();
+      if (!dirty && orders.length === 0) return undefined;
       dirty = false;
-      return { snapshots: { [VENUE_KEY]: venue.state() } };
+      return {
+        snapshots: { [VENUE_KEY]: venue.books() },
+        puts: orders.map((o) => ({ sublevel: VENUE_ORDERS_SUBLEVEL, key: o.order.clientOrderId, value: o })),
+      };
     },
   });
   return () => {

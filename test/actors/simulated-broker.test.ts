@@ -287,6 +287,47 @@ describe('strict rules, A-shares, daily bars', () => {
     expect(rejection(await w.submit({ clientOrderId: 'a' }))?.reason).toBe('DUPLICATE_CLIENT_ORDER_ID');
     expect(w.broker.available('s')).toBe(v.broker.available('s'));
   });
+
+  it('takeChangedOrders gives only the orders changed since the last call, in the order received', async () => {
+    const v = venue(sh('2025-10-10T09:35'), { store: cnDaily });
+    await v.submit({ clientOrderId: 'a' });
+    await v.submit({ clientOrderId: 'b', type: 'limit', limitPrice: '5.00' });
+    expect(v.broker.takeChangedOrders().map((o) => [o.order.clientOrderId, o.received, o.status])).toEqual([
+      ['a', 1, 'filled'],
+      ['b', 2, 'accepted'],
+    ]);
+    expect(v.broker.takeChangedOrders()).toEqual([]);
+    await v.broker.cancel('b');
+    await v.broker.cancel('nope'); // refused: no order changed
+    expect(v.broker.takeChangedOrders().map((o) => [o.order.clientOrderId, o.status])).toEqual([['b', 'cancelled']]);
+    expect(v.broker.books()).toEqual({ accounts: v.broker.state().accounts, liquidity: v.broker.state().liquidity });
+  });
+
+  it('restored from per-order records in any order, resting orders are tried in the order received', async () => {
+    const v = venue(sh('2025-10-10T09:35'), { store: cnDaily, state: holding('2000', {}) });
+    // Two resting buys the cash covers one at a time: the first received must fill first.
+    await v.submit({ clientOrderId: 'z-first', type: 'limit', limitPrice: '5.00' });
+    await v.submit({ clientOrderId: 'a-second', type: 'limit', limitPrice: '5.00' });
+    const saved = JSON.parse(JSON.stringify(v.broker.state())) as SimulatedBrokerState;
+    const shuffled = { ...saved, orders: [...saved.orders].reverse() }; // as keyed records come back: by id
+    const w = venue(sh('2025-10-10T09:35'), { store: cnDaily, state: shuffled });
+    expect(w.broker.state()).toEqual(v.broker.state());
+    await w.submit({ clientOrderId: 'c' });
+    expect(w.broker.takeChangedOrders().map((o) => [o.order.clientOrderId, o.received])).toEqual([['c', 3]]);
+  });
+
+  it('books saved before orders carried their number are restored in their order and all written again', async () => {
+    const v = venue(sh('2025-10-10T09:35'), { store: cnDaily });
+    await v.submit({ clientOrderId: 'a' });
+    await v.submit({ clientOrderId: 'b', type: 'limit', limitPrice: '5.00' });
+    const legacy = JSON.parse(JSON.stringify(v.broker.state())) as SimulatedBrokerState;
+    const old = { ...legacy, orders: legacy.orders.map(({ received: _, ...o }) => o) };
+    const w = venue(sh('2025-10-10T09:35'), { store: cnDaily, state: old });
+    expect(w.broker.takeChangedOrders().map((o) => [o.order.clientOrderId, o.received])).toEqual([
+      ['a', 1],
+      ['b', 2],
+    ]);
+  });
 });
 
 describe('strict rules, A-shares, hourly bars', () => {

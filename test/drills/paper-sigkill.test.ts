@@ -13,7 +13,7 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { SimulatedBrokerState } from '../../src/actors/brokers/simulated-broker.js';
+import { loadVenueState } from '../../src/runtime/assemble.js';
 import { openStore } from '../../src/actors/store/store.js';
 import { cli, ROOT } from '../support/cli.js';
 
@@ -68,7 +68,7 @@ async function books(out: string): Promise<Books> {
   const store = await openStore(join(out, 'state'));
   try {
     // No venue snapshot yet: nothing ever reached the venue.
-    const venue = (await store.loadSnapshot<SimulatedBrokerState>('venue')) ?? { accounts: {}, orders: [], liquidity: {} };
+    const venue = (await loadVenueState(store)) ?? { accounts: {}, orders: [], liquidity: {} };
     const ledgerFills = new Set<string>();
     for await (const { key } of store.listRecords('ledger-fills')) ledgerFills.add(key);
     const venueFills = new Set<string>();

@@ -156,6 +156,14 @@ export interface VenueOrderState {
   readonly reservedShares: number;
   readonly reason?: ReasonCode;
   readonly message?: string;
+  /** 1, 2, 3, ... in the order the venue received the orders (resting orders are tried in it). */
+  readonly received?: number;
+}
+
+/** The books without the orders: what the venue's snapshot holds beside one record per order. */
+export interface VenueBooks {
+  readonly accounts: SimulatedBrokerState['accounts'];
+  readonly liquidity: SimulatedBrokerState['liquidity'];
 }
 
 export interface SimulatedBrokerState {
@@ -184,6 +192,7 @@ interface VenueOrder {
   reservedShares: number;
   reason?: ReasonCode;
   message?: string;
+  readonly received: number;
 }
 
 export interface Quote {
@@ -358,6 +367,9 @@ export class SimulatedBroker implements Broker {
   /** Open orders, in the order received. */
   readonly #open = new Map<string, VenueOrder>();
   readonly #liquidity = new Map<string, { bar: number; used: number }>();
+  /** Orders changed since `takeChangedOrders` last ran (every change is announced, see #emit). */
+  readonly #changed = new Set<string>();
+  #received = 0;
   readonly #updates = new Subject<BrokerUpdate>();
   readonly updates$: Observable<BrokerUpdate> = this.#updates.asObservable();
 
@@ -457,33 +469,37 @@ export class SimulatedBroker implements Broker {
     }
   }
 
-  /** The books as plain JSON, for a snapshot. */
+  /** The books as plain JSON: accounts, liquidity and every order, in the order received. */
   state(): SimulatedBrokerState {
+    return { ...this.books(), orders: [...this.#orders.values()].map(orderState) };
+  }
+
+  /** Accounts and liquidity as plain JSON: the venue's snapshot, beside one record per order. */
+  books(): VenueBooks {
     const accounts: Record<string, { cash: string; lots: Record<string, LotState[]> }> = {};
     for (const [sig, a] of this.#accounts) {
       const lots: Record<string, LotState[]> = {};
       for (const [symbol, list] of a.lots) lots[symbol] = list.map((l) => ({ ...l }));
       accounts[sig] = { cash: a.cash.toFixed(), lots };
     }
-    const orders = [...this.#orders.values()].map(
-      (o): VenueOrderState => ({
-        order: o.order,
-        brokerOrderId: o.brokerOrderId,
-        status: o.status,
-        day: o.day,
-        fills: [...o.fills],
-        filledQuantity: o.filled,
-        notional: o.notional.toFixed(),
-        fees: o.fees.toFixed(),
-        reservedCash: o.reservedCash.toFixed(),
-        reservedShares: o.reservedShares,
-        ...(o.reason ? { reason: o.reason } : {}),
-        ...(o.message ? { message: o.message } : {}),
-      }),
-    );
     const liquidity: Record<string, { bar: number; used: number }> = {};
     for (const [symbol, l] of this.#liquidity) liquidity[symbol] = { ...l };
-    return { accounts, orders, liquidity };
+    return { accounts, liquidity };
+  }
+
+  /**
+   * The orders changed since the last call, as plain JSON, in the order received; the set is
+   * cleared. A commit writes only these (its cost follows what the step changed, not the
+   * venue's history).
+   */
+  takeChangedOrders(): VenueOrderState[] {
+    const out: VenueOrderState[] = [];
+    for (const cid of this.#changed) {
+      const o = this.#orders.get(cid);
+      if (o) out.push(orderState(o));
+    }
+    this.#changed.clear();
+    return out.sort((a, b) => a.received! - b.received!);
   }
 
   // -------------------------------------------------------------------------------------
@@ -521,8 +537,10 @@ export class SimulatedBroker implements Broker {
       fees: ZERO,
       reservedCash: 'reason' in admitted ? ZERO : admitted.reserveCash,
       reservedShares: 'reason' in admitted ? 0 : admitted.reserveShares,
+      received: ++this.#received,
     };
     this.#orders.set(cid, o);
+    this.#changed.add(cid);
     if ('reason' in admitted) {
       o.reason = admitted.reason;
       o.message = admitted.message;
@@ -755,6 +773,8 @@ export class SimulatedBroker implements Broker {
   }
 
   #emit(update: BrokerUpdate): void {
+    // Every change of an order is announced; a rejection of an unknown id changes nothing.
+    if (this.#orders.has(update.clientOrderId)) this.#changed.add(update.clientOrderId);
     this.#updates.next(update);
   }
 
@@ -764,7 +784,11 @@ export class SimulatedBroker implements Broker {
       for (const [symbol, list] of Object.entries(a.lots)) if (list.length > 0) lots.set(symbol, list.map((l) => ({ ...l })));
       this.#accounts.set(sig, { cash: dec(a.cash), lots });
     }
-    for (const s of state.orders) {
+    // Orders saved before `received` was kept are in receipt order already; they are written
+    // again, with their number, by the next commit.
+    const orders = state.orders.map((o, i) => ({ o, received: o.received ?? i + 1, legacy: o.received === undefined }));
+    orders.sort((a, b) => a.received - b.received);
+    for (const { o: s, received, legacy } of orders) {
       const o: VenueOrder = {
         order: s.order,
         brokerOrderId: s.brokerOrderId,
@@ -776,12 +800,33 @@ export class SimulatedBroker implements Broker {
         fees: dec(s.fees),
         reservedCash: dec(s.reservedCash),
         reservedShares: s.reservedShares,
+        received,
         ...(s.reason ? { reason: s.reason } : {}),
         ...(s.message ? { message: s.message } : {}),
       };
       this.#orders.set(s.order.clientOrderId, o);
       if (OPEN.has(o.status)) this.#open.set(s.order.clientOrderId, o);
+      if (legacy) this.#changed.add(s.order.clientOrderId);
+      this.#received = Math.max(this.#received, received);
     }
     for (const [symbol, l] of Object.entries(state.liquidity)) this.#liquidity.set(symbol, { ...l });
   }
+}
+
+function orderState(o: VenueOrder): VenueOrderState {
+  return {
+    order: o.order,
+    brokerOrderId: o.brokerOrderId,
+    status: o.status,
+    day: o.day,
+    fills: [...o.fills],
+    filledQuantity: o.filled,
+    notional: o.notional.toFixed(),
+    fees: o.fees.toFixed(),
+    reservedCash: o.reservedCash.toFixed(),
+    reservedShares: o.reservedShares,
+    ...(o.reason ? { reason: o.reason } : {}),
+    ...(o.message ? { message: o.message } : {}),
+    received: o.received,
+  };
 }

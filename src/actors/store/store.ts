@@ -153,41 +153,61 @@ function describe(value: unknown): string {
 
 const keyPath = (path: string, key: string) => (/^[A-Za-z_$][\w$]*$/.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`);
 
-/** The first reason `value` is not plain JSON, as [path, problem]; undefined when it is. */
-export function findNonJson(value: unknown, path = '$', seen: Set<object> = new Set()): [string, string] | undefined {
+/** Where the walk is: the path is rendered only for a value that fails (the walk runs on every write). */
+interface At {
+  readonly parent: At | undefined;
+  readonly key: string | number;
+}
+
+function render(root: string, at: At | undefined): string {
+  const keys: (string | number)[] = [];
+  for (let a = at; a; a = a.parent) keys.push(a.key);
+  let path = root;
+  for (let i = keys.length - 1; i >= 0; i--) {
+    const k = keys[i]!;
+    path = typeof k === 'number' ? `${path}[${k}]` : keyPath(path, k);
+  }
+  return path;
+}
+
+function walk(value: unknown, at: At | undefined, seen: Set<object>): [At | undefined, string] | undefined {
   switch (typeof value) {
     case 'string':
     case 'boolean':
       return undefined;
     case 'number':
-      return Number.isFinite(value) ? undefined : [path, `is ${value} (JSON has no such number)`];
+      return Number.isFinite(value) ? undefined : [at, `is ${value} (JSON has no such number)`];
     case 'undefined':
-      return [path, 'is undefined'];
+      return [at, 'is undefined'];
     case 'function':
     case 'symbol':
     case 'bigint':
-      return [path, `is ${describe(value)}`];
+      return [at, `is ${describe(value)}`];
     default:
       break;
   }
   if (value === null) return undefined;
   const obj = value as object;
-  if (seen.has(obj)) return [path, 'is a circular reference'];
+  if (seen.has(obj)) return [at, 'is a circular reference'];
   seen.add(obj);
   try {
     if (Array.isArray(obj)) {
       for (let i = 0; i < obj.length; i++) {
-        if (!(i in obj)) return [`${path}[${i}]`, 'is a hole in a sparse array'];
-        const bad = findNonJson(obj[i], `${path}[${i}]`, seen);
+        if (!(i in obj)) return [{ parent: at, key: i }, 'is a hole in a sparse array'];
+        const v: unknown = obj[i];
+        if (typeof v === 'string' || typeof v === 'boolean') continue;
+        const bad = walk(v, { parent: at, key: i }, seen);
         if (bad) return bad;
       }
       return undefined;
     }
     const proto = Object.getPrototypeOf(obj) as unknown;
-    if (proto !== Object.prototype && proto !== null) return [path, `is ${describe(obj)}`];
-    for (const [k, v] of Object.entries(obj)) {
-      if (v === undefined) continue; // dropped by JSON, like an absent key
-      const bad = findNonJson(v, keyPath(path, k), seen);
+    if (proto !== Object.prototype && proto !== null) return [at, `is ${describe(obj)}`];
+    for (const k in obj) {
+      if (!Object.prototype.hasOwnProperty.call(obj, k)) continue;
+      const v = (obj as Record<string, unknown>)[k];
+      if (v === undefined || v === null || typeof v === 'string' || typeof v === 'boolean') continue; // undefined: dropped by JSON, like an absent key
+      const bad = walk(v, { parent: at, key: k }, seen);
       if (bad) return bad;
     }
     return undefined;
@@ -196,7 +216,12 @@ export function findNonJson(value: unknown, path = '$', seen: Set<object> = new 
   }
 }
 
-/** Throws a {@link NonJsonValueError} unless `value` is plain JSON. */
+/** The first reason `value` is not plain JSON, as [path, problem]; undefined when it is. */
+export function findNonJson(value: unknown, path = '$'): [string, string] | undefined {
+  const bad = walk(value, undefined, new Set());
+  return bad ? [render(path, bad[0]), bad[1]] : undefined;
+}
+
 export function assertJsonSafe(value: unknown, what: string): void {
   const bad = findNonJson(value);
   if (bad) throw new NonJsonValueError(what, bad[0], bad[1]);

@@ -1,0 +1,93 @@
+/**
+ * The simulated venue in the commit: its books snapshot plus one record per changed order,
+ * so a step's write follows what the step changed, never the venue's whole history.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DateTime } from 'luxon';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { SimulatedBroker, type SimulatedBrokerState } from '../../src/actors/brokers/simulated-broker.js';
+import { loadPriceStore } from '../../src/actors/market-data/alpha-vantage-file.js';
+import { openStore, type Store } from '../../src/actors/store/store.js';
+import type { PriceStore } from '../../src/domain/price-store.js';
+import { loadVenueState, VENUE_KEY, VENUE_ORDERS_SUBLEVEL } from '../../src/runtime/assemble.js';
+import { joinVenue } from '../../src/runtime/commit.js';
+import { AI_TRADER } from '../support/fixtures.js';
+
+let prices: PriceStore;
+beforeAll(async () => {
+  prices = await loadPriceStore(new URL('cn/sse50_daily.jsonl', AI_TRADER));
+}, 60_000);
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+const t = DateTime.fromISO('2025-10-10T09:35', { zone: 'Asia/Shanghai' });
+
+async function open(): Promise<{ store: Store; dir: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'venue-commit-'));
+  dirs.push(dir);
+  return { store: await openStore(dir), dir };
+}
+
+const newVenue = (state?: SimulatedBrokerState) =>
+  new SimulatedBroker({ market: 'cn', store: prices, now: () => t, accounts: { s: { cash: '1000000' } }, ...(state ? { state } : {}) });
+const buy = (cid: string, extra: object = {}) => ({ clientOrderId: cid, signature: 's', side: 'buy' as const, symbol: '600028.SH', quantity: 100, type: 'market' as const, ...extra });
+
+describe('the venue in the commit', () => {
+  it('writes the books and only the orders a step changed; restores every order from the records', async () => {
+    const { store, dir } = await open();
+    const venue = newVenue();
+    joinVenue(store, venue);
+    for (let i = 1; i <= 5; i++) {
+      await venue.submit(buy(`o${i}`));
+      await store.commitNow();
+    }
+    await venue.submit(buy('rest', { type: 'limit', limitPrice: '5.00' }));
+    await store.commitNow();
+    const books = await store.loadSnapshot<Record<string, unknown>>(VENUE_KEY);
+    expect(Object.keys(books!).sort()).toEqual(['accounts', 'liquidity']);
+    const state = await loadVenueState(store);
+    expect(state!.orders.map((o) => o.order.clientOrderId).sort()).toEqual(['o1', 'o2', 'o3', 'o4', 'o5', 'rest']);
+    await store.close();
+
+    // A cancel rewrites that one order and nothing else.
+    const again = await openStore(dir);
+    const restored = newVenue(await loadVenueState(again));
+    expect(restored.state()).toEqual(venue.state());
+    joinVenue(again, restored);
+    const puts: string[] = [];
+    // What the commit wrote is read back from the store: the record of `rest` changed, the others did not.
+    const beforeCancel = new Map<string, string>();
+    for await (const { key, value } of again.listRecords(VENUE_ORDERS_SUBLEVEL)) beforeCancel.set(key, JSON.stringify(value));
+    await restored.cancel('rest');
+    await again.commitNow();
+    for await (const { key, value } of again.listRecords(VENUE_ORDERS_SUBLEVEL)) if (beforeCancel.get(key) !== JSON.stringify(value)) puts.push(key);
+    expect(puts).toEqual(['rest']);
+    expect(restored.state().orders.find((o) => o.order.clientOrderId === 'rest')?.status).toBe('cancelled');
+    await again.close();
+  });
+
+  it('a snapshot from before per-order records keeps its orders and moves them to records at the next commit', async () => {
+    const { store } = await open();
+    const venue = newVenue();
+    await venue.submit(buy('a'));
+    await venue.submit(buy('b'));
+    const legacy = JSON.parse(JSON.stringify(venue.state())) as SimulatedBrokerState;
+    const old = { ...legacy, orders: legacy.orders.map(({ received: _, ...o }) => o) };
+    await store.saveSnapshot(VENUE_KEY, old);
+    const loaded = await loadVenueState(store);
+    expect(loaded!.orders.map((o) => o.order.clientOrderId)).toEqual(['a', 'b']);
+    const restored = newVenue(loaded);
+    joinVenue(store, restored);
+    await store.commitNow();
+    const keys: string[] = [];
+    for await (const { key } of store.listRecords(VENUE_ORDERS_SUBLEVEL)) keys.push(key);
+    expect(keys).toEqual(['a', 'b']);
+    expect(Object.keys((await store.loadSnapshot<object>(VENUE_KEY))!).sort()).toEqual(['accounts', 'liquidity']);
+    expect((await loadVenueState(store))!.orders).toEqual(restored.state().orders);
+    await store.close();
+  });
+});
