@@ -33,6 +33,7 @@ import { Dec, dec } from './money.js';
 import type { OrderSide } from './orders.js';
 import type { PriceSource } from './price-store.js';
 import { renderReason, type ReasonCode } from './reasons.js';
+import { localDate } from './local-date.js';
 
 export type Board = 'main' | 'star' | 'chinext' | 'bse' | 'us';
 
@@ -325,7 +326,7 @@ export function labelledBarAt(store: PriceSource, symbol: string, t: DateTime): 
     const bar = candidates[i]!;
     const label = labelOf(bar);
     if (label.ms > tMs || bar.start.toMillis() > tMs) continue;
-    return label.day === t.setZone(MARKETS[market].zone).toISODate() ? bar : undefined;
+    return label.day === localDate(tMs, MARKETS[market].zone) ? bar : undefined;
   }
   return undefined;
 }

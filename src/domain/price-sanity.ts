@@ -33,6 +33,7 @@ import { DateTime } from 'luxon';
 import { priceBand } from './market-rules.js';
 import { MARKETS, type Market } from './markets.js';
 import { Dec, dec } from './money.js';
+import { localDate } from './local-date.js';
 
 export type PriceRuleName = 'future' | 'out_of_order' | 'price_band' | 'deviation' | 'unreferenced';
 export type PrintOutcome = 'accepted' | 'dropped' | 'quarantined' | 'confirmed';
@@ -278,7 +279,7 @@ export class PriceSanity {
   }
 
   #day(atMs: number): string {
-    return DateTime.fromMillis(atMs, { zone: MARKETS[this.#market].zone }).toISODate()!;
+    return localDate(atMs, MARKETS[this.#market].zone);
   }
 
   #context(print: Print, nowMs: number, s: SymbolState): PrintContext {
@@ -406,7 +407,7 @@ export function checkBarPrints(market: Market, bars: readonly SanityBar[], limit
 
 function checkSymbolBars(market: Market, bars: readonly SanityBar[], limits: PriceSanityLimits): BarProblem[] {
   const zone = MARKETS[market].zone;
-  const dayOf = (ms: number) => DateTime.fromMillis(ms, { zone }).toISODate()!;
+  const dayOf = (ms: number) => localDate(ms, zone);
   const sorted = [...bars].sort((a, b) => a.start.toMillis() - b.start.toMillis());
   // The band's base: the last ACCEPTED close of an earlier day (an absurd close is no base).
   let day: string | undefined;

@@ -81,22 +81,21 @@ const byTime = (a: FillFact, b: FillFact) => a.fill.atMs - b.fill.atMs || (a.fil
  * per fill id), so a crash during it is repaired by the next start.
  */
 export async function reconcile(store: Store, ledger: Ledger, venue: SimulatedBroker | undefined, alert: (a: Alert) => void, nowMs: number): Promise<Reconciliation> {
-  // The ledger's fills, read once (one read per fill, in turn, made a restart with 10,000 orders take a second).
+  // The ledger's fill ids and the fill facts' ids, keys only and read once (one read per fill
+  // made a restart with 10,000 orders take a second); values only for the facts it lacks.
   const key = fillFactKey;
-  const inLedger = new Set<string>();
-  const ledgerFills: FillFact[] = [];
-  for await (const { value } of store.listRecords<FillFact>(LEDGER_SUBLEVELS.fills)) {
-    inLedger.add(key(value.signature, value.fill.fillId));
-    ledgerFills.push(value);
-  }
+  const inLedger = new Set(await store.listKeys(LEDGER_SUBLEVELS.fills));
   const facts: FillFact[] = [];
-  for await (const { value } of store.listRecords<FillFact>(FILL_FACTS_SUBLEVEL)) if (!inLedger.has(key(value.signature, value.fill.fillId))) facts.push(value);
+  for (const k of await store.listKeys(FILL_FACTS_SUBLEVEL)) {
+    if (inLedger.has(k)) continue;
+    const f = await store.getRecord<FillFact>(FILL_FACTS_SUBLEVEL, k);
+    if (f) facts.push(f);
+  }
   let replayed = 0;
   for (const f of facts.sort(byTime)) {
     if ((await ledger.applyFill(f).catch(() => ({ applied: false }))).applied) {
       replayed++;
       inLedger.add(key(f.signature, f.fill.fillId));
-      ledgerFills.push(f);
     }
   }
 
@@ -121,8 +120,11 @@ export async function reconcile(store: Store, ledger: Ledger, venue: SimulatedBr
         alert({ type: 'monitor.alert', level: 'warning', code: 'RECONCILE_FILL_APPLIED', message: `restart: fill ${f.fill.fillId} of ${f.clientOrderId} (${f.intent.side} ${f.fill.quantity} ${f.intent.symbol} at ${f.fill.price}) was at the broker but not in the ledger; applied`, signature: f.signature, clientOrderId: f.clientOrderId, tsEvent: nowMs });
       }
     }
-    for (const value of ledgerFills) {
-      if (venueFills.has(key(value.signature, value.fill.fillId))) continue;
+    // Only a fill unknown to the venue needs its record (for the alert's words).
+    for (const k of inLedger) {
+      if (venueFills.has(k)) continue;
+      const value = await store.getRecord<FillFact>(LEDGER_SUBLEVELS.fills, k);
+      if (!value) continue;
       unknownToBroker++;
       alert({ type: 'monitor.alert', level: 'critical', code: 'RECONCILE_FILL_UNKNOWN', message: `restart: the ledger has fill ${value.fill.fillId} of ${value.clientOrderId} that the broker does not know; the books were not changed, check the account`, signature: value.signature, clientOrderId: value.clientOrderId, tsEvent: nowMs });
     }

@@ -97,6 +97,7 @@ import type { Fill, OrderRequest, OrderSide } from '../../domain/orders.js';
 import type { PriceSource } from '../../domain/price-store.js';
 import type { ReasonCode } from '../../domain/reasons.js';
 import type { Broker, BrokerBalance, BrokerPosition, BrokerStatus, BrokerUpdate } from './broker.js';
+import { localDate } from '../../domain/local-date.js';
 
 export { labelledBarAt } from '../../domain/market-rules.js';
 
@@ -709,7 +710,7 @@ export class SimulatedBroker implements Broker {
   }
 
   #day(t: DateTime): string {
-    return t.setZone(this.#zone).toISODate()!;
+    return localDate(t.toMillis(), this.#zone);
   }
 
   #reservedCash(signature: string): Dec {

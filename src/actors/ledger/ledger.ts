@@ -62,6 +62,7 @@ import {
 import type { PositionAction } from '../../domain/position-log.js';
 import type { RecordPut, Store } from '../store/store.js';
 import { fileSize, formatPositionLine, LedgerLogError, type LogRepair, moveAside, type PositionLine, syncLogFile } from './position-log-writer.js';
+import { localDate } from '../../domain/local-date.js';
 
 export const LEDGER_SNAPSHOT_KEY = 'ledger';
 export const LEDGER_SUBLEVELS = { fills: 'ledger-fills', sessions: 'ledger-sessions', curve: 'ledger-curve', protective: 'ledger-protective' } as const;
@@ -370,7 +371,7 @@ export class Ledger {
   }
 
   #day(at: DateTime): string {
-    return at.setZone(this.#zone).toISODate()!;
+    return localDate(at.toMillis(), this.#zone);
   }
 
   #mark(account: Account, at: DateTime): Mark {

@@ -113,6 +113,8 @@ export interface Store {
   putRecord(sublevel: string, key: string, value: unknown): Promise<void>;
   /** Records of a sublevel in key order, those whose key starts with `prefix` when given. */
   listRecords<T = unknown>(sublevel: string, options?: { readonly prefix?: string }): AsyncIterable<{ key: string; value: T }>;
+  /** Every key of a sublevel, in key order, read in one go without the values (a restart's set of fill ids). */
+  listKeys(sublevel: string): Promise<string[]>;
   /** Wait for pending writes and close. Idempotent. */
   close(): Promise<void>;
 }
@@ -519,6 +521,11 @@ class LevelStore implements Store {
     assertSublevelName(sublevel);
     const range = options.prefix ? { gte: options.prefix, lt: `${options.prefix}\uffff` } : {};
     for await (const [key, value] of this.sub(sublevel).iterator(range)) yield { key, value: value as T };
+  }
+
+  listKeys(sublevel: string): Promise<string[]> {
+    assertSublevelName(sublevel);
+    return this.sub(sublevel).keys().all();
   }
 
   /** Commit what is pending (and what its effects stage in turn), then close. Idempotent. */

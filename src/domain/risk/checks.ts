@@ -41,6 +41,7 @@ import type { AccountView, RiskCheckRecord } from '../messages.js';
 import { Dec, dec } from '../money.js';
 import type { OrderSide } from '../orders.js';
 import { renderReason, type ReasonCode } from '../reasons.js';
+import { localDate } from '../local-date.js';
 
 export type TradingMode = 'backtest' | 'paper' | 'live';
 
@@ -542,7 +543,7 @@ export function gateOf(state: { readonly halted: boolean; readonly reducing: boo
 
 /** The exchange-local date (YYYY-MM-DD) of an instant: the "day" a daily-loss breach lasts for. */
 export function exchangeDay(market: Market, at: string | number): string {
-  const dt = typeof at === 'number' ? DateTime.fromMillis(at) : DateTime.fromISO(at, { setZone: true });
-  if (!dt.isValid) throw new RangeError(`not an instant: ${JSON.stringify(at)}`);
-  return dt.setZone(MARKETS[market].zone).toISODate()!;
+  const ms = typeof at === 'number' ? at : DateTime.fromISO(at, { setZone: true }).toMillis();
+  if (!Number.isFinite(ms)) throw new RangeError(`not an instant: ${JSON.stringify(at)}`);
+  return localDate(ms, MARKETS[market].zone);
 }

@@ -1,6 +1,7 @@
 /**
- * The simulated venue in the commit: its books snapshot plus one record per changed order,
- * so a step's write follows what the step changed, never the venue's whole history.
+ * src/runtime/commit.ts: the simulated venue in the commit (its books snapshot plus one
+ * record per changed order, so a step's write follows what the step changed, never the
+ * venue's whole history) and the restart's reconciliation of ledger, fill facts and venue.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,7 +13,12 @@ import { loadPriceStore } from '../../src/actors/market-data/alpha-vantage-file.
 import { openStore, type Store } from '../../src/actors/store/store.js';
 import type { PriceStore } from '../../src/domain/price-store.js';
 import { loadVenueState, VENUE_KEY, VENUE_ORDERS_SUBLEVEL } from '../../src/runtime/assemble.js';
-import { joinVenue } from '../../src/runtime/commit.js';
+import { joinVenue, reconcile } from '../../src/runtime/commit.js';
+import { FILL_FACTS_SUBLEVEL, fillFactKey } from '../../src/runtime/engine-runtime.js';
+import { Ledger } from '../../src/actors/ledger/ledger.js';
+import type { Alert } from '../../src/actors/monitor/alert-collector.actor.js';
+import type { Message } from '../../src/domain/messages.js';
+import type { PointInTimeView } from '../../src/domain/point-in-time.js';
 import { AI_TRADER } from '../support/fixtures.js';
 
 let prices: PriceStore;
@@ -88,6 +94,55 @@ describe('the venue in the commit', () => {
     expect(keys).toEqual(['a', 'b']);
     expect(Object.keys((await store.loadSnapshot<object>(VENUE_KEY))!).sort()).toEqual(['accounts', 'liquidity']);
     expect((await loadVenueState(store))!.orders).toEqual(restored.state().orders);
+    await store.close();
+  });
+});
+
+describe('reconcile (restart, before the first session)', () => {
+  const view = (when: DateTime): PointInTimeView => ({
+    at: when,
+    symbols: () => [],
+    price: () => undefined,
+    bars: () => [],
+    previousClose: () => undefined,
+    labelledBar: () => undefined,
+  });
+
+  it('applies committed fill facts and venue fills the ledger lacks, alerts ledger fills the venue does not know; once', async () => {
+    const { store, dir } = await open();
+    const ledger = new Ledger({ market: 'cn', frequency: 'daily', signatures: [{ signature: 's', initialCash: '1000000' }], store, stateDir: join(dir, 'out'), view, universe: ['600028.SH'], startDate: '2025-10-01', fsync: false });
+    const venue = newVenue();
+    const fills: Message<'ledger.applyFill'>[] = [];
+    venue.updates$.subscribe((u) => {
+      if (u.type !== 'broker.fill') return;
+      const { clientOrderId, signature: _s, ...intent } = buy(u.clientOrderId);
+      fills.push({ type: 'ledger.applyFill', signature: 's', clientOrderId, intent, fill: u.fill });
+    });
+    for (const cid of ['in-ledger', 'fact-only', 'venue-only']) await venue.submit(buy(cid));
+    expect(fills).toHaveLength(3);
+    const [inLedger, factOnly, venueOnly] = fills as [Message<'ledger.applyFill'>, Message<'ledger.applyFill'>, Message<'ledger.applyFill'>];
+    await ledger.applyFill(inLedger);
+    // What the order machine committed before the process died, the ledger's write not yet done.
+    await store.putRecord(FILL_FACTS_SUBLEVEL, fillFactKey('s', factOnly.fill.fillId), factOnly);
+    await store.putRecord(FILL_FACTS_SUBLEVEL, fillFactKey('s', inLedger.fill.fillId), inLedger);
+    // A fill in our books the broker never made.
+    await ledger.applyFill({ ...venueOnly, clientOrderId: 'ghost', fill: { ...venueOnly.fill, fillId: 'ghost#1' } });
+
+    const alerts: Alert[] = [];
+    const r = await reconcile(store, ledger, venue, (a) => alerts.push(a), t.toMillis());
+    expect(r).toEqual({ replayed: 1, fromBroker: 1, unknownToBroker: 1 });
+    expect(alerts.map((a) => [a.code, a.clientOrderId])).toEqual([
+      ['RECONCILE_FILL_APPLIED', 'venue-only'],
+      ['RECONCILE_FILL_UNKNOWN', 'ghost'],
+    ]);
+    for (const f of fills) expect(await ledger.hasFill('s', f.fill.fillId), f.clientOrderId).toBe(true);
+    expect(ledger.summary('s').fills).toBe(4);
+    expect(ledger.account('s').positions['600028.SH']?.quantity).toBe(400);
+
+    // Idempotent: nothing more to apply; the ghost is still told.
+    const again = await reconcile(store, ledger, venue, () => {}, t.toMillis());
+    expect(again).toEqual({ replayed: 0, fromBroker: 0, unknownToBroker: 1 });
+    expect(ledger.summary('s').fills).toBe(4);
     await store.close();
   });
 });
