@@ -17,7 +17,7 @@
  *   npx tsx bench/restart.ts [orders=10000] [repeats=3] [--keep DIR]
  */
 import { execFile } from 'node:child_process';
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -132,6 +132,7 @@ async function main(): Promise<void> {
   const target = Number(args[0] ?? 10_000);
   const repeats = Number(args[1] ?? 3);
   const out = keep ?? (await mkdtemp(join(tmpdir(), 'agent-trader-restart-')));
+  if (keep) await mkdir(keep, { recursive: true });
   const days = await tradingDays(out);
 
   // Build: extend the run a day at a time until the venue holds `target` orders.
