@@ -262,6 +262,8 @@ export const Controls = {
     order: OrderRequestSchema,
     marketOpen: z.boolean(),
     nextOpenMs: z.number(),
+    /** The price the agent saw when it decided (its market view): a queued market order's protective limit is set from it. */
+    decisionPrice: DecimalString.optional(),
     /** Who gets the order's results; default the session's system id. Risk sets 'risk' for stop-loss orders. */
     replyTo: z.string().optional(),
     ...ts,
