@@ -242,7 +242,10 @@ export const Controls = {
     frequency: FrequencySchema,
     at: IsoInstant,
     atMs: z.number(),
-    /** Whether the exchange is in continuous trading at `at` (from the calendar). */
+    /**
+     * Whether orders trade at once at `at`: the venue's hours (tickMessage), the exchange
+     * calendar's continuous trading for a real exchange; AI-Trader's venue trades at every session.
+     */
     marketOpen: z.boolean(),
     /** Epoch ms of the next open (for orders queued outside hours). */
     nextOpenMs: z.number(),
