@@ -20,6 +20,7 @@ import { AlertsSchema } from './alerts-schema.js';
 import { z } from 'zod';
 import { DateTime, IANAZone } from 'luxon';
 import { FrequencySchema, MarketSchema, MARKETS, type Market } from '../domain/markets.js';
+import { DEFAULT_QUEUED_LIMIT_BAND } from '../domain/queued-orders.js';
 import { SCHEDULE_DEFAULTS } from '../domain/schedule.js';
 import { httpUrl, wsUrl } from './urls.js';
 
@@ -130,6 +131,8 @@ export const MARKET_DEFAULTS = {
     initial_cash: 100_000,
     /** 10% of the default starting cash. */
     min_cash_reserve: 10_000,
+    /** Brokers take orders in the lunch break (sent at 13:00) and after the close (for the next day). */
+    orders_outside_hours: 'queue_next_open',
   },
   us: {
     /** An early-close day (13:00) drops 13:05 and later. */
@@ -139,10 +142,18 @@ export const MARKET_DEFAULTS = {
     initial_cash: 10_000,
     /** 10% of the default starting cash (10,000 would leave a default US account nothing to buy with). */
     min_cash_reserve: 1_000,
+    /** The default US sessions (10:05 ... 15:05) are all inside the trading day. */
+    orders_outside_hours: 'reject',
   },
 } as const satisfies Record<
   Market,
-  { trigger_times: readonly string[]; close_grace_minutes: number; initial_cash: number; min_cash_reserve: number }
+  {
+    trigger_times: readonly string[];
+    close_grace_minutes: number;
+    initial_cash: number;
+    min_cash_reserve: number;
+    orders_outside_hours: 'reject' | 'queue_next_open';
+  }
 >;
 
 // ---------------------------------------------------------------------------
@@ -315,8 +326,14 @@ export const RiskControlSchema = z.strictObject({
 });
 
 export const ExecutionSchema = z.strictObject({
-  /** Orders made while the exchange is closed (e.g. the A-share 15:05 session). */
-  orders_outside_hours: z.enum(['reject', 'queue_next_open']).default('reject'),
+  /**
+   * Orders made while the exchange is closed (the A-share 11:35 lunch-break and 15:05
+   * post-close sessions). Default per market (MARKET_DEFAULTS): cn queues them for the next
+   * open, as A-share brokers do; us refuses them.
+   */
+  orders_outside_hours: z.enum(['reject', 'queue_next_open']).optional(),
+  /** A queued market order waits as a limit at the decision price +/- this ratio (src/domain/queued-orders.ts). */
+  queued_limit_band: ratio().default(DEFAULT_QUEUED_LIMIT_BAND),
   /** An unfilled limit order is cancelled after this long. */
   limit_order_timeout_seconds: int(1).default(300),
   order_type: z.enum(['market', 'limit']).default('market'),
@@ -619,6 +636,7 @@ function resolveDefaults(c: z.output<typeof ConfigObjectSchema>) {
   const { schedule: s, risk_control: risk, agent_config: ac } = c;
   const { max_single_position_ratio, max_daily_loss_ratio, min_cash_reserve, ...riskRest } = risk;
   const { max_steps, max_retries, base_delay_seconds, initial_cash, ...acRest } = ac;
+  const { orders_outside_hours, ...execRest } = c.execution;
   const agent_config = {
     max_steps,
     max_retries,
@@ -640,6 +658,10 @@ function resolveDefaults(c: z.output<typeof ConfigObjectSchema>) {
       max_daily_loss_ratio,
       min_cash_reserve: min_cash_reserve ?? defaults.min_cash_reserve,
       ...riskRest,
+    },
+    execution: {
+      orders_outside_hours: orders_outside_hours ?? (defaults.orders_outside_hours as 'reject' | 'queue_next_open'),
+      ...execRest,
     },
     agent_config,
     models: c.models.map(({ initial_cash: cash, agent, ...model }) => ({

@@ -37,9 +37,22 @@ export interface ClockJump {
 
 export type ClockEvent = Tick | TickMissed | ClockJump;
 
-/** The engine's `clock.tick` message for a tick: the calendar tells whether the exchange trades at that instant and when it next opens. */
-export function tickMessage(tick: Tick, tsEvent: number): Message<'clock.tick'> {
-  const open = isOpenAt(tick.market, tick.at);
+/** Whether an order sent at `at` trades at once, and when it next would (`at` itself when open). */
+export type TradingHours = (market: Market, at: DateTime) => { readonly open: boolean; readonly nextOpen: DateTime };
+
+/** The exchange calendar's hours: continuous trading sessions, the lunch break and the close excluded. */
+export const calendarHours: TradingHours = (market, at) => {
+  const open = isOpenAt(market, at);
+  return { open, nextOpen: open ? at : nextOpen(market, at) };
+};
+
+/**
+ * The engine's `clock.tick` message for a tick: `hours` (default the exchange calendar; the
+ * venue's own when it has other hours) tells whether orders trade at that instant and when
+ * they next would.
+ */
+export function tickMessage(tick: Tick, tsEvent: number, hours: TradingHours = calendarHours): Message<'clock.tick'> {
+  const { open, nextOpen: next } = hours(tick.market, tick.at);
   return {
     type: 'clock.tick',
     market: tick.market,
@@ -47,7 +60,7 @@ export function tickMessage(tick: Tick, tsEvent: number): Message<'clock.tick'> 
     at: isoInstant(tick.at),
     atMs: tick.at.toMillis(),
     marketOpen: open,
-    nextOpenMs: (open ? tick.at : nextOpen(tick.market, tick.at)).toMillis(),
+    nextOpenMs: (open ? tick.at : next).toMillis(),
     tsEvent,
   };
 }

@@ -109,6 +109,17 @@ export const FEE_TABLES: Readonly<Record<Market, (q: FeeQuery, rates: FeeRates) 
   us: (q, rates) => usFees(q, rates.us),
 };
 
+/**
+ * What a venue says an order would cost if it reached it now, by the venue's own rules: the
+ * price it would fill at (a limit order: its limit, the most a buy pays / the least a sell
+ * gets) and the fees it would charge. Risk values orders with it, so risk and the venue
+ * cannot disagree (src/actors/brokers/broker.ts, `OrderEstimates`).
+ */
+export interface OrderEstimate {
+  readonly price: Dec;
+  readonly fees: FeeBreakdown;
+}
+
 function maxDec(a: Dec, b: Dec): Dec {
   return a.gte(b) ? a : b;
 }

@@ -242,7 +242,10 @@ export const Controls = {
     frequency: FrequencySchema,
     at: IsoInstant,
     atMs: z.number(),
-    /** Whether the exchange is in continuous trading at `at` (from the calendar). */
+    /**
+     * Whether orders trade at once at `at`: the venue's hours (tickMessage), the exchange
+     * calendar's continuous trading for a real exchange; AI-Trader's venue trades at every session.
+     */
     marketOpen: z.boolean(),
     /** Epoch ms of the next open (for orders queued outside hours). */
     nextOpenMs: z.number(),
@@ -262,6 +265,8 @@ export const Controls = {
     order: OrderRequestSchema,
     marketOpen: z.boolean(),
     nextOpenMs: z.number(),
+    /** The price the agent saw when it decided (its market view): a queued market order's protective limit is set from it. */
+    decisionPrice: DecimalString.optional(),
     /** Who gets the order's results; default the session's system id. Risk sets 'risk' for stop-loss orders. */
     replyTo: z.string().optional(),
     ...ts,

@@ -78,5 +78,7 @@ export const OrderResultSchema = z.strictObject({
   fees: DecimalString,
   reason: ReasonCodeSchema.optional(),
   message: z.string().optional(),
+  /** `queued`: when the order goes to the broker (ISO with the exchange's offset). */
+  queuedUntil: z.string().optional(),
 });
 export type OrderResult = z.infer<typeof OrderResultSchema>;

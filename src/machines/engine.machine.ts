@@ -20,6 +20,7 @@ import { orderSystemId, sessionId as makeSessionId, sessionSystemId, SYSTEM_IDS 
 import type { Frequency, Market } from '../domain/markets.js';
 import type { ControlMessages, Message, SessionOutcome, SessionStep } from '../domain/messages.js';
 import type { OrderResult } from '../domain/orders.js';
+import { DEFAULT_QUEUED_LIMIT_BAND, queuedOrder } from '../domain/queued-orders.js';
 import { orderMachine, type OrderMachineInput } from './order.machine.js';
 import { sessionMachine, type SessionInput } from './session.machine.js';
 
@@ -37,7 +38,10 @@ export interface EngineInput {
   readonly orders: Pick<
     OrderMachineInput,
     'outsideHours' | 'submitTimeoutMs' | 'cancelTimeoutMs' | 'limitTimeoutMs' | 'queryRetryMs'
-  >;
+  > & {
+    /** `execution.queued_limit_band`: a queued market order's protective limit (default DEFAULT_QUEUED_LIMIT_BAND). */
+    readonly queuedLimitBand?: number;
+  };
   /** How many session outcomes (and order results) the engine keeps in its snapshot. */
   readonly historyLimit: number;
 }
@@ -165,13 +169,20 @@ export const engineMachine = setup({
       // A restarted session asks again for an order the engine already holds: the
       // existing actor answers; never a second actor (or a second submit) per id.
       if (context.openOrders[cid]) return;
+      const { queuedLimitBand = DEFAULT_QUEUED_LIMIT_BAND, ...orders } = context.orders;
+      // Outside hours and queued: the order waits as queuedOrder shapes it (a protective limit).
+      const queue =
+        !e.marketOpen && orders.outsideHours === 'queue_next_open'
+          ? queuedOrder(context.market, e.order, { atMs: e.tsEvent, nextOpenMs: e.nextOpenMs, decisionPrice: e.decisionPrice, band: queuedLimitBand })
+          : undefined;
       const input: OrderMachineInput = {
         order: e.order,
         sessionId: e.sessionId,
         replyTo: e.replyTo ?? sessionSystemId(e.sessionId),
         marketOpen: e.marketOpen,
         nextOpenMs: e.nextOpenMs,
-        ...context.orders,
+        ...orders,
+        ...(queue ? { queue } : {}),
       };
       enqueue.spawnChild('order', { id: childId, systemId: childId, input });
       enqueue.sendTo(childId, { type: 'order.place', tsEvent: e.tsEvent } satisfies Message<'order.place'>);

@@ -180,9 +180,14 @@ export const orderMachine = setup({
       enqueue.assign({ reason, message: reason ? undefined : 'cancelled by the broker' });
     }),
     noteExpired: enqueueActions(({ enqueue }) => enqueue.assign({ reason: 'EXPIRED' })),
-    /** `order.result` queued to the session, once, on entering `queued`. */
+    /** Entering `queued`: the order waits as the engine shaped it (a market order gets its protective limit). */
+    applyQueue: enqueueActions(({ context, enqueue }) => {
+      if (context.queue) enqueue.assign({ order: context.queue.order });
+    }),
+    /** `order.result` queued to the session, once, on entering `queued`: when it goes out and how. */
     reportQueued: enqueueActions(({ context, event, enqueue, system }) => {
-      const result = resultOf(context, 'queued');
+      const q = context.queue;
+      const result = { ...resultOf(context, 'queued'), ...(q ? { message: q.message, queuedUntil: q.until } : {}) };
       const msg: Message<'order.result'> = { type: 'order.result', sessionId: context.sessionId, result, tsEvent: event.tsEvent };
       post(enqueue, system, context.selfId, [toSession(context, msg)]);
     }),
@@ -226,7 +231,7 @@ export const orderMachine = setup({
       },
     },
     queued: {
-      entry: [{ type: 'scheduleDeadline', params: { wait: 'queued' } }, 'reportQueued'],
+      entry: ['applyQueue', { type: 'scheduleDeadline', params: { wait: 'queued' } }, 'reportQueued'],
       on: {
         'clock.deadline': { guard: 'isCurrentDeadline', target: 'submitting' },
         'order.cancel': { target: 'cancelled', actions: 'noteCancelled' },

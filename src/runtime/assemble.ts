@@ -51,6 +51,7 @@ export function engineInput(config: Config, timeScale = 1): EngineInput {
     maxIntents: config.risk_control.max_orders_per_session,
     orders: {
       outsideHours: config.execution.orders_outside_hours,
+      queuedLimitBand: config.execution.queued_limit_band,
       submitTimeoutMs: 30_000,
       cancelTimeoutMs: 30_000,
       limitTimeoutMs: limitMs,

@@ -184,6 +184,8 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRes
           },
           knownSymbol: (symbol) => prices.market(symbol) !== undefined,
           fees: config.broker.fees,
+          // Priced as the venue fills and charges (its rules, its labelled bar), never by a second table.
+          estimate: (intent) => broker.estimate(intent),
           now: nowMs,
           // A backtest has no one to pull the switch; the live process reads the file.
           killSwitch: { state: () => KILL_SWITCH_OFF, watch: () => () => {} },
@@ -243,7 +245,7 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRes
       ...(resumeFrom ? { resumeFrom } : {}),
     }).subscribe({
       next: (tick) => {
-        engine.send(tickMessage(tick, scheduler.now()));
+        engine.send(tickMessage(tick, scheduler.now(), broker.hours));
         ran++;
         options.onProgress?.(done + ran, total, tick.at.toISO()!);
       },

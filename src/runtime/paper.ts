@@ -204,6 +204,8 @@ export async function startPaper(options: PaperOptions): Promise<PaperRun> {
           },
           knownSymbol: (symbol) => prices.has(symbol),
           fees: config.broker.fees,
+          // Priced as the venue fills and charges (its rules, its labelled bar), never by a second table.
+          estimate: (intent) => broker.estimate(intent),
           now: nowMs,
           killSwitch: options.killSwitch,
           onProtectiveResult: (result) => guard.onResult(result),
@@ -300,7 +302,7 @@ export async function startPaper(options: PaperOptions): Promise<PaperRun> {
           const tick = e;
           lastTick = tick.at;
           broker.fillPending();
-          engine.send(tickMessage(tick, nowMs()));
+          engine.send(tickMessage(tick, nowMs(), broker.hours));
           options.onTick?.(tick.at);
         },
         complete: () => {

@@ -59,7 +59,7 @@ describe('config problems as "path: expected ..., got ..."', () => {
     ]);
     expect(linesOf({ models: [model], StateDir: 'x' })).toEqual(['StateDir: unknown key (did you mean state_dir?)']);
     const [far] = linesOf({ models: [model], execution: { zzz: 1 } });
-    expect(far).toBe('execution.zzz: unknown key (allowed: orders_outside_hours, limit_order_timeout_seconds, order_type)');
+    expect(far).toBe('execution.zzz: unknown key (allowed: orders_outside_hours, queued_limit_band, limit_order_timeout_seconds, order_type)');
   });
 
   it('checks time formats', () => {

@@ -55,7 +55,8 @@ describe('config defaults', () => {
       duplicate_window_seconds: 60,
       max_order_notional_ratio: 1,
     });
-    expect(c.execution).toEqual({ orders_outside_hours: 'reject', limit_order_timeout_seconds: 300, order_type: 'market' });
+    // A-shares: orders of the 11:35 (lunch break) and 15:05 (after the close) sessions wait for the next open.
+    expect(c.execution).toEqual({ orders_outside_hours: 'queue_next_open', queued_limit_band: 0.02, limit_order_timeout_seconds: 300, order_type: 'market' });
     expect(c.agent_config).toEqual({
       max_steps: 30,
       max_retries: 3,
@@ -89,6 +90,21 @@ describe('config defaults', () => {
     expect(c.agent_config.initial_cash).toBe(10000);
     expect(c.models[0]!.initial_cash).toBe(10000);
     expect(c.risk_control.min_cash_reserve).toBe(MARKET_DEFAULTS.us.min_cash_reserve);
+    expect(c.execution.orders_outside_hours).toBe('reject');
+  });
+
+  it('keeps orders_outside_hours as written, for either market', () => {
+    const cn = parseConfig({ market: 'cn', execution: { orders_outside_hours: 'reject', queued_limit_band: 0.05 }, models: [rules()] }, 'test');
+    expect(cn.execution).toMatchObject({ orders_outside_hours: 'reject', queued_limit_band: 0.05 });
+    const us = parseConfig({ market: 'us', execution: { orders_outside_hours: 'queue_next_open' }, models: [rules()] }, 'test');
+    expect(us.execution.orders_outside_hours).toBe('queue_next_open');
+    let problems: readonly string[] = [];
+    try {
+      parseConfig({ market: 'cn', execution: { queued_limit_band: 0 }, models: [rules()] }, 'test');
+    } catch (e) {
+      problems = (e as { problems: readonly string[] }).problems;
+    }
+    expect(problems).toEqual(['execution.queued_limit_band: expected a number between 0 and 1, got 0']);
   });
 
   it('keeps values written in the file over market defaults, and sorts trigger times', () => {

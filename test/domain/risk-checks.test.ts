@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
-import { DEFAULT_FEE_RATES, NO_FEE_RATES, type FeeRates } from '../../src/domain/fees.js';
+import { DEFAULT_FEE_RATES, NO_FEE_RATES, orderFees, type FeeRates } from '../../src/domain/fees.js';
 import { parseMessage, type AccountView } from '../../src/domain/messages.js';
 import { dec } from '../../src/domain/money.js';
 import {
@@ -411,5 +411,37 @@ describe('wiring', () => {
     });
     expect(rejected).toMatchObject({ checks: v.checks });
     expect(parseMessage({ type: 'risk.approved', sessionId: 's', clientOrderId: 'c', tsEvent: 1 })).toMatchObject({ type: 'risk.approved' });
+  });
+});
+
+describe("the venue's estimate prices the order (its fill price and its fees, not risk's own table)", () => {
+  const cn = (over: Over = {}) =>
+    input({ ...over, intent: { symbol: '600519.SH', ...over.intent }, rest: { market: 'cn', fees: DEFAULT_FEE_RATES, ...over.rest } });
+  const all = { max_single_position_ratio: 0.999, min_cash_reserve: 0 };
+  // AI-Trader's venue: the labelled bar's open 1437.58, no fees; the latest quote is 1432.51.
+  const aiTrader = { price: dec('1437.58'), fees: orderFees('cn', { side: 'buy', quantity: 100, notional: dec('143758') }, NO_FEE_RATES) };
+
+  it('a buy that spends the cash to the last yuan at the venue passes with a reserve of 0', () => {
+    const v = runChecks(cn({ price: '1432.51', account: { cash: '143758', equity: '300000' }, limits: all, rest: { venueEstimate: aiTrader } }));
+    expect(v.approved).toBe(true);
+    expect(v.checks.find((c) => c.rule === 'reference_price')?.value).toBe('1437.58');
+    expect(v.checks.at(-1)).toMatchObject({ rule: 'min_cash_reserve', value: '0.00', limit: '0.00' });
+  });
+
+  it('without it, the quote and the fee table decide (and refuse the same buy for its 37.38 of fees)', () => {
+    const f = failure(cn({ price: '1437.58', account: { cash: '143758', equity: '300000' }, limits: all }));
+    expect(f).toMatchObject({ code: 'MIN_CASH_RESERVE', value: '-37.38' });
+  });
+
+  it("a buy the venue's price does not leave room for is refused although the quote would", () => {
+    const f = failure(cn({ price: '1432.51', account: { cash: '143757.99', equity: '300000' }, limits: all, rest: { venueEstimate: aiTrader } }));
+    expect(f?.message).toBe('MIN_CASH_RESERVE: buying 100 600519.SH for 143758.00 + 0.00 fees would leave -0.01 CNY in cash, reserve 0.00 CNY');
+  });
+
+  it('held shares stay marked at the latest quote', () => {
+    const positions = { '600519.SH': { quantity: 100, sellable: 100, costBasis: '1400' } };
+    const v = runChecks(cn({ price: '1000', account: { cash: '1000000', equity: '1100000', positions }, rest: { venueEstimate: aiTrader } }));
+    // (100 x 1000 + 100 x 1437.58) / 1100000 = 22.2%
+    expect(v.checks.find((c) => c.rule === 'max_single_position_ratio')?.value).toBe('22.2%');
   });
 });

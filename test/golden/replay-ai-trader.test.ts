@@ -5,6 +5,12 @@
  *
  * - A-shares, `--rules ai-trader` on sse50_daily.jsonl: every action's positions and
  *   CASH to the cent.
+ * - A-shares hourly, `--rules ai-trader` on sse50_60min.jsonl (gpt-5, sessions 10:35, 11:35,
+ *   14:05, 15:05 labelled 10:30, 11:30, 14:00, 15:00): the same, at every label. The 11:35
+ *   (lunch break) and 15:05 (after the close) sessions trade at once at their labelled bar, as
+ *   AI-Trader's venue did, and risk prices each order as that venue does (the labelled bar's
+ *   open, no fees), so a run that spent its cash to the last yuan is not refused for a reserve
+ *   of 0.
  * - US, `--rules ai-trader` on nasdaq100_60min.jsonl: the price file was revised
  *   after those runs (opens moved by cents), so replaying at today's opens drifts
  *   the cash and, once cash runs low, refuses buys the original run could afford.
@@ -32,9 +38,13 @@ import { AI_TRADER_DIR } from '../support/fixtures.js';
 const DATA = AI_TRADER_DIR;
 const LOGS = {
   cn: ['cn-daily.gpt-5', 'cn-daily.deepseek-chat-v3.1'],
+  cnHourly: ['cn-60min.gpt-5'],
   us: ['us-60min.gpt-5', 'us-60min.deepseek-chat-v3.1'],
 };
-const BARS = { cn: `${DATA}cn/sse50_daily.jsonl`, us: `${DATA}us/nasdaq100_60min.jsonl` };
+const BARS = { cn: `${DATA}cn/sse50_daily.jsonl`, cnHourly: `${DATA}cn/sse50_60min.jsonl`, us: `${DATA}us/nasdaq100_60min.jsonl` };
+type Run = keyof typeof BARS;
+const MARKET: Record<Run, 'cn' | 'us'> = { cn: 'cn', cnHourly: 'cn', us: 'us' };
+const FREQUENCY: Record<Run, 'daily' | 'hourly'> = { cn: 'daily', cnHourly: 'hourly', us: 'hourly' };
 
 interface Rec {
   date: string;
@@ -47,13 +57,13 @@ const readLog = async (path: string): Promise<Rec[]> =>
 const actions = (recs: Rec[]) => recs.filter((r) => (r.this_action?.action === 'buy' || r.this_action?.action === 'sell') && r.this_action.amount > 0);
 const held = (p: Record<string, number>) => Object.fromEntries(Object.entries(p).filter(([k, v]) => k !== 'CASH' && v !== 0));
 
-async function replay(market: 'cn' | 'us', log: string, rules: 'ai-trader' | 'strict', prices?: PriceStore) {
+async function replay(run: Run, log: string, rules: 'ai-trader' | 'strict', prices?: PriceStore) {
   const out = await mkdtemp(join(tmpdir(), 'agent-trader-golden-'));
   try {
     const flagged = await backtestConfig({
-      market,
-      frequency: market === 'cn' ? 'daily' : 'hourly',
-      bars: BARS[market],
+      market: MARKET[run],
+      frequency: FREQUENCY[run],
+      bars: BARS[run],
       replayLog: [`${DATA}agent-logs/${log}.position.jsonl`],
       rules,
     });
@@ -113,10 +123,10 @@ async function recordedOpens(log: Rec[], market: 'us'): Promise<PriceStore> {
 }
 
 describe('golden: AI-Trader A-share runs replayed with --rules ai-trader', () => {
-  for (const log of LOGS.cn) {
+  for (const [run, log] of [...LOGS.cn.map((l) => ['cn', l] as const), ...LOGS.cnHourly.map((l) => ['cnHourly', l] as const)]) {
     it(`${log}: every action's positions and CASH to the cent`, async () => {
       const recorded = await readLog(`${DATA}agent-logs/${log}.position.jsonl`);
-      const { records, result } = await replay('cn', log, 'ai-trader');
+      const { records, result } = await replay(run, log, 'ai-trader');
       const ours = actions(records);
       const theirs = actions(recorded);
       expect(ours.length).toBe(theirs.length);
@@ -169,7 +179,7 @@ describe('golden: AI-Trader US runs replayed with --rules ai-trader', () => {
       }
       // Measured: gpt-5's first 14 actions match, deepseek's first 7.
       expect(compared).toBeGreaterThanOrEqual(7);
-      // Refused for cash: by the venue, or first by risk's reserve check (which counts estimated fees).
+      // Refused for cash: by the venue, or first by risk's reserve check (priced as the venue fills).
       const rejected = result.report.signatures[signature]!.rejected;
       expect((rejected['INSUFFICIENT_CASH'] ?? 0) + (rejected['MIN_CASH_RESERVE'] ?? 0)).toBeGreaterThan(0);
     });

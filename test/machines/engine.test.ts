@@ -207,8 +207,16 @@ describe('engine', () => {
     expect(Object.keys(snap.context.openOrders)).toEqual(['night.20251009T0935.1']);
     expect(world.venue.size).toBe(0);
 
+    // It waits as a limit at the price the agent saw (10.00) + the default band (2%), and the agent is told so.
+    expect(snap.context.history[0]?.results[0]).toMatchObject({
+      intent: { type: 'limit', limitPrice: '10.2' },
+      queuedUntil: DateTime.fromMillis(nextOpen, { zone: 'Asia/Shanghai' }).toISO({ suppressMilliseconds: true }),
+      message: expect.stringContaining('as a limit buy at 10.2 (the decision price 10.00 + 2%'),
+    });
+
     world.runToEnd();
     expect(world.venue.get('night.20251009T0935.1')).toMatchObject({ status: 'filled', fills: [{ atMs: nextOpen }] });
+    expect(world.venue.get('night.20251009T0935.1')?.request).toMatchObject({ type: 'limit', limitPrice: '10.2' });
     expect(harness.runtime.actor.getSnapshot().context.orderHistory).toEqual([
       expect.objectContaining({ clientOrderId: 'night.20251009T0935.1', status: 'filled', filledQuantity: 100 }),
     ]);

@@ -9,6 +9,7 @@ import { ORDER_TRANSITIONS, isTerminal } from '../../src/domain/order-status.js'
 import type { Fill } from '../../src/domain/orders.js';
 import { MissingSystemActorError, orderMachine } from '../../src/machines/order.machine.js';
 import { MAX_RESUBMITS } from '../../src/machines/order/context.js';
+import { queuedOrder } from '../../src/domain/queued-orders.js';
 import {
   edgeKey,
   limitOrder,
@@ -309,6 +310,39 @@ describe('order machine: outside hours', () => {
     h.fromClock();
     expect(h.snapshot().value).toBe('submitting');
     expect(h.received('broker', 'broker.submit')).toHaveLength(1);
+  });
+});
+
+describe('order machine: a queued order waits as the engine shaped it', () => {
+  // 15:05 on a Thursday: the next open is Friday 09:30; the agent decided at 1453.20.
+  const at = T0 + (5 * 60 + 30) * 60_000;
+  const nextOpenMs = T0 + (24 * 60 - 5) * 60_000;
+  const queue = queuedOrder('cn', marketOrder, { atMs: at, nextOpenMs, decisionPrice: '1453.20', band: 0.02 });
+
+  it('a market order waits as a limit at the decision price + 2%, and the session is told when and at what', () => {
+    const h = startOrderHarness(orderInput(marketOrder, { marketOpen: false, nextOpenMs, outsideHours: 'queue_next_open', queue }));
+    h.send({ type: 'order.place', tsEvent: at });
+    expect(h.snapshot().value).toBe('queued');
+    const [told] = h.received(h.input.replyTo, 'order.result');
+    expect(told?.result).toMatchObject({
+      status: 'queued',
+      intent: { side: 'buy', type: 'limit', limitPrice: '1482.26' }, // 1453.20 x 1.02 = 1482.264, down to the tick
+      queuedUntil: '2025-10-10T09:30:00+08:00',
+      message: expect.stringContaining('waits for the next open, 09:30 on 2025-10-10'),
+    });
+    h.fromClock();
+    expect(h.received('broker', 'broker.submit')[0]?.order).toEqual({ ...marketOrder, type: 'limit', limitPrice: '1482.26' });
+    // a protective limit that does not fill in time is cancelled like any limit order
+    h.fromBroker({ type: 'broker.accepted', clientOrderId: marketOrder.clientOrderId, brokerOrderId: 'B-1', tsEvent: nextOpenMs });
+    expect(h.received('clock', 'clock.schedule').at(-1)).toMatchObject({ key: expect.stringMatching(/^limit#/) });
+  });
+
+  it('without a queue (a stop-loss sell) the order waits as it is', () => {
+    const h = startOrderHarness(orderInput(marketOrder, { marketOpen: false, nextOpenMs, outsideHours: 'queue_next_open' }));
+    h.send({ type: 'order.place', tsEvent: at });
+    expect(h.received(h.input.replyTo, 'order.result')[0]?.result).toMatchObject({ status: 'queued', intent: { type: 'market' } });
+    h.fromClock();
+    expect(h.received('broker', 'broker.submit')[0]?.order).toEqual(marketOrder);
   });
 });
 

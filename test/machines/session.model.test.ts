@@ -190,6 +190,8 @@ function expectedEffects(h: SessionHarness, now: SessionSnapshot): Delivery[] {
             order: { ...BUY, clientOrderId: orderId(1), signature: SIGNATURE },
             marketOpen: true,
             nextOpenMs: NEXT_OPEN_MS,
+            // the price the agent saw: a queued order's protective limit is set from it
+            decisionPrice: VIEW.quotes[BUY.symbol]!.price,
             tsEvent: event!.tsEvent,
           },
         },

@@ -9,8 +9,10 @@
  * actor of the engine.
  */
 import type { Observable } from 'rxjs';
+import type { TradingHours } from '../../domain/clock-events.js';
+import type { OrderEstimate } from '../../domain/fees.js';
 import type { Message } from '../../domain/messages.js';
-import type { OrderRequest } from '../../domain/orders.js';
+import type { OrderIntent, OrderRequest } from '../../domain/orders.js';
 
 export type BrokerUpdate = Message<'broker.accepted' | 'broker.rejected' | 'broker.fill' | 'broker.cancelled' | 'broker.expired'>;
 export type BrokerStatus = Omit<Message<'broker.status'>, 'type' | 'tsEvent'>;
@@ -34,4 +36,18 @@ export interface Broker {
   positions(account: string): Promise<BrokerPosition[]>;
   balance(account: string): Promise<BrokerBalance>;
   readonly updates$: Observable<BrokerUpdate>;
+}
+
+/**
+ * A venue that can say, before an order is sent, what it would do with it now, by its own
+ * rules (the simulated broker does; a real broker adapter may not, and risk then prices
+ * orders from the latest quote and the configured fee table):
+ * - `estimate(intent)`: the fill price and the fees (undefined: the venue has no price for
+ *   the symbol now, or the intent is malformed; the venue itself would refuse it).
+ * - `hours(at)`: whether an order sent at `at` trades at once, and when it next would (the
+ *   exchange calendar for a real exchange; AI-Trader's venue trades at every session).
+ */
+export interface OrderEstimates {
+  estimate(intent: Pick<OrderIntent, 'side' | 'symbol' | 'quantity'> & { readonly type?: OrderIntent['type'] | undefined; readonly limitPrice?: string | undefined }): OrderEstimate | undefined;
+  readonly hours: TradingHours;
 }

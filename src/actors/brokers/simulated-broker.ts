@@ -72,7 +72,8 @@ import { Subject, type Observable } from 'rxjs';
 import type { PriceBar } from '../../domain/bars.js';
 import { isOpenAt } from '../../domain/calendar/index.js';
 import { InputError } from '../../domain/errors.js';
-import { DEFAULT_FEE_RATES, NO_FEE_RATES, orderFees, type FeeRates } from '../../domain/fees.js';
+import { calendarHours, type TradingHours } from '../../domain/clock-events.js';
+import { DEFAULT_FEE_RATES, NO_FEE_RATES, orderFees, type FeeRates, type OrderEstimate } from '../../domain/fees.js';
 import {
   checkCash,
   checkLot,
@@ -96,7 +97,7 @@ import { Dec, dec } from '../../domain/money.js';
 import type { Fill, OrderRequest, OrderSide } from '../../domain/orders.js';
 import type { PriceSource } from '../../domain/price-store.js';
 import type { ReasonCode } from '../../domain/reasons.js';
-import type { Broker, BrokerBalance, BrokerPosition, BrokerStatus, BrokerUpdate } from './broker.js';
+import type { Broker, BrokerBalance, BrokerPosition, BrokerStatus, BrokerUpdate, OrderEstimates } from './broker.js';
 import { localDate } from '../../domain/local-date.js';
 
 export { labelledBarAt } from '../../domain/market-rules.js';
@@ -270,7 +271,7 @@ const limitGiven: AdmissionCheck = ({ order, limit }) => {
 };
 
 /** A limit order's price, when it is a well-formed decimal. */
-function limitOf(order: OrderRequest): Dec | undefined {
+function limitOf(order: { readonly type?: OrderRequest['type'] | undefined; readonly limitPrice?: string | undefined }): Dec | undefined {
   return order.type === 'limit' && order.limitPrice !== undefined && /^\d+(\.\d+)?$/.test(order.limitPrice) ? dec(order.limitPrice) : undefined;
 }
 
@@ -352,7 +353,7 @@ export const ADMISSION_CHECKS: Readonly<Record<SimulatedRules, readonly Admissio
   'ai-trader': [positiveQuantity, knownSymbol, limitGiven, hasPrice("no bar is labelled with the session's date/time"), plainLot, sellPosition, funds],
 };
 
-export class SimulatedBroker implements Broker {
+export class SimulatedBroker implements Broker, OrderEstimates {
   readonly market: Market;
   readonly rules: SimulatedRules;
   readonly #store: PriceSource;
@@ -452,6 +453,32 @@ export class SimulatedBroker implements Broker {
     const a = this.#account(account);
     return a.cash.minus(this.#reservedCash(account)).toFixed();
   }
+
+  /**
+   * What the venue would do with an order now (OrderEstimates): the price it would fill at
+   * (a limit order: its limit, as the venue reserves it; a market order: the rule set's price,
+   * strict the latest price of today's session moved by the slippage, ai-trader the labelled
+   * bar's open) and the fees of its fee table (none under ai-trader). Undefined when the venue
+   * has no price (it would refuse NO_PRICE) or the quantity is not a whole positive number.
+   */
+  estimate(intent: Parameters<OrderEstimates['estimate']>[0]): OrderEstimate | undefined {
+    const { side, symbol, quantity } = intent;
+    if (!Number.isSafeInteger(quantity) || quantity <= 0) return undefined;
+    let price = limitOf(intent);
+    if (!price) {
+      const quote = this.#quote(symbol, this.#now());
+      if (!quote) return undefined;
+      price = this.#execPrice(symbol, side, quote);
+    }
+    return { price, fees: orderFees(this.market, { side, quantity, notional: price.times(quantity) }, this.#fees) };
+  }
+
+  /**
+   * When orders trade (OrderEstimates): strict, the exchange calendar's continuous sessions;
+   * ai-trader, every instant (AI-Trader fills each session at its labelled bar, the lunch-break
+   * 11:30 and the post-close 15:00 labels included, so its recorded runs reproduce).
+   */
+  readonly hours: TradingHours = (market, at) => (this.rules === 'ai-trader' ? { open: true, nextOpen: at } : calendarHours(market, at));
 
   /**
    * The venue's time step (see the header): expire day orders from earlier exchange days,

@@ -3,7 +3,8 @@
  * mode. Nothing reaches a broker without its `risk.approved`.
  *
  * - `risk.check` -> reads the account (`deps.account`, the ledger's view at the session
- *   instant) and the latest quote, runs the table (src/domain/risk/checks.ts) through the
+ *   instant), the latest quote and the venue's estimate of the order's price and fees
+ *   (`deps.estimate`), runs the table (src/domain/risk/checks.ts) through the
  *   signature's gate (`active | halted | reducing`) and answers `risk.approved` or
  *   `risk.rejected` (reason, `CODE: detail`, and the checks that ran) to `replyTo`.
  *   IDEMPOTENT by client order id: a re-asked check (a session's `resume`) gets the recorded
@@ -30,7 +31,7 @@
  * approved. The actor itself never throws.
  */
 import { fromCallback, type AnyActorRef } from 'xstate';
-import type { FeeRates } from '../../domain/fees.js';
+import type { FeeRates, OrderEstimate } from '../../domain/fees.js';
 import type { InFlight } from '../../domain/in-flight.js';
 import { SYSTEM_IDS } from '../../domain/ids.js';
 import type { Market } from '../../domain/markets.js';
@@ -38,7 +39,7 @@ import type { AccountView, AnyMessage, Message } from '../../domain/messages.js'
 import { dec, type Dec } from '../../domain/money.js';
 import type { OrderResult } from '../../domain/orders.js';
 import { RiskBook, type RiskDecision } from '../../domain/risk/book.js';
-import { exchangeDay, gateOf, limitPercent, money, ratioPercent, runChecks, type RiskLimits, type TradingMode } from '../../domain/risk/checks.js';
+import { exchangeDay, gateOf, limitPercent, money, ratioPercent, runChecks, type RiskIntent, type RiskLimits, type TradingMode } from '../../domain/risk/checks.js';
 import { MARKET_RULES } from '../../domain/market-rules.js';
 import { haltsSignature, KILL_SWITCH_OFF, type KillSwitch, type KillSwitchState } from './kill-switch.js';
 
@@ -62,8 +63,15 @@ export interface RiskActorDeps {
   readonly quote: (symbol: string) => RiskQuote | undefined;
   /** The market data knows the symbol. */
   readonly knownSymbol: (symbol: string) => boolean;
-  /** `config.broker.fees`. */
+  /** `config.broker.fees`: the fee table when the venue gives no `estimate`. */
   readonly fees: FeeRates;
+  /**
+   * The venue's price and fees for an order now (src/actors/brokers/broker.ts
+   * `OrderEstimates`): orders are valued as the venue will fill and charge them, so risk
+   * never refuses what the venue would take (or the reverse) because of a different price or
+   * fee table. Absent, or undefined for an order: the latest quote (or limit) and `fees`.
+   */
+  readonly estimate?: (intent: RiskIntent) => OrderEstimate | undefined;
   /** Injected clock, epoch ms. */
   readonly now: () => number;
   readonly killSwitch: Pick<KillSwitch, 'state' | 'watch'>;
@@ -207,6 +215,7 @@ export function riskActor(deps: RiskActorDeps) {
         const reducing = book.reducing(m.signature, day);
         const q = deps.quote(m.intent.symbol);
         const price = parsePrice(q?.price);
+        const venueEstimate = deps.estimate?.(m.intent);
         const verdict = runChecks({
           mode: deps.mode,
           market: deps.market,
@@ -215,6 +224,7 @@ export function riskActor(deps: RiskActorDeps) {
           intent: m.intent,
           account,
           quote: q && price ? { price, atMs: q.atMs } : undefined,
+          venueEstimate,
           knownSymbol: deps.knownSymbol(m.intent.symbol),
           fees: deps.fees,
           limits,

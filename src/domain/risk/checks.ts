@@ -15,9 +15,12 @@
  * a rounded ratio); messages render ratios with one decimal, with more only when one decimal
  * would hide the breach (30.04% against a limit of 30% reads "30.04%", not "30.0%").
  *
- * PRICING: a limit order is valued at its limit price (the worst a buy pays, the least a sell
- * gets), a market order at the reference price; shares already held are marked at the
- * reference price (the order's price when there is none). Position ratio = (held x mark +
+ * PRICING: the venue's own estimate when it gives one (`venueEstimate`: its fill price and
+ * its fees, by its rules: AI-Trader's venue fills at the labelled bar's open with no fees), so
+ * risk and the venue cannot disagree about what an order costs. Without one (a broker that
+ * cannot estimate) a limit order is valued at its limit price (the worst a buy pays, the least
+ * a sell gets), a market order at the reference price, and fees by the configured table.
+ * Shares already held are marked at the reference price (the order's price when there is none). Position ratio = (held x mark +
  * quantity x order price) / (equity - fees): the equity the account has right after the fill.
  *
  * GATE (STYLE.md: deny, or forward through an `active | halted | reducing` gate): the caller
@@ -34,7 +37,7 @@
  * (market-rules.ts), not repeated here.
  */
 import { DateTime } from 'luxon';
-import { orderFees, type FeeBreakdown, type FeeRates } from '../fees.js';
+import { orderFees, type FeeBreakdown, type FeeRates, type OrderEstimate } from '../fees.js';
 import { MARKET_RULES } from '../market-rules.js';
 import { MARKETS, type Market } from '../markets.js';
 import type { AccountView, RiskCheckRecord } from '../messages.js';
@@ -97,6 +100,8 @@ export interface RiskInput {
   readonly account: AccountView;
   /** Latest quote of the symbol; undefined when none is known. */
   readonly quote?: { readonly price: Dec; readonly atMs: number } | undefined;
+  /** The venue's price and fees for this order now (see PRICING); absent: quote, limit and `fees`. */
+  readonly venueEstimate?: OrderEstimate | undefined;
   /** The market data knows the symbol (it has bars / a feed for it). */
   readonly knownSymbol: boolean;
   readonly fees: FeeRates;
@@ -489,10 +494,13 @@ export function riskContext(input: RiskInput): RiskContext {
   const held = account.positions[intent.symbol]?.quantity ?? 0;
   const limitPrice = decOrUndefined(intent.limitPrice);
   const ref = input.quote && input.quote.price.gt(0) ? input.quote.price : undefined;
-  const orderPrice = limitPrice ?? ref;
+  const venue = input.venueEstimate && input.venueEstimate.price.gt(0) ? input.venueEstimate : undefined;
+  const orderPrice = venue?.price ?? limitPrice ?? ref;
   const markPrice = ref ?? orderPrice;
   const notional = orderPrice && isPositiveInt(intent.quantity) ? orderPrice.times(intent.quantity) : undefined;
-  const estimatedFees = notional ? orderFees(input.market, { side: intent.side, quantity: intent.quantity, notional }, input.fees) : undefined;
+  const estimatedFees = !notional
+    ? undefined
+    : (venue?.fees ?? orderFees(input.market, { side: intent.side, quantity: intent.quantity, notional }, input.fees));
   const loss = startOfDayEquity.gt(0) ? startOfDayEquity.minus(equity).dividedBy(startOfDayEquity) : dec(0);
   return {
     ...input,

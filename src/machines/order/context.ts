@@ -7,6 +7,7 @@ import type { Message } from '../../domain/messages.js';
 import { orderSystemId } from '../../domain/ids.js';
 import type { OrderEventType } from '../../domain/order-status.js';
 import type { Fill, OrderIntent, OrderRequest, OrderResult, OrderStatus } from '../../domain/orders.js';
+import type { QueuedOrder } from '../../domain/queued-orders.js';
 import type { ReasonCode } from '../../domain/reasons.js';
 import { addFills, EMPTY_FILL_BOOK, type FillBook } from './fills.js';
 
@@ -21,6 +22,11 @@ export interface OrderMachineInput {
   /** Epoch ms of the next open, used when the order is queued outside hours. */
   readonly nextOpenMs: number;
   readonly outsideHours: 'reject' | 'queue_next_open';
+  /**
+   * How the order waits when it is queued for the next open (the engine builds it: a market
+   * order with its protective limit, and what the agent is told); absent: as it is.
+   */
+  readonly queue?: QueuedOrder | undefined;
   readonly submitTimeoutMs: number;
   readonly cancelTimeoutMs: number;
   /** How long a limit order may rest unfilled before it is cancelled (LIMIT_TIMEOUT). */

@@ -241,7 +241,9 @@ export function riskCheck(context: SessionContext): Message<'risk.check'> {
 export function enginePlaceOrder(context: SessionContext, tsEvent: number): Message<'engine.placeOrder'> {
   const { sessionId, signature, marketOpen, nextOpenMs } = context.input;
   const order = { ...required(context.pendingIntent, 'pendingIntent'), clientOrderId: required(context.clientOrderId, 'clientOrderId'), signature };
-  return { type: 'engine.placeOrder', sessionId, order, marketOpen, nextOpenMs, tsEvent };
+  // What the agent saw: an order queued for the next open is protected from a gap around it.
+  const decisionPrice = context.market?.quotes[order.symbol]?.price;
+  return { type: 'engine.placeOrder', sessionId, order, marketOpen, nextOpenMs, ...(decisionPrice ? { decisionPrice } : {}), tsEvent };
 }
 
 export function ledgerRecordSession(context: SessionContext): Message<'ledger.recordSession'> {

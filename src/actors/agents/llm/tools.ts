@@ -62,11 +62,11 @@ const ALL_DEFINITIONS: ChatCompletionTool[] = [
     ['symbol'],
   ),
   fn('get_positions', 'Your cash, positions (shares, sellable shares, average cost) and equity now.', {}, []),
-  fn('buy', 'Buy shares at market. Answered with the order result (filled, partially filled, or rejected with the reason).', {
+  fn('buy', 'Buy shares at market. Answered with the order result (filled, partially filled, queued for the next open with when and at what limit, or rejected with the reason).', {
     symbol: symbolProp,
     amount: { type: 'integer', minimum: 1, description: 'Number of shares' },
   }, ['symbol', 'amount']),
-  fn('sell', 'Sell shares at market. Answered with the order result (filled, partially filled, or rejected with the reason).', {
+  fn('sell', 'Sell shares at market. Answered with the order result (filled, partially filled, queued for the next open with when and at what limit, or rejected with the reason).', {
     symbol: symbolProp,
     amount: { type: 'integer', minimum: 1, description: 'Number of shares' },
   }, ['symbol', 'amount']),
@@ -161,5 +161,6 @@ export function orderResultText(result: OrderResult | undefined): string {
     fees: result.fees,
     reason: result.reason,
     message: result.message,
+    queued_until: result.queuedUntil,
   });
 }
