@@ -7,6 +7,7 @@ import { DateTime } from 'luxon';
 import type { Config, ModelConfig } from '../config/schema.js';
 import { aiTraderLabel } from '../domain/ai-trader-labels.js';
 import { MARKETS } from '../domain/markets.js';
+import { CASH_RULES } from '../domain/money.js';
 import { CASH_KEY } from '../domain/position-log.js';
 import type { EngineInput } from '../machines/engine.machine.js';
 import type { SignatureRun } from '../report/index.js';
@@ -160,6 +161,7 @@ export async function restoreLedger(
     stateDir: outDir,
     view,
     dateLabel: dateLabelFor(config),
+    cashRule: CASH_RULES[config.broker.rules],
     universe,
     ...(startDate ? { startDate } : {}),
   });

@@ -295,6 +295,24 @@ describe('ledger: position.jsonl', () => {
     for (const r of records) expect(Object.values(r.positions).every((v) => v >= 0)).toBe(true);
   });
 
+  it('books a fill at its value rounded to the cent (the venue\'s strict rule), or unrounded with AI-Trader\'s exact rule', async () => {
+    const aapl = { side: 'buy' as const, symbol: 'AAPL', quantity: 3, price: '256.515' }; // worth 769.545
+    const cent = new Ledger(options({ universe: ['AAPL'] }));
+    await cent.recordSession(await session(cent, '2025-10-09', [aapl]));
+    expect(cent.account(SIG).cash.toFixed()).toBe('99230.45');
+    expect(cent.summary(SIG).cash).toBe('99230.45');
+    expect((await logText()).split('\n')[1]).toContain('"CASH": 99230.45}');
+    await store.close();
+    await rm(root, { recursive: true, force: true });
+    root = await mkdtemp(join(tmpdir(), 'agent-trader-ledger-'));
+    stateDir = join(root, 'out');
+    store = await openStore(join(root, 'state'));
+    const exact = new Ledger(options({ universe: ['AAPL'], cashRule: 'exact' }));
+    await exact.recordSession(await session(exact, '2025-10-09', [aapl]));
+    expect(exact.account(SIG).cash.toFixed()).toBe('99230.455');
+    expect((await logText()).split('\n')[1]).toContain('"CASH": 99230.46}'); // printed to the cent, half-up
+  });
+
   it('gives an order whose fills another fill interrupted one record per run of its fills', async () => {
     const ledger = new Ledger(options());
     const t = at('2025-10-09', '09:35').toMillis();

@@ -46,7 +46,7 @@ import { join } from 'node:path';
 import { InputError } from '../../domain/errors.js';
 import { MARKETS, type Frequency, type Market } from '../../domain/markets.js';
 import type { AccountView, Message, SessionOutcome } from '../../domain/messages.js';
-import { type Dec, dec } from '../../domain/money.js';
+import { type CashRule, type Dec, dec, tradeValue } from '../../domain/money.js';
 import type { OrderResult, OrderSide } from '../../domain/orders.js';
 import type { PointInTimeView } from '../../domain/point-in-time.js';
 import {
@@ -107,6 +107,11 @@ export interface LedgerOptions {
    * `position.jsonl.replaced-<bytes>` and starts a new one.
    */
   readonly existingLog?: 'error' | 'move-aside';
+  /**
+   * How a fill's value becomes cash (money.ts): `cent` (default, the venue's strict rules)
+   * or `exact` (AI-Trader's rules). The venue books with the same rule, so both agree.
+   */
+  readonly cashRule?: CashRule;
 }
 
 export interface CurvePoint {
@@ -334,6 +339,10 @@ export class Ledger {
     if (notes.length) await this.#options.store.appendJournal(notes);
   }
 
+  get #cashRule(): CashRule {
+    return this.#options.cashRule ?? 'cent';
+  }
+
   get #fsync(): boolean {
     return this.#options.fsync ?? true;
   }
@@ -483,7 +492,7 @@ export class Ledger {
       const rolled = this.#roll(m.signature, state.account, when);
       let account: Account;
       try {
-        account = applyPortfolioFill(rolled.account, { side, symbol, quantity: m.fill.quantity, price: m.fill.price, fee, date: this.#day(when) });
+        account = applyPortfolioFill(rolled.account, { side, symbol, quantity: m.fill.quantity, price: m.fill.price, fee, date: this.#day(when), cashRule: this.#cashRule });
       } catch (err) {
         const refused: LedgerJournalEntry = { source: 'ledger', type: 'ledger.fillRefused', signature: m.signature, clientOrderId: m.clientOrderId, side, symbol, fill: m.fill, message: message(err) };
         await this.#commit({ ...state, account: rolled.account }, [...rolled.journal, refused]);
@@ -543,7 +552,7 @@ export class Ledger {
         const price = priceOf(symbol) ?? before.positions[symbol]?.costBasis.dividedBy(Math.max(1, ours));
         if (price === undefined) throw new Error(`cannot correct ${symbol}: no price to book ${theirs - ours} shares at`);
         differences.push(`${symbol}: ledger ${ours}, broker ${theirs}`);
-        account = applyPortfolioFill(account, { side: theirs > ours ? 'buy' : 'sell', symbol, quantity: Math.abs(theirs - ours), price, fee: '0', date: this.#day(at) });
+        account = applyPortfolioFill(account, { side: theirs > ours ? 'buy' : 'sell', symbol, quantity: Math.abs(theirs - ours), price, fee: '0', date: this.#day(at), cashRule: this.#cashRule });
       }
       const cash = dec(broker.cash);
       if (!account.cash.eq(cash) || differences.length > 0) {
@@ -651,7 +660,7 @@ export class Ledger {
       for (const a of actions) {
         let amount = 0;
         for (const f of a.fills) {
-          const notional = dec(f.price).times(f.quantity);
+          const notional = tradeValue(dec(f.price), f.quantity, this.#cashRule);
           cash = f.side === 'buy' ? cash.minus(notional).minus(dec(f.fee)) : cash.plus(notional).minus(dec(f.fee));
           positions[f.symbol] = (positions[f.symbol] ?? 0) + (f.side === 'buy' ? f.quantity : -f.quantity);
           amount += f.quantity;
