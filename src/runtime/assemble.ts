@@ -112,11 +112,13 @@ export function signatureRuns(config: Config, ledger: Ledger): SignatureRun[] {
   const tally = tallies.get(ledger);
   return config.models.filter((m) => m.enabled).map((m) => {
     const s = ledger.summary(m.signature);
+    const curve = ledger.equityCurve(m.signature);
     return {
       signature: m.signature,
       initialValue: String(m.initial_cash),
-      finalCash: s.cash,
-      curve: ledger.equityCurve(m.signature),
+      // As of the final value's instant (the last session), as position.jsonl's last record.
+      finalCash: curve.at(-1)?.cash ?? s.cash,
+      curve,
       orders: s.orders,
       fills: s.fills,
       rejected: s.rejections,
