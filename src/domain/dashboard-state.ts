@@ -24,8 +24,12 @@ export const DashboardAccountSchema = z.strictObject({
   signature: z.string().min(1),
   market: z.string().optional(),
   currency: z.string().optional(),
+  /** To the cent, half-up (money.ts `cashText`), as every other output prints cash. */
   cash: DecimalString,
+  /** Cash plus positions at the prices known at `markedAt`. */
   equity: DecimalString,
+  /** The instant `equity` is marked at (the state's `time`). */
+  markedAt: Iso.optional(),
   initialCash: DecimalString.optional(),
   halted: z.boolean().optional(),
   positions: z.array(DashboardPositionSchema),

@@ -4,12 +4,12 @@
  * immutable: every function returns a new account and never touches its input.
  *
  * Money is exact (`Dec`, see money.ts):
- * - cash moves by `quantity x price ± fee`. Shares are integers and prices are
- *   decimal strings, so `quantity x price` is exact at the price's own precision,
- *   and fees arrive already rounded to the cent by whoever charged them. Cash is
- *   therefore never rounded here: it is exactly what the fills say (to the cent
- *   for cent prices; US prices with 4 decimals give sub-cent cash, kept as is).
- *   Rounding to the cent happens only where cash is printed (position.jsonl).
+ * - cash moves by `tradeValue(price, quantity, rule) ± fee` (money.ts): under the
+ *   `cent` rule (default; the venue's strict rules) the fill's value is rounded to
+ *   the cent, half-up, as the broker books it, so cash always holds whole cents;
+ *   under `exact` (AI-Trader's rules) it is `quantity x price` unrounded. Fees arrive
+ *   already rounded to the cent by whoever charged them. The cost basis takes the
+ *   same value, so it is what the shares cost in cash.
  * - cost basis is the total paid for the shares held, buy fees included; the
  *   average cost is `costBasis / quantity`. A sell removes the average cost of the
  *   shares sold, `costBasis x sold / held` rounded half-up to COST_DECIMALS places
@@ -24,7 +24,7 @@
  * not to absorb. Cash may go negative (the ledger records what the broker did; the
  * broker and risk control are the ones that refuse an unaffordable order).
  */
-import { Dec, dec } from './money.js';
+import { type CashRule, Dec, dec, tradeValue } from './money.js';
 import type { OrderSide } from './orders.js';
 
 /** Decimal places kept for the cost removed from a position by a partial sell. */
@@ -73,6 +73,8 @@ export interface PortfolioFill {
   readonly fee?: Dec | string;
   /** Exchange-local trading date of the fill, `YYYY-MM-DD` (the lot's date for T+1). */
   readonly date: string;
+  /** How the fill's value becomes cash; default `cent`. */
+  readonly cashRule?: CashRule;
 }
 
 /** A fill the account cannot take (e.g. selling shares it does not hold). */
@@ -134,7 +136,7 @@ function consumeLots(lots: readonly Lot[], quantity: number): Lot[] {
 /** The account after one fill (see the module comment for the money rules). */
 export function applyFill(account: Account, fill: PortfolioFill): Account {
   const { price, fee } = checkFill(fill);
-  const notional = price.times(fill.quantity);
+  const notional = tradeValue(price, fill.quantity, fill.cashRule ?? 'cent');
   const held = account.positions[fill.symbol];
   const positions = { ...account.positions };
   if (fill.side === 'buy') {

@@ -3,13 +3,16 @@
  *
  * Shape (the issue's, plus `run`):
  *   {"run": {...}, "signatures": {"<sig>": {"initial_value", "final_value", "final_cash",
- *    "return", "max_drawdown", "sharpe", "orders", "fills", "rejected": {"<REASON>": n},
+ *    "marked_at", "return", "max_drawdown", "sharpe", "orders", "fills", "rejected": {"<REASON>": n},
  *    "fees", "sessions": {"recorded", "by_reason": {"<REASON>": n}}}}, "benchmark": {"symbol", "initial", "final", "return", "max_drawdown"} | null}
- * Money: decimal strings, exactly as computed (not rounded). Ratios: numbers rounded to
- * 6 decimals. Signatures in the order given; rejection and session reasons sorted by code.
+ * Money: decimal strings, exactly as computed (not rounded), except `final_cash`, which is
+ * cash as every output prints it (`cashText`: to the cent, half-up; under the strict rules cash
+ * is whole cents anyway). `final_value` and `final_cash` are both as of `marked_at`, the last
+ * curve point (the agent's last recorded session); absent with no session. Ratios: numbers
+ * rounded to 6 decimals. Signatures in the order given; rejection and session reasons sorted by code.
  */
 import { z } from 'zod';
-import { dec, type Dec } from '../domain/money.js';
+import { cashText, dec, type Dec } from '../domain/money.js';
 import { benchmarkMetrics, defaultPeriodsPerYear, ratio, runMetrics, sessionInstants } from './metrics.js';
 import {
   BacktestRunInfoSchema,
@@ -67,10 +70,12 @@ export function buildReport(
     seen.add(run.signature);
     const m = runMetrics(run, periodsPerYear);
     const rejected = byCode(run.rejected);
+    const last = run.curve.at(-1);
     entries.push([run.signature, {
       initial_value: moneyString(m.initial),
       final_value: moneyString(m.final),
-      final_cash: moneyString(dec(run.finalCash)),
+      final_cash: cashText(dec(run.finalCash)),
+      ...(last ? { marked_at: last.at } : {}),
       return: ratio(m.totalReturn),
       max_drawdown: ratio(m.maxDrawdown),
       sharpe: m.sharpe === null ? null : ratio(m.sharpe),

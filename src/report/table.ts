@@ -26,7 +26,8 @@ function align(rows: readonly (readonly string[])[]): string[] {
 /**
  * The summary as text: a heading line with the run, then a table with one row per
  * signature (initial, final value, return %, max drawdown %, Sharpe, orders, fills,
- * fees, rejections by reason, sessions recorded, HOLDs by reason) and a last row for the benchmark when there is one.
+ * fees, rejections by reason, sessions recorded, HOLDs by reason) and a last row for the benchmark when there is one,
+ * then the instant the final values are marked at (report.json `marked_at`).
  */
 export function formatReportTable(report: Report): string {
   const r = report.run;
@@ -56,6 +57,9 @@ export function formatReportTable(report: Report): string {
   const withSessions = Object.values(report.signatures).some((s) => s.sessions);
   const lines = [heading, ...align(withSessions ? rows : rows.map((row) => row.filter((_, c) => !SESSION_COLUMNS.has(c))))];
   if (Object.keys(report.signatures).length === 0) lines.push('(no signatures)');
+  const marks = [...new Set(Object.values(report.signatures).flatMap((s) => (s.marked_at ? [s.marked_at] : [])))];
+  if (marks.length === 1) lines.push(`final: marked at the last session, ${marks[0]}`);
+  else if (marks.length > 1) lines.push(`final: marked at each agent's last session (${Object.entries(report.signatures).map(([sig, s]) => `${printable(sig)} ${s.marked_at ?? '-'}`).join(', ')})`);
   lines.push(`sharpe: annualised over ${r.periods_per_year} periods/year, risk-free 0; n/a = fewer than 2 returns or a flat curve`);
   return `${lines.join('\n')}\n`;
 }

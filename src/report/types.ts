@@ -74,6 +74,7 @@ export const SignatureRunSchema = z.object({
   signature: z.string().min(1, 'expected a non-empty signature').refine((s) => s !== '__proto__', 'expected a signature other than "__proto__"'),
   /** Account value before the first session. Must be > 0 (returns are relative to it). */
   initialValue: MoneyStringSchema.refine((s) => !s.startsWith('-') && /[1-9]/.test(s), 'expected an initial value > 0'),
+  /** Cash as of the last curve point (the same instant as the final value). */
   finalCash: MoneyStringSchema,
   /** One point per session, in time order; the last is the final value. */
   curve: z.array(EquityPointSchema).superRefine((c, ctx) => inTimeOrder(c, ctx, 'curve points')),
@@ -126,7 +127,13 @@ const RatioSchema = z.number().finite();
 export const SignatureReportSchema = z.object({
   initial_value: MoneyStringSchema,
   final_value: MoneyStringSchema,
+  /** Cash to the cent, half-up (`cashText`), as position.jsonl, /api/state and the daily report print it. */
   final_cash: MoneyStringSchema,
+  /**
+   * The instant `final_value` and `final_cash` are marked at: the agent's last recorded
+   * session. Absent without a session, and in reports written before it existed.
+   */
+  marked_at: IsoInstantSchema.optional(),
   /** final_value / initial_value - 1. */
   return: RatioSchema,
   /** Largest peak-to-trough fall of the value, as a positive fraction of the peak (0 if none). */

@@ -7,6 +7,7 @@ import { DateTime } from 'luxon';
 import type { Config, ModelConfig } from '../config/schema.js';
 import { aiTraderLabel } from '../domain/ai-trader-labels.js';
 import { MARKETS } from '../domain/markets.js';
+import { CASH_RULES } from '../domain/money.js';
 import { CASH_KEY } from '../domain/position-log.js';
 import type { EngineInput } from '../machines/engine.machine.js';
 import type { SignatureRun } from '../report/index.js';
@@ -114,11 +115,13 @@ export function signatureRuns(config: Config, ledger: Ledger): SignatureRun[] {
   const tally = tallies.get(ledger);
   return config.models.filter((m) => m.enabled).map((m) => {
     const s = ledger.summary(m.signature);
+    const curve = ledger.equityCurve(m.signature);
     return {
       signature: m.signature,
       initialValue: String(m.initial_cash),
-      finalCash: s.cash,
-      curve: ledger.equityCurve(m.signature),
+      // As of the final value's instant (the last session), as position.jsonl's last record.
+      finalCash: curve.at(-1)?.cash ?? s.cash,
+      curve,
       orders: s.orders,
       fills: s.fills,
       rejected: s.rejections,
@@ -176,6 +179,7 @@ export async function restoreLedger(
     stateDir: outDir,
     view,
     dateLabel: dateLabelFor(config),
+    cashRule: CASH_RULES[config.broker.rules],
     universe,
     ...(startDate ? { startDate } : {}),
   });

@@ -10,6 +10,7 @@ import { isOpenAt } from '../domain/calendar/index.js';
 import type { FeedEvent } from '../domain/feed.js';
 import { MARKET_RULES } from '../domain/market-rules.js';
 import { MARKETS } from '../domain/markets.js';
+import { cashText } from '../domain/money.js';
 import type { HeartbeatState } from '../domain/monitor/heartbeats.js';
 import type { PriceSource } from '../domain/price-store.js';
 import type { DashboardOrder, DashboardState } from '../domain/dashboard-state.js';
@@ -109,8 +110,9 @@ export async function dashboardState(d: StateInput): Promise<DashboardState> {
         signature: m.signature,
         market,
         currency: MARKET_RULES[market].currency,
-        cash: ledger.account(m.signature).cash.toFixed(),
+        cash: cashText(ledger.account(m.signature).cash),
         equity: mark.equity,
+        markedAt: at.toISO()!,
         initialCash: String(m.initial_cash),
         halted: d.halted(m.signature),
         positions: Object.entries(mark.positions)

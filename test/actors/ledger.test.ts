@@ -265,15 +265,69 @@ describe('ledger: position.jsonl', () => {
 
   it('logs fills of an order from an earlier session (queued to the next open) at the next recorded session', async () => {
     const ledger = new Ledger(options());
-    const queued = await session(ledger, '2025-10-09', [{ side: 'buy', symbol: '600519.SH', quantity: 100, price: '1450', status: 'queued', filled: 0 }]);
+    const queued = await session(ledger, '2025-10-09', [{ side: 'buy', symbol: '600519.SH', quantity: 50, price: '1450', status: 'queued', filled: 0 }]);
     await ledger.recordSession(queued);
     const cid = queued.results[0]!.clientOrderId;
-    await ledger.applyFill(fill(SIG, cid, { side: 'buy', symbol: '600519.SH', quantity: 100, price: '1450' }, 100, at('2025-10-10', '09:30').toMillis()));
+    await ledger.applyFill(fill(SIG, cid, { side: 'buy', symbol: '600519.SH', quantity: 50, price: '1450' }, 50, at('2025-10-10', '09:30').toMillis()));
     const next = await session(ledger, '2025-10-10', [{ side: 'buy', symbol: '600028.SH', quantity: 200, price: '5.34' }]);
     expect(await ledger.recordSession(next)).toMatchObject({ ids: [2, 3] });
     const records = (await readPositionLines(logFile())).records as { this_action?: { symbol: string }; positions: Record<string, number> }[];
-    expect(records.map((r) => r.this_action?.symbol)).toEqual([undefined, '', '600028.SH', '600519.SH']);
-    expect(records[3]!.positions).toEqual({ '600519.SH': 100, '600028.SH': 200, CASH: 100000 - 1068 - 145000 });
+    // The queued buy filled at the 09:30 open, before the session's buy: it comes first.
+    expect(records.map((r) => r.this_action?.symbol)).toEqual([undefined, '', '600519.SH', '600028.SH']);
+    expect(records[2]!.positions).toEqual({ '600519.SH': 50, '600028.SH': 0, CASH: 100000 - 72500 });
+    expect(records[3]!.positions).toEqual({ '600519.SH': 50, '600028.SH': 200, CASH: 100000 - 72500 - 1068 });
+  });
+
+  it('writes the records in the order the venue filled them: a stop-loss sell before the session\'s buy never shows negative cash', async () => {
+    // The account holds 300 601318.SH and 1000 cash; a stop-loss sells them at the 10:30 close,
+    // then the 10:35 session buys with the proceeds (the replayed cn-60min run of issue 15).
+    const ledger = new Ledger(options({ signatures: [{ signature: SIG, initialCash: '17500' }], universe: ['601318.SH', '600036.SH'], frequency: 'hourly', startDate: undefined }));
+    await ledger.recordSession(await session(ledger, '2025-10-21', [{ side: 'buy', symbol: '601318.SH', quantity: 300, price: '55' }], SIG, '10:35'));
+    const stop = { side: 'sell' as const, symbol: '601318.SH', quantity: 300, price: '54' };
+    await ledger.applyFill(fill(SIG, 'alpha.stop.1', stop, 300, at('2025-10-22', '10:30').toMillis()));
+    const next = await session(ledger, '2025-10-22', [{ side: 'buy', symbol: '600036.SH', quantity: 400, price: '42' }], SIG, '10:35');
+    await ledger.recordSession(next);
+    const records = (await readPositionLines(logFile())).records as { this_action?: { action: string; symbol: string }; positions: Record<string, number> }[];
+    expect(records.slice(2).map((r) => [r.this_action?.action, r.this_action?.symbol, r.positions['CASH']])).toEqual([
+      ['sell', '601318.SH', 1000 + 16200],
+      ['buy', '600036.SH', 1000 + 16200 - 16800],
+    ]);
+    for (const r of records) expect(Object.values(r.positions).every((v) => v >= 0)).toBe(true);
+  });
+
+  it('books a fill at its value rounded to the cent (the venue\'s strict rule), or unrounded with AI-Trader\'s exact rule', async () => {
+    const aapl = { side: 'buy' as const, symbol: 'AAPL', quantity: 3, price: '256.515' }; // worth 769.545
+    const cent = new Ledger(options({ universe: ['AAPL'] }));
+    await cent.recordSession(await session(cent, '2025-10-09', [aapl]));
+    expect(cent.account(SIG).cash.toFixed()).toBe('99230.45');
+    expect(cent.summary(SIG).cash).toBe('99230.45');
+    expect((await logText()).split('\n')[1]).toContain('"CASH": 99230.45}');
+    await store.close();
+    await rm(root, { recursive: true, force: true });
+    root = await mkdtemp(join(tmpdir(), 'agent-trader-ledger-'));
+    stateDir = join(root, 'out');
+    store = await openStore(join(root, 'state'));
+    const exact = new Ledger(options({ universe: ['AAPL'], cashRule: 'exact' }));
+    await exact.recordSession(await session(exact, '2025-10-09', [aapl]));
+    expect(exact.account(SIG).cash.toFixed()).toBe('99230.455');
+    expect((await logText()).split('\n')[1]).toContain('"CASH": 99230.46}'); // printed to the cent, half-up
+  });
+
+  it('gives an order whose fills another fill interrupted one record per run of its fills', async () => {
+    const ledger = new Ledger(options());
+    const t = at('2025-10-09', '09:35').toMillis();
+    const buy = { side: 'buy' as const, symbol: '600028.SH', quantity: 300, price: '5.29' };
+    const other = { side: 'buy' as const, symbol: '600519.SH', quantity: 100, price: '450' };
+    await ledger.applyFill(fill(SIG, 'a.1', buy, 100, t, 'a.1#1'));
+    await ledger.applyFill(fill(SIG, 'b.1', other, 100, t + 1));
+    await ledger.applyFill(fill(SIG, 'a.1', buy, 200, t + 2, 'a.1#2'));
+    await ledger.recordSession(await session(ledger, '2025-10-09', []));
+    const records = (await readPositionLines(logFile())).records as { this_action?: { symbol: string; amount: number }; positions: Record<string, number> }[];
+    expect(records.slice(1).map((r) => [r.this_action?.symbol, r.this_action?.amount, r.positions['CASH']])).toEqual([
+      ['600028.SH', 100, 100000 - 529],
+      ['600519.SH', 100, 100000 - 529 - 45000],
+      ['600028.SH', 200, 100000 - 529 - 45000 - 1058],
+    ]);
   });
 
   it('reports an outcome that disagrees with the fills the ledger received', async () => {

@@ -492,6 +492,19 @@ describe('strict rules, US hourly bars', () => {
     expect(fillOf(await v.submit({ symbol: 'AAPL', quantity: 100, side: 'sell' }))?.fee).not.toBe('0');
   });
 
+  it('books each fill at its value rounded to the cent, half-up; a buy the cash misses by a cent is INSUFFICIENT_CASH', async () => {
+    // AAPL opens 256.515 at 10:00: 3 shares are worth 769.545, booked as 769.55 (the ledger books the same).
+    const v = venue(ny('2025-10-01T10:05'), { store: usHourly, market: 'us', accounts: { s: { cash: '10000' } } });
+    expect(fillOf(await v.submit({ symbol: 'AAPL', quantity: 3 }))).toMatchObject({ price: '256.515', quantity: 3 });
+    expect(await v.cash()).toBe('9230.45');
+    const short = venue(ny('2025-10-01T10:05'), { store: usHourly, market: 'us', accounts: { s: { cash: '769.54' } } });
+    expect(rejection(await short.submit({ symbol: 'AAPL', quantity: 3 }))).toEqual({
+      reason: 'INSUFFICIENT_CASH',
+      message: 'INSUFFICIENT_CASH: buying 3 shares of AAPL needs 769.55 USD but 769.54 USD is available',
+    });
+    expect(await short.cash()).toBe('769.54');
+  });
+
   it('09:45 has no price of today (the files start at 10:00): NO_PRICE, not yesterday\'s close', async () => {
     const v = venue(ny('2025-10-02T09:45'), { store: usHourly, market: 'us', accounts: { s: { cash: '10000' } } });
     expect(rejection(await v.submit({ symbol: 'AAPL', quantity: 1 }))?.reason).toBe('NO_PRICE');
@@ -580,6 +593,12 @@ describe('ai-trader rules', () => {
     const v = venue(ny('2025-10-02T10:00'), { store: usHourly, rules: 'ai-trader', market: 'us', accounts: { s: { cash: '10000' } } });
     expect(fillOf(await v.submit({ symbol: 'NVDA', quantity: 10 }))).toMatchObject({ price: '189.28', quantity: 10 });
     expect(await v.cash()).toBe('8107.2');
+  });
+
+  it('books cash unrounded, as AI-Trader did: 3 AAPL at 256.515 cost 769.545, which 769.545 covers', async () => {
+    const v = venue(ny('2025-10-01T10:00'), { store: usHourly, rules: 'ai-trader', market: 'us', accounts: { s: { cash: '769.545' } } });
+    expect(fillOf(await v.submit({ symbol: 'AAPL', quantity: 3 }))).toMatchObject({ price: '256.515', quantity: 3 });
+    expect(await v.cash()).toBe('0');
   });
 
   it('ignores slippage, volume share and fees even when configured', async () => {

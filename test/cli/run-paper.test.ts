@@ -98,7 +98,9 @@ describe('run: paper on the built-in replay', () => {
     await new Promise<void>((r) => hook.close(() => r()));
     // The daily report reached the webhook before the process exited.
     const daily = received.find((r) => r.body['code'] === 'DAILY_REPORT');
-    expect(daily?.body).toMatchObject({ level: 'info', message: expect.stringMatching(/^Daily report us 2025-11-07\n- ew: equity /) });
+    expect(daily?.body).toMatchObject({ level: 'info', message: expect.stringMatching(/^Daily report us 2025-11-07 \(equity marked at 2025-11-07 \d\d:\d\d EST\)\n- ew: equity /) });
+    // Sent once.
+    expect(received.filter((r) => r.body['code'] === 'DAILY_REPORT')).toHaveLength(1);
     expect(daily?.headers['content-type']).toMatch(/^application\/json/);
     const out = p.out();
     expect(out).toMatch(/^paper run \(paper, us hourly\): built-in replay of 2025-11-07 \(6 symbols\) at 2500x/m);

@@ -71,10 +71,15 @@ describe('portfolio: buys and sells', () => {
     expect(() => applyFill(a, { side: 'buy', symbol: 'AAPL', quantity: 1, price: '100', fee: '-1', date: '2025-10-02' })).toThrow(/negative fee/);
   });
 
-  it('keeps sub-cent cash exact for 4-decimal prices (no rounding until printed)', () => {
+  it('books a fill of a 4-decimal price at its value rounded to the cent, half-up (the cent rule); AI-Trader\'s exact rule keeps it unrounded', () => {
     let a = openAccount('10000');
-    a = applyFill(a, { side: 'buy', symbol: 'AAPL', quantity: 3, price: '271.0884', date: '2025-10-30' });
-    expect(a.cash.toFixed()).toBe('9186.7348');
+    a = applyFill(a, { side: 'buy', symbol: 'AAPL', quantity: 3, price: '271.0884', date: '2025-10-30' }); // 813.2652
+    expect([a.cash.toFixed(), a.positions['AAPL']!.costBasis.toFixed()]).toEqual(['9186.73', '813.27']);
+    a = applyFill(a, { side: 'sell', symbol: 'AAPL', quantity: 1, price: '271.0950', date: '2025-10-30' }); // 271.095 -> 271.10
+    expect(a.cash.toFixed()).toBe('9457.83');
+    let x = openAccount('10000');
+    x = applyFill(x, { side: 'buy', symbol: 'AAPL', quantity: 3, price: '271.0884', date: '2025-10-30', cashRule: 'exact' });
+    expect(x.cash.toFixed()).toBe('9186.7348');
   });
 });
 
@@ -173,7 +178,8 @@ describe('portfolio: exact over long sequences', () => {
     expect(identity(a).toFixed()).toBe('1000000');
   });
 
-  it('property: cash + cost basis - realised = initial cash; lots sum to quantities; cash matches cents', () => {
+  for (const rule of ['cent', 'exact'] as const)
+  it(`property (${rule} rule): cash + cost basis - realised = initial cash; lots sum to quantities; cash is the sum of the fills`, () => {
     const step = fc.record({
       sell: fc.boolean(),
       symbol: fc.constantFrom('A', 'B', 'C'),
@@ -195,11 +201,14 @@ describe('portfolio: exact over long sequences', () => {
           const quantity = sell ? Math.min(s.qty, have) : s.qty;
           const price = dec(s.priceTicks).dividedBy(10000).toFixed();
           const fee = dec(s.fee).dividedBy(100).toFixed();
-          a = applyFill(a, { side: sell ? 'sell' : 'buy', symbol: s.symbol, quantity, price, fee, date });
-          cashTicks += (sell ? 1n : -1n) * BigInt(s.priceTicks) * BigInt(quantity) - BigInt(s.fee) * 100n;
+          a = applyFill(a, { side: sell ? 'sell' : 'buy', symbol: s.symbol, quantity, price, fee, date, cashRule: rule });
+          const valueTicks = BigInt(s.priceTicks) * BigInt(quantity);
+          const booked = rule === 'cent' ? ((valueTicks + 50n) / 100n) * 100n : valueTicks; // half-up to the cent (positive values)
+          cashTicks += (sell ? 1n : -1n) * booked - BigInt(s.fee) * 100n;
         }
         expect(identity(a).toFixed()).toBe('50000');
         expect(a.cash.equals(dec(cashTicks.toString()).dividedBy(10000))).toBe(true);
+        if (rule === 'cent') expect(a.cash.decimalPlaces()).toBeLessThanOrEqual(2);
         for (const p of Object.values(a.positions)) {
           expect(p.quantity).toBeGreaterThan(0);
           expect(p.lots.reduce((n, l) => n + l.quantity, 0)).toBe(p.quantity);

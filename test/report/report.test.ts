@@ -76,6 +76,7 @@ describe('buildReport', () => {
         'initial_value',
         'final_value',
         'final_cash',
+        'marked_at',
         'return',
         'max_drawdown',
         'sharpe',
@@ -97,6 +98,7 @@ describe('buildReport', () => {
       initial_value: '100000.00',
       final_value: '130000.00',
       final_cash: '20000.50',
+      marked_at: '2025-10-14T09:35:00+08:00',
       return: 0.3,
       max_drawdown: 0.25,
       sharpe: expect.any(Number),
@@ -117,6 +119,15 @@ describe('buildReport', () => {
       sessions: 4,
       periods_per_year: 242,
     });
+  });
+
+  it('prints final_cash to the cent, half-up, as every other output does; the table says when the final values are marked', () => {
+    const subCent = { ...RUN_A, finalCash: '1872.8762', curve: pts(['120000', '90000', '110000', '130000'], ['50000', '40000', '30000', '1872.8762']) };
+    const report = buildReport([subCent], INFO);
+    expect(report.signatures['alpha']!.final_cash).toBe('1872.88');
+    expect(formatReportTable(report)).toContain('\nfinal: marked at the last session, 2025-10-14T09:35:00+08:00\n');
+    const apart = buildReport([RUN_A, { ...RUN_B, curve: RUN_B.curve.slice(0, 2) }], INFO);
+    expect(formatReportTable(apart)).toContain("final: marked at each agent's last session (alpha 2025-10-14T09:35:00+08:00, <x> 2025-10-10T09:35:00+08:00)");
   });
 
   it('computes Sharpe with the given or default periods per year', () => {

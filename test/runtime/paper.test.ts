@@ -9,7 +9,10 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DateTime } from 'luxon';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dec } from '../../src/domain/money.js';
+import { formatReportTable } from '../../src/report/table.js';
 import { loadPriceStore } from '../../src/actors/market-data/alpha-vantage-file.js';
 import { KillSwitch } from '../../src/actors/risk/kill-switch.js';
 import { startPaper, type PaperRun } from '../../src/runtime/paper.js';
@@ -167,15 +170,45 @@ describe('paper trading on a replayed day', () => {
     ]);
     const file = JSON.parse(await readFile(join(out, 'reports', `us-${DAY}.json`), 'utf8')) as { lines: { signature: string; equity: string }[] };
     expect(file.lines.map((l) => l.signature)).toEqual(['ew', 'mom']);
-    expect(await readFile(join(out, 'reports', `us-${DAY}.txt`), 'utf8')).toMatch(/^Daily report us 2025-11-07\n- ew: equity \d+\.\d\d USD/);
-    const alert = whole.events.find((e) => e.type === 'alert' && e.payload['code'] === 'DAILY_REPORT');
-    expect(alert?.payload['level']).toBe('info');
-    // A second report of the same day counts nothing twice.
+    expect(await readFile(join(out, 'reports', `us-${DAY}.txt`), 'utf8')).toMatch(/^Daily report us 2025-11-07 \(equity marked at 2025-11-07 \d\d:\d\d EST\)\n- ew: equity \d+\.\d\d USD/);
+    expect(report.markedAt).toMatch(/^2025-11-07T\d\d:\d\d:\d\d\.\d{3}-05:00$/);
+    await whole.run.runtime.flush();
+    const alerts = () => whole.events.filter((e) => e.type === 'alert' && e.payload['code'] === 'DAILY_REPORT');
+    expect(alerts().map((a) => a.payload['level'])).toEqual(['info']);
+    // One report per market day: asked again (the end of the replayed day, then the schedule),
+    // it is the same report, its file is not overwritten and nothing is sent again.
+    const files = await readFile(join(out, 'reports', `us-${DAY}.json`), 'utf8');
     const again = await whole.run.monitor.report(DAY);
-    expect(again.lines.map((l) => [l.orders, l.fills, l.fees])).toEqual([
-      [0, 0, '0.00'],
-      [0, 0, '0.00'],
-    ]);
+    expect(again).toEqual(report);
+    expect(again.lines.every((l) => l.orders > 0 && l.fills > 0)).toBe(true);
+    expect(await readFile(join(out, 'reports', `us-${DAY}.json`), 'utf8')).toBe(files);
+    await whole.run.runtime.flush();
+    expect(alerts()).toHaveLength(1);
+  });
+
+  it('money agrees everywhere: report.json, the table, /api/state, position.jsonl and the daily report show one cash; each valuation names its instant', async () => {
+    const { report } = await whole.run.writeReport(DateTime.fromISO('2030-01-01T00:00:00Z'));
+    const daily = await whole.run.monitor.report(DAY);
+    const state = await whole.run.state();
+    const table = formatReportTable(report);
+    let subCent = 0;
+    for (const sig of ['ew', 'mom']) {
+      const lines = (await readFile(join(out, sig, 'position.jsonl'), 'utf8')).trim().split('\n');
+      const logged = (JSON.parse(lines.at(-1)!) as { positions: Record<string, number> }).positions['CASH']!.toFixed(2);
+      const cash = report.signatures[sig]!.final_cash;
+      expect(cash).toMatch(/^\d+\.\d\d$/);
+      expect([logged, state.accounts.find((a) => a.signature === sig)!.cash, daily.lines.find((l) => l.signature === sig)!.cash], sig).toEqual([cash, cash, cash]);
+      // The ledger's own cash is whole cents (each fill booked to the cent), though the fills were at 4-decimal prices.
+      expect(whole.run.ledger.account(sig).cash.toFixed()).toBe(dec(cash).toFixed());
+      // The table prints report.json's final value, and says when it is marked.
+      expect(table).toMatch(new RegExp(`\\n${sig} +[\\d.]+ +${dec(report.signatures[sig]!.final_value).toFixed(2)} `));
+      expect(report.signatures[sig]!.marked_at).toBe(`${DAY}T15:05:00-05:00`);
+      subCent += whole.events.filter((e) => e.type === 'fill' && e.signature === sig && /\.\d{3,}$/.test(String((e.payload['fill'] as { price: string }).price))).length;
+    }
+    expect(subCent).toBeGreaterThan(0); // the prices had sub-cent digits: the rounding was exercised
+    expect(table).toContain(`final: marked at the last session, ${DAY}T15:05:00-05:00`);
+    expect(state.accounts.map((a) => a.markedAt)).toEqual([state.time, state.time]);
+    expect(daily.markedAt).toBeDefined();
   });
 
   it('position sync: the broker wins, the ledger is corrected, journalled and alerted', async () => {
@@ -218,8 +251,19 @@ describe('paper trading on a replayed day', () => {
       for (const sig of ['ew', 'mom']) {
         expect(await readFile(join(dir, sig, 'position.jsonl'), 'utf8')).toBe(await readFile(join(out, sig, 'position.jsonl'), 'utf8'));
       }
+      const daily = await second.run.monitor.report(DAY);
+      const files = await readFile(join(dir, 'reports', `us-${DAY}.json`), 'utf8');
       await second.run.stop();
       await second.source.close();
+
+      // Started again after the day's report: the day keeps its one report, sent once.
+      const third = await rig(dir);
+      expect(await third.run.monitor.report(DAY)).toEqual(daily);
+      expect(await readFile(join(dir, 'reports', `us-${DAY}.json`), 'utf8')).toBe(files);
+      await third.run.runtime.flush();
+      expect(third.events.filter((e) => e.type === 'alert' && e.payload['code'] === 'DAILY_REPORT')).toEqual([]);
+      await third.run.stop();
+      await third.source.close();
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

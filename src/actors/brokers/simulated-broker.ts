@@ -34,9 +34,11 @@
  *
  * Reservations: an accepted buy holds its estimated cost (at the limit price, or at the fill
  * price estimated now, plus fees), an accepted sell holds its shares, until it fills, is
- * cancelled or expires; new orders see only what is not held (`available`). A later fill that
- * costs more than estimated (a market price that rose) is cut to what the account can pay, in
- * whole lots. So the venue's cash, available cash and positions never go negative.
+ * cancelled or expires; new orders see only what is not held (`available`): a buy whose whole
+ * cost (fees included) the available cash does not cover is rejected INSUFFICIENT_CASH, never
+ * filled in part. A later fill that costs more than estimated (a resting order whose market
+ * price rose) is cut to the whole lots the account can then pay, the rest resting. So the
+ * venue's cash, available cash and positions never go negative.
  *
  * Partial fills (strict only). LIQUIDITY PROXY: one fill may take at most
  * floor(maxVolumeShare x volume) shares of the LAST COMPLETED bar (`lastBarAsOf(now)`; for
@@ -54,6 +56,12 @@
  *
  * Fees are computed on the order's cumulative notional; each fill carries the increment, so a
  * minimum commission is charged once per order, not once per partial fill.
+ *
+ * Cash (money.ts `CASH_RULES`): under `strict` a fill moves cash by its value rounded to the
+ * cent, half-up (quantity x price, as a contract note books it) plus its fees, so the books
+ * hold whole cents; under `ai-trader` by the unrounded value, as AI-Trader did. The ledger
+ * books with the same rule, so the venue's cash and the ledger's agree to the last digit.
+
  *
  * EMISSION: updates are emitted SYNCHRONOUSLY on `updates$` inside `submit`, `cancel` and
  * `fillPending`, before the returned promise settles, in causal order (accepted, then fills;
@@ -93,7 +101,7 @@ import {
   type RuleViolation,
 } from '../../domain/market-rules.js';
 import { MARKETS, type Market } from '../../domain/markets.js';
-import { Dec, dec } from '../../domain/money.js';
+import { CASH_RULES, type CashRule, Dec, dec, tradeValue } from '../../domain/money.js';
 import type { Fill, OrderRequest, OrderSide } from '../../domain/orders.js';
 import type { PriceSource } from '../../domain/price-store.js';
 import type { ReasonCode } from '../../domain/reasons.js';
@@ -239,6 +247,8 @@ export interface AdmissionContext {
   /** Cash not held by open buys. */
   available(): Dec;
   execPrice(q: Quote): Dec;
+  /** What `quantity` at `price` moves cash by, before fees (the rule set's cash rule, money.ts). */
+  value(price: Dec, quantity: number): Dec;
   feeTotal(quantity: number, notional: Dec): Dec;
 }
 
@@ -248,7 +258,7 @@ export type AdmissionCheck = (c: AdmissionContext) => RuleViolation | undefined;
 function buyCost(c: AdmissionContext): Dec {
   const quote = c.quote();
   const price = c.limit ?? (quote ? c.execPrice(quote) : ZERO);
-  const notional = price.times(c.order.quantity);
+  const notional = c.value(price, c.order.quantity);
   return notional.plus(c.feeTotal(c.order.quantity, notional));
 }
 
@@ -321,7 +331,7 @@ const funds: AdmissionCheck = (c) => {
   if (side === 'buy') return checkCash(c.market, { symbol, side, quantity, required: buyCost(c), available: c.available() });
   const quote = c.quote();
   const price = c.limit ?? (quote ? c.execPrice(quote) : ZERO);
-  const notional = price.times(quantity);
+  const notional = c.value(price, quantity);
   const fee = c.feeTotal(quantity, notional);
   return fee.gt(notional) ? checkCash(c.market, { symbol, side, quantity, required: fee.minus(notional), available: c.available() }) : undefined;
 };
@@ -363,6 +373,7 @@ export class SimulatedBroker implements Broker, OrderEstimates {
   readonly #volumeShare: Dec;
   readonly #labelledBar: LabelledBarFn;
   readonly #marketRemainder: 'rest' | 'cancel';
+  readonly #cashRule: CashRule;
   readonly #zone: string;
   readonly #accounts = new Map<string, Account>();
   readonly #orders = new Map<string, VenueOrder>();
@@ -389,6 +400,7 @@ export class SimulatedBroker implements Broker, OrderEstimates {
     this.#volumeShare = dec(share);
     this.#labelledBar = opts.labelledBar ?? labelledBarAt;
     this.#marketRemainder = opts.marketRemainder ?? 'rest';
+    this.#cashRule = CASH_RULES[this.rules];
     this.#zone = MARKETS[this.market].zone;
     if (opts.state) this.#restore(opts.state);
     for (const [signature, { cash }] of Object.entries(opts.accounts)) {
@@ -603,6 +615,7 @@ export class SimulatedBroker implements Broker, OrderEstimates {
       holding: () => (holding ??= this.#holding(order.signature, account, order.symbol, today)),
       available: () => account.cash.minus(this.#reservedCash(order.signature)),
       execPrice: (q) => this.#execPrice(order.symbol, order.side, q),
+      value: (price, quantity) => tradeValue(price, quantity, this.#cashRule),
       feeTotal: (quantity, notional) => this.#feeTotal(order.side, quantity, notional),
     };
     for (const check of ADMISSION_CHECKS[this.rules]) {
@@ -642,7 +655,7 @@ export class SimulatedBroker implements Broker, OrderEstimates {
     const otherReserved = this.#reservedCash(signature).minus(o.reservedCash);
     const room = account.cash.minus(otherReserved);
     const costOf = (q: number): { cash: Dec; fee: Dec; notional: Dec } => {
-      const notional = price.times(q);
+      const notional = tradeValue(price, q, this.#cashRule);
       const fee = this.#feeTotal(side, o.filled + q, o.notional.plus(notional)).minus(o.fees);
       return { notional, fee, cash: side === 'buy' ? notional.plus(fee) : fee.minus(notional) };
     };

@@ -6,11 +6,14 @@
  * - `<stateDir>/<signature>/position.jsonl`: AI-Trader's audit log (format in
  *   position-log-writer.ts). Record 0 (the starting positions) is written with the
  *   signature's first recorded session, which creates the file; then each recorded
- *   session writes one record per filled order, in the order of the outcome's
- *   results, with the positions and CASH after that action (fills of orders from
- *   earlier sessions that arrived since, e.g. an order queued to the next open,
- *   follow as their own records); a completed session without a fill writes one
- *   `no_trade` record. Skipped and failed sessions write only the fills they had.
+ *   session writes one record per filled order, with the positions and CASH after
+ *   that action, in the order the fills were applied: the venue's order (fills of
+ *   orders from earlier sessions or of protective sells that came since, e.g. an
+ *   order queued to the next open or a stop-loss at the bar's close, take their place
+ *   among them; an order whose fills another order's fill interrupted gets one record
+ *   per run of its fills). So every record shows what the account held at that moment
+ *   and never a cash or share count it did not have. A completed session without a
+ *   fill writes one `no_trade` record. Skipped and failed sessions write only the fills they had.
  *   The record `date` is `dateLabel(session instant)`.
  * - LevelDB (the shared store): every change is ONE `saveSnapshot('ledger', ...)`
  *   batch holding the ledger snapshot (accounts, position.jsonl state, counters),
@@ -43,7 +46,7 @@ import { join } from 'node:path';
 import { InputError } from '../../domain/errors.js';
 import { MARKETS, type Frequency, type Market } from '../../domain/markets.js';
 import type { AccountView, Message, SessionOutcome } from '../../domain/messages.js';
-import { type Dec, dec } from '../../domain/money.js';
+import { type CashRule, type Dec, dec, tradeValue } from '../../domain/money.js';
 import type { OrderResult, OrderSide } from '../../domain/orders.js';
 import type { PointInTimeView } from '../../domain/point-in-time.js';
 import {
@@ -105,6 +108,11 @@ export interface LedgerOptions {
    * `position.jsonl.replaced-<bytes>` and starts a new one.
    */
   readonly existingLog?: 'error' | 'move-aside';
+  /**
+   * How a fill's value becomes cash (money.ts): `cent` (default, the venue's strict rules)
+   * or `exact` (AI-Trader's rules). The venue books with the same rule, so both agree.
+   */
+  readonly cashRule?: CashRule;
 }
 
 export interface CurvePoint {
@@ -332,6 +340,10 @@ export class Ledger {
     if (notes.length) await this.#options.store.appendJournal(notes);
   }
 
+  get #cashRule(): CashRule {
+    return this.#options.cashRule ?? 'cent';
+  }
+
   get #fsync(): boolean {
     return this.#options.fsync ?? true;
   }
@@ -481,7 +493,7 @@ export class Ledger {
       const rolled = this.#roll(m.signature, state.account, when);
       let account: Account;
       try {
-        account = applyPortfolioFill(rolled.account, { side, symbol, quantity: m.fill.quantity, price: m.fill.price, fee, date: this.#day(when) });
+        account = applyPortfolioFill(rolled.account, { side, symbol, quantity: m.fill.quantity, price: m.fill.price, fee, date: this.#day(when), cashRule: this.#cashRule });
       } catch (err) {
         const refused: LedgerJournalEntry = { source: 'ledger', type: 'ledger.fillRefused', signature: m.signature, clientOrderId: m.clientOrderId, side, symbol, fill: m.fill, message: message(err) };
         await this.#commit({ ...state, account: rolled.account }, [...rolled.journal, refused]);
@@ -541,7 +553,7 @@ export class Ledger {
         const price = priceOf(symbol) ?? before.positions[symbol]?.costBasis.dividedBy(Math.max(1, ours));
         if (price === undefined) throw new Error(`cannot correct ${symbol}: no price to book ${theirs - ours} shares at`);
         differences.push(`${symbol}: ledger ${ours}, broker ${theirs}`);
-        account = applyPortfolioFill(account, { side: theirs > ours ? 'buy' : 'sell', symbol, quantity: Math.abs(theirs - ours), price, fee: '0', date: this.#day(at) });
+        account = applyPortfolioFill(account, { side: theirs > ours ? 'buy' : 'sell', symbol, quantity: Math.abs(theirs - ours), price, fee: '0', date: this.#day(at), cashRule: this.#cashRule });
       }
       const cash = dec(broker.cash);
       if (!account.cash.eq(cash) || differences.length > 0) {
@@ -613,28 +625,26 @@ export class Ledger {
       const journal: LedgerJournalEntry[] = [...rolled.journal];
       const mismatches: string[] = [];
 
-      // Actions: the session's filled orders in result order, then fills of other orders.
-      const byOrder = new Map<string, UnloggedFill[]>();
-      for (const f of state.unlogged) {
-        const list = byOrder.get(f.clientOrderId);
-        if (list) list.push(f);
-        else byOrder.set(f.clientOrderId, [f]);
-      }
+      // Actions in the order the ledger applied the fills, which is the order the venue made
+      // them (one record per run of fills of one order): a protective sell or a queued order
+      // filled before this session's buys comes first, so no record shows cash or shares the
+      // account never had at that moment.
+      const applied = new Map<string, number>();
       const actions: { side: OrderSide; symbol: string; fills: UnloggedFill[] }[] = [];
+      for (const f of state.unlogged) {
+        applied.set(f.clientOrderId, (applied.get(f.clientOrderId) ?? 0) + f.quantity);
+        const last = actions.at(-1);
+        if (last && last.fills[0]!.clientOrderId === f.clientOrderId) last.fills.push(f);
+        else actions.push({ side: f.side, symbol: f.symbol, fills: [f] });
+      }
       let filledOrders = 0;
       for (const r of outcome.results) {
-        const fills = byOrder.get(r.clientOrderId);
-        const applied = fills?.reduce((n, f) => n + f.quantity, 0) ?? 0;
+        const got = applied.get(r.clientOrderId);
         if (r.filledQuantity > 0) filledOrders++;
-        if (fills) {
-          byOrder.delete(r.clientOrderId);
-          actions.push({ side: r.intent.side, symbol: r.intent.symbol, fills });
-        }
-        if (applied !== r.filledQuantity) {
-          mismatches.push(`${r.clientOrderId}: the outcome says ${r.filledQuantity} ${r.intent.symbol} filled, the ledger applied ${applied}${fills ? '' : ' (no fill reached the ledger)'}`);
+        if ((got ?? 0) !== r.filledQuantity) {
+          mismatches.push(`${r.clientOrderId}: the outcome says ${r.filledQuantity} ${r.intent.symbol} filled, the ledger applied ${got ?? 0}${got !== undefined ? '' : ' (no fill reached the ledger)'}`);
         }
       }
-      for (const fills of byOrder.values()) actions.push({ side: fills[0]!.side, symbol: fills[0]!.symbol, fills });
 
       // position.jsonl lines, replaying the actions on the log's own positions.
       const lines: PositionLine[] = [];
@@ -651,7 +661,7 @@ export class Ledger {
       for (const a of actions) {
         let amount = 0;
         for (const f of a.fills) {
-          const notional = dec(f.price).times(f.quantity);
+          const notional = tradeValue(dec(f.price), f.quantity, this.#cashRule);
           cash = f.side === 'buy' ? cash.minus(notional).minus(dec(f.fee)) : cash.plus(notional).minus(dec(f.fee));
           positions[f.symbol] = (positions[f.symbol] ?? 0) + (f.side === 'buy' ? f.quantity : -f.quantity);
           amount += f.quantity;

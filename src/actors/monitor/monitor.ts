@@ -14,9 +14,13 @@
  *   the ledger is corrected (`ledger.correction` in the journal) and a warning
  *   `POSITION_MISMATCH` lists every difference. Never silently absorbed.
  * - Daily report: at each trading day's close + `reportDelayMs` (run clock), per signature
- *   equity, PnL, orders, fills, fees and rejections by reason since the previous report;
- *   written to `<stateDir>/reports/<market>-<date>.json` and `.txt`, and sent as an info
- *   alert `DAILY_REPORT`.
+ *   equity (marked at that instant, named in the report), PnL, orders, fills, fees and
+ *   rejections by reason since the previous report; written to
+ *   `<stateDir>/reports/<market>-<date>.json` and `.txt`, and sent as an info alert
+ *   `DAILY_REPORT`. Once per market day: the report is committed to the store
+ *   (`monitor/daily-report:<market>:<date>`) before it is sent, and a later `report(date)`
+ *   (the end of a replayed day, then the scheduled one; a restart) returns the committed
+ *   one, writes its files again as they were and sends nothing.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -73,6 +77,7 @@ export interface Monitor {
 }
 
 const REPORT_KEY = 'daily-report:last';
+const reportKey = (market: string, date: string) => `daily-report:${market}:${date}`;
 
 export function startMonitor(deps: MonitorDeps): Monitor {
   const { config, wall, run, ledger, engine } = deps;
@@ -179,15 +184,25 @@ export function startMonitor(deps: MonitorDeps): Monitor {
 
   // Daily report at each close + delay, on the run clock.
   const reportDelayMs = deps.reportDelayMs ?? mc.daily_report_delay_minutes * 60_000;
-  let reporting: Promise<DailyReport> | undefined;
+  // One at a time, so a second request for a day finds the first one's report committed.
+  let reporting: Promise<unknown> = Promise.resolve();
   const report = (date: string): Promise<DailyReport> => {
-    const pending = writeReport(date).finally(() => {
-      if (reporting === pending) reporting = undefined;
-    });
-    reporting = pending;
+    const pending = reporting.then(() => writeReport(date), () => writeReport(date));
+    reporting = pending.catch(() => undefined);
     return pending;
   };
+  const writeFiles = async (r: DailyReport) => {
+    const dir = join(deps.stateDir, 'reports');
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, `${market}-${r.date}.json`), `${JSON.stringify(r, null, 2)}\n`);
+    await writeFile(join(dir, `${market}-${r.date}.txt`), `${dailyReportText(r)}\n`);
+  };
   const writeReport = async (date: string): Promise<DailyReport> => {
+    const done = await deps.store.getRecord<DailyReport>('monitor', reportKey(market, date));
+    if (done) {
+      await writeFiles(done); // the day's one report, whatever overwrote its files since
+      return done;
+    }
     await ledger.idle();
     const previous = await deps.store.getRecord<DailyReport['totals']>('monitor', REPORT_KEY);
     const at = DateTime.fromMillis(run.now(), { zone }).toISO()!;
@@ -198,12 +213,16 @@ export function startMonitor(deps: MonitorDeps): Monitor {
         return { signature: m.signature, equity: a.equity, startOfDayEquity: a.startOfDayEquity, cash: a.cash, totals: { orders: s.orders, fills: s.fills, fees: s.fees, rejections: s.rejections } };
       }),
     );
-    const r = dailyReport(market, date, MARKET_RULES[market].currency, days, previous);
-    const dir = join(deps.stateDir, 'reports');
-    await mkdir(dir, { recursive: true });
-    await writeFile(join(dir, `${market}-${date}.json`), `${JSON.stringify(r, null, 2)}\n`);
-    await writeFile(join(dir, `${market}-${date}.txt`), `${dailyReportText(r)}\n`);
-    await deps.store.putRecord('monitor', REPORT_KEY, r.totals);
+    const r = dailyReport(market, date, MARKET_RULES[market].currency, days, previous, at);
+    // Files first: a crash before the commit makes the next start write them again; once the
+    // report is committed it is the day's, and only then is it sent.
+    await writeFiles(r);
+    await deps.store.stage({
+      puts: [
+        { sublevel: 'monitor', key: reportKey(market, date), value: r },
+        { sublevel: 'monitor', key: REPORT_KEY, value: r.totals },
+      ],
+    });
     raise('info', 'DAILY_REPORT', dailyReportText(r));
     return r;
   };
