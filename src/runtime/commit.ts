@@ -73,7 +73,25 @@ export interface Reconciliation {
   readonly unknownToBroker: number;
 }
 
-const byTime = (a: FillFact, b: FillFact) => a.fill.atMs - b.fill.atMs || (a.fill.fillId < b.fill.fillId ? -1 : a.fill.fillId > b.fill.fillId ? 1 : 0);
+const byId = (a: FillFact, b: FillFact) => (a.fill.fillId < b.fill.fillId ? -1 : a.fill.fillId > b.fill.fillId ? 1 : 0);
+
+/**
+ * The venue's order of its fills: by instant, then (at one instant) in the order the venue
+ * received the orders, which is the order it tries them in, then each order's fills in turn.
+ * position.jsonl follows the order fills are applied, so a repaired log reads as the venue
+ * made them; a fill the venue does not know goes by its id.
+ */
+function venueOrder(venue: SimulatedBroker | undefined): (a: FillFact, b: FillFact) => number {
+  const rank = new Map<string, number>();
+  venue?.state().orders.forEach((o, i) => o.fills.forEach((f, j) => rank.set(fillFactKey(o.order.signature, f.fillId), (o.received ?? i) * 1e6 + j)));
+  const of = (f: FillFact) => rank.get(fillFactKey(f.signature, f.fill.fillId));
+  return (a, b) => {
+    if (a.fill.atMs !== b.fill.atMs) return a.fill.atMs - b.fill.atMs;
+    const ra = of(a);
+    const rb = of(b);
+    return ra !== undefined && rb !== undefined && ra !== rb ? ra - rb : byId(a, b);
+  };
+}
 
 /**
  * Before the first session resumes: apply every committed fill fact the ledger lacks, then
@@ -84,6 +102,7 @@ export async function reconcile(store: Store, ledger: Ledger, venue: SimulatedBr
   // The ledger's fill ids and the fill facts' ids, keys only and read once (one read per fill
   // made a restart with 10,000 orders take a second); values only for the facts it lacks.
   const key = fillFactKey;
+  const byTime = venueOrder(venue);
   const inLedger = new Set(await store.listKeys(LEDGER_SUBLEVELS.fills));
   const facts: FillFact[] = [];
   for (const k of await store.listKeys(FILL_FACTS_SUBLEVEL)) {

@@ -145,4 +145,16 @@ describe('reconcile (restart, before the first session)', () => {
     expect(ledger.summary('s').fills).toBe(4);
     await store.close();
   });
+
+  it('applies fills the ledger lacks in the order the venue made them (at one instant: the order it received them)', async () => {
+    const { store, dir } = await open();
+    const ledger = new Ledger({ market: 'cn', frequency: 'daily', signatures: [{ signature: 's', initialCash: '1000000' }], store, stateDir: join(dir, 'out'), view, universe: ['600028.SH'], startDate: '2025-10-01', fsync: false });
+    const venue = newVenue();
+    // Received .2 before .10: by id, ".10" would sort first.
+    for (const cid of ['s.t.2', 's.t.10']) await venue.submit(buy(cid));
+    const alerts: Alert[] = [];
+    await reconcile(store, ledger, venue, (a) => alerts.push(a), t.toMillis());
+    expect(alerts.map((a) => a.clientOrderId)).toEqual(['s.t.2', 's.t.10']);
+    await store.close();
+  });
 });
