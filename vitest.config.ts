@@ -4,7 +4,10 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     environment: 'node',
-    // Tests never wait on wall time; a long test is a hung test.
-    testTimeout: 20_000,
+    // Tests never wait on wall time, so this only bounds a hung test. It is generous because
+    // the process-level tests (CLI, drills) start several real processes in turn, each paying
+    // tsx's start-up, and on a shared 2-core machine under load one such test took 20-30 s.
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
   },
 });
