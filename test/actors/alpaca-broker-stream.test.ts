@@ -137,6 +137,30 @@ describe('AlpacaBroker: the trade_updates stream', () => {
     expect(kinds(w.updates, cid)).toHaveLength(2);
   });
 
+  it('a half-open stream (pings unanswered) is found dead by the heartbeat, dropped and reconnected; open orders are asked in one request', async () => {
+    const w = await world({ heartbeat: { pingIntervalMs: 5_000, pongTimeoutMs: 2_000 } });
+    await w.fake.mode('manual');
+    await w.broker.submit(order('ew.20251107T1100.7', { quantity: 2 }));
+    await w.broker.submit(order('ew.20251107T1100.8', { quantity: 3 }));
+    await w.fake.stream({ answer_pings: false, hold: true });
+    await w.fake.fill('ew.20251107T1100.8'); // held: never sent on this connection
+    w.advance(5_000); // ping
+    await until(async () => (await w.fake.state()).stream.pings === 1, 'the ping');
+    expect(w.connection.filter((e) => e.type === 'disconnected')).toEqual([]);
+    w.advance(2_000); // no pong: dead
+    await eventually(() => expect(w.connection.filter((e) => e.type === 'retrying')).toHaveLength(1));
+    await w.fake.stream({ answer_pings: true, hold: false });
+    const before = requests(await w.fake.state(), 'GET', '/v2/orders').length;
+    w.advance(1_000);
+    await eventually(() => expect(kinds(w.updates, 'ew.20251107T1100.8')).toEqual(['broker.accepted', 'broker.fill']));
+    await w.broker.settled();
+    const s = await w.fake.state();
+    expect(requests(s, 'GET', '/v2/orders').length - before).toBe(1);
+    // the open one was answered by the list; only the one that ended was looked up
+    expect(requests(s, 'GET', '/v2/orders:by_client_order_id').map((r) => r.query['client_order_id'])).toEqual(['ew.20251107T1100.8']);
+    expect(kinds(w.updates, 'ew.20251107T1100.7')).toEqual(['broker.accepted']);
+  });
+
   it("an external order (a client id without our prefix) goes to external$, never to updates$", async () => {
     const w = await world();
     const placed = await w.fake.externalOrder({ symbol: 'NVDA', side: 'buy', qty: 3 });

@@ -27,7 +27,7 @@ export interface FakeState {
   readonly activities: number;
   readonly requests: readonly RequestRecord[];
   readonly held: number;
-  readonly stream: { readonly connections: number; readonly open: number; readonly listening: number; readonly frames: readonly unknown[] };
+  readonly stream: { readonly connections: number; readonly open: number; readonly listening: number; readonly pings: number; readonly frames: readonly unknown[] };
 }
 
 export class FakeAlpacaProcess {
@@ -139,7 +139,7 @@ export class FakeAlpacaProcess {
     return this.#call('POST', 'position', { symbol, qty, ...(price !== undefined ? { price } : {}) });
   }
 
-  stream(settings: { hold?: boolean; refuse?: boolean }): Promise<unknown> {
+  stream(settings: { hold?: boolean; refuse?: boolean; answer_pings?: boolean }): Promise<unknown> {
     return this.#call('POST', 'stream', settings);
   }
 

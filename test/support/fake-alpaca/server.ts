@@ -183,6 +183,8 @@ export class FakeAlpaca {
   #holdUpdates = false;
   readonly #held: unknown[] = [];
   #refuseStream = false;
+  #answerPings = true;
+  #pings = 0;
   #counters = { order: 0, execution: 0, asset: 0 };
   #rateRemaining = RATE_LIMIT;
   #streamConnections = 0;
@@ -201,7 +203,8 @@ export class FakeAlpaca {
   static async start(options: FakeAlpacaOptions): Promise<FakeAlpaca> {
     let fake: FakeAlpaca | undefined;
     const http = createServer((req, res) => void fake!.#onRequest(req, res));
-    const wss = new WebSocketServer({ noServer: true });
+    // Pings are answered by hand, so a test can play a half-open connection (`answer_pings: false`).
+    const wss = new WebSocketServer({ noServer: true, autoPong: false });
     fake = new FakeAlpaca(http, wss, options);
     http.on('connection', (s) => {
       fake!.#sockets.add(s);
@@ -647,6 +650,10 @@ export class FakeAlpaca {
     this.#clients.add(client);
     this.#streamConnections++;
     ws.on('close', () => this.#clients.delete(client));
+    ws.on('ping', (data) => {
+      this.#pings++;
+      if (this.#answerPings) ws.pong(data);
+    });
     ws.on('message', (data) => {
       let msg: { action?: unknown; data?: { key_id?: unknown; secret_key?: unknown; streams?: unknown } };
       try {
@@ -778,10 +785,11 @@ export class FakeAlpaca {
         this.#cash = cash; // a transfer in kind moves no cash
         return undefined;
       }
-      /** { hold?, refuse? }: hold updates back (to release them in any order), refuse new stream connections. */
+      /** { hold?, refuse?, answer_pings? }: hold updates back (to release them in any order), refuse new stream connections, stop answering pings (a dead peer). */
       case 'POST stream':
         if (typeof b['hold'] === 'boolean') this.#holdUpdates = b['hold'];
         if (typeof b['refuse'] === 'boolean') this.#refuseStream = b['refuse'];
+        if (typeof b['answer_pings'] === 'boolean') this.#answerPings = b['answer_pings'];
         return undefined;
       /** { sequence?: number[] }: send the held updates, by index, in this order (repeats allowed); default all in order. Clears them. */
       case 'POST stream/release': {
@@ -812,6 +820,7 @@ export class FakeAlpaca {
         connections: this.#streamConnections,
         open: this.#clients.size,
         listening: [...this.#clients].filter((c) => c.listening).length,
+        pings: this.#pings,
         frames: this.#streamFrames,
       },
     };

@@ -494,12 +494,18 @@ export class AlpacaBroker implements Broker {
     if (e.type === 'unauthorized') this.#haltOn(new AlpacaOperationalError(e.message, 401), 'stream');
   }
 
-  /** After a (re)connect: ask REST about every order of ours not known to be over. */
+  /**
+   * After a (re)connect: bring every order of ours not known to be over up to Alpaca's state. One
+   * request for the open ones (up to 500, Alpaca's page limit); one lookup each for those no
+   * longer open (they ended while we were away: the few whose end we missed).
+   */
   async #catchUp(): Promise<void> {
-    const open = [...this.#orders.values()].filter((t) => !t.terminal && t.orderId !== undefined);
+    const pending = [...this.#orders.values()].filter((t) => !t.terminal && t.orderId !== undefined);
+    if (pending.length === 0) return;
+    const open = new Map((await this.openOrders().catch(() => [] as WireOrder[])).map((o) => [o.client_order_id, o]));
     await Promise.all(
-      open.map(async (t) => {
-        const order = await this.#lookup(t.cid).catch(() => undefined);
+      pending.map(async (t) => {
+        const order = open.get(t.cid) ?? (await this.#lookup(t.cid).catch(() => undefined));
         if (order) await this.#enqueue(t, () => this.#apply(t, order)).catch(() => undefined);
       }),
     );
