@@ -276,6 +276,15 @@ export const FeesSchema = z.strictObject({
   us: UsFeesSchema.prefault({}),
 });
 
+/** `broker.alpaca`: where the trade_updates stream is and how long one REST attempt may take. */
+export const AlpacaBrokerSchema = z.strictObject({
+  /** Default: `base_url` with ws(s):// and /stream (wss://paper-api.alpaca.markets/stream on paper). */
+  stream_url: wsUrl().optional(),
+  request_timeout_seconds: z.number({ error: 'expected seconds > 0' }).gt(0, { error: 'expected seconds > 0' }).default(10),
+  /** Retries of a temporary failure (429, 5xx, a timeout) after the first attempt. */
+  max_retries: int(0).default(4),
+});
+
 export const BrokerSchema = z.strictObject({
   type: BrokerTypeSchema.default('simulated'),
   account_id: nonEmpty('an account id (a string)').optional(),
@@ -298,6 +307,8 @@ export const BrokerSchema = z.strictObject({
     .max(1, { error: 'expected a number greater than 0 and at most 1' })
     .default(1),
   fees: FeesSchema.prefault({}),
+  /** Alpaca only (type alpaca): the trade stream and the REST client's patience. */
+  alpaca: AlpacaBrokerSchema.optional(),
 });
 
 export const RiskControlSchema = z.strictObject({

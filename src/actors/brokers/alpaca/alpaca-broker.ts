@@ -1,0 +1,522 @@
+/**
+ * The Alpaca broker: our `Broker` (broker.ts) on Alpaca's trading API, through the thin REST
+ * client (rest.ts) and the trade_updates stream (trade-stream.ts). Its `updates$` speaks what the
+ * SimulatedBroker speaks (broker.accepted / rejected / fill / cancelled / expired), so the order
+ * machine and the broker actor do not know which venue they drive. Our client order id is
+ * Alpaca's `client_order_id`; `brokerOrderId` is Alpaca's order id.
+ *
+ * Invariants (each has a test in test/actors/alpaca-broker*.test.ts):
+ * - Every fill comes out on `updates$` exactly once, whichever way it is learned (the stream, a
+ *   REST catch-up, a `status` call), twice-sent or out of order: a fill is known by its execution
+ *   id (`fillId` = Alpaca's `execution_id`) and by its order's cumulative quantity after it
+ *   (`order.filled_qty` on the stream, `cum_qty` on a FILL activity), so the same execution learned
+ *   by two roads is one fill whatever id each road gives it.
+ * - `broker.accepted` comes at most once per order, before its first fill (a fill seen before the
+ *   `new` brings its acceptance first), and never after a terminal answer (filled, cancelled,
+ *   expired, rejected); a terminal answer comes at most once, after every fill the broker reports
+ *   for the order (a `canceled` whose order snapshot shows more filled than we have waits for the
+ *   missing fills from /v2/account/activities).
+ * - An unknown outcome is never resubmitted blindly. A submit that timed out, lost its connection
+ *   or got a 5xx asks `/v2/orders:by_client_order_id` first: found, the order is adopted (its
+ *   state is replayed onto `updates$`); not found, it is sent again (same client order id, after
+ *   the back-off), at most `maxRetries` times. A 422 "client_order_id must be unique" means Alpaca
+ *   has it: adopted the same way. A 429 was not carried out: sent again after Retry-After. When
+ *   nothing settles it, `submit` rejects (the broker actor tells the order `broker.disconnected`,
+ *   and it reconciles by status).
+ * - 403 / 422 (other than unique) reject the order: `broker.rejected` with a reason code from
+ *   errors.ts REFUSAL_REASONS and Alpaca's own message. 401 is a halt: `halts$` emits, the call
+ *   throws AlpacaOperationalError, and every later submit throws it too without reaching Alpaca
+ *   (bad keys retried get an account locked), until `resume()`.
+ * - Updates of orders that are not ours (`isOurs(client_order_id)` false: the user's own app) go
+ *   to `external$`, never to `updates$`.
+ * - After every (re)connect of the stream, every order of ours not known to be terminal is asked
+ *   by REST, so an update sent while we were disconnected is not lost.
+ * - Time comes from the injected scheduler only (`tsEvent`, deadlines, back-off).
+ *
+ * Updates of one order are handled one after the other (a promise chain per order), so a REST
+ * catch-up in the middle keeps their order. `positions()` and `balance()` are the whole Alpaca
+ * account's (the runtime splits it into the signatures' virtual sub-accounts).
+ */
+import { Subject, type SchedulerLike } from 'rxjs';
+import { z } from 'zod';
+import type { HeartbeatOptions, ReconnectOptions } from '../../../streams/alpaca-quotes.js';
+import { dec } from '../../../domain/money.js';
+import type { Fill, OrderRequest, OrderStatus } from '../../../domain/orders.js';
+import { renderReason, type ReasonCode } from '../../../domain/reasons.js';
+import type { Broker, BrokerBalance, BrokerPosition, BrokerStatus, BrokerUpdate } from '../broker.js';
+import { AlpacaInvalidOrder, AlpacaNotFound, AlpacaOperationalError, AlpacaTemporaryError, isDuplicateClientOrderId, refusalReason } from './errors.js';
+import { AlpacaRest, type RetryEvent, type RetryOptions } from './rest.js';
+import { AlpacaTradeStream, type TradeStreamEvent } from './trade-stream.js';
+import { WireAccountSchema, WireFillActivitySchema, WireOrderSchema, WirePositionSchema, wholeShares, type WireAccount, type WireFillActivity, type WireOrder, type WireTradeUpdate } from './wire.js';
+
+export interface AlpacaBrokerOptions {
+  /** REST base, e.g. https://paper-api.alpaca.markets. */
+  readonly baseUrl: string;
+  /** e.g. wss://paper-api.alpaca.markets/stream. */
+  readonly streamUrl: string;
+  readonly keyId: string;
+  readonly secretKey: string;
+  readonly scheduler: SchedulerLike;
+  /** Which client order ids are ours (default: all); see `ownedBy`. */
+  readonly isOurs?: (clientOrderId: string) => boolean;
+  /** One REST attempt's deadline; default 10 000 ms. */
+  readonly requestTimeoutMs?: number;
+  readonly retry?: RetryOptions;
+  readonly reconnect?: ReconnectOptions;
+  readonly heartbeat?: false | HeartbeatOptions;
+  readonly fetch?: typeof fetch;
+}
+
+/** Our client order ids are `<signature>.<session>.<index>` (domain/ids.ts). */
+export function ownedBy(signatures: readonly string[]): (clientOrderId: string) => boolean {
+  return (cid) => signatures.some((s) => cid.startsWith(`${s}.`));
+}
+
+/** 401: the keys are refused; the runtime turns this into a critical alert and stops trading. */
+export interface AlpacaHalt {
+  readonly source: 'rest' | 'stream';
+  readonly message: string;
+  readonly tsEvent: number;
+}
+
+/** Activity on the account that is not ours: another app's order. */
+export interface ExternalActivity {
+  readonly event: string;
+  readonly clientOrderId: string;
+  readonly orderId: string;
+  readonly symbol: string;
+  readonly side: string;
+  readonly qty?: number;
+  readonly price?: string;
+  readonly tsEvent: number;
+}
+
+/** Alpaca's order statuses -> ours (the order machine's reconciling reads them). */
+export const ALPACA_STATUS: Readonly<Record<string, OrderStatus>> = {
+  new: 'accepted',
+  accepted: 'accepted',
+  pending_new: 'accepted',
+  accepted_for_bidding: 'accepted',
+  calculated: 'accepted',
+  stopped: 'accepted',
+  suspended: 'accepted',
+  held: 'accepted',
+  // done for today, resumes tomorrow (a day order then expires)
+  done_for_day: 'accepted',
+  // we never replace; Alpaca may, on a corporate action: the order goes on
+  pending_replace: 'accepted',
+  replaced: 'accepted',
+  partially_filled: 'partially_filled',
+  filled: 'filled',
+  pending_cancel: 'cancelling',
+  canceled: 'cancelled',
+  expired: 'expired',
+  rejected: 'rejected',
+};
+
+type Terminal = 'filled' | 'cancelled' | 'expired' | 'rejected';
+
+interface Tracked {
+  readonly cid: string;
+  orderId?: string;
+  createdAt?: string;
+  qty?: number;
+  accepted: boolean;
+  terminal?: Terminal;
+  reason?: ReasonCode;
+  message?: string;
+  readonly fills: Fill[];
+  readonly execIds: Set<string>;
+  /** Cumulative filled quantity after each known fill. */
+  readonly cums: Set<number>;
+  /** Fills made up from the order's totals cover every execution up to here. */
+  coveredTo: number;
+  filled: number;
+  queue: Promise<void>;
+}
+
+const ActivitiesSchema = z.array(z.unknown());
+const OrdersSchema = z.array(WireOrderSchema);
+const PositionsSchema = z.array(WirePositionSchema);
+const NoBody = z.unknown();
+const PAGE = 100;
+
+export class AlpacaBroker implements Broker {
+  readonly #rest: AlpacaRest;
+  readonly #stream: AlpacaTradeStream;
+  readonly #scheduler: SchedulerLike;
+  readonly #isOurs: (cid: string) => boolean;
+  readonly #orders = new Map<string, Tracked>();
+  readonly #updates = new Subject<BrokerUpdate>();
+  readonly #external = new Subject<ExternalActivity>();
+  readonly #halts = new Subject<AlpacaHalt>();
+  #halt: AlpacaOperationalError | undefined;
+
+  readonly updates$ = this.#updates.asObservable();
+  /** Orders on the account that are not ours. */
+  readonly external$ = this.#external.asObservable();
+  /** 401s (REST or stream): trading must stop. */
+  readonly halts$ = this.#halts.asObservable();
+  /** The stream's connection events. */
+  readonly connection$;
+  /** REST retries waited out. */
+  readonly retries$;
+
+  constructor(options: AlpacaBrokerOptions) {
+    this.#scheduler = options.scheduler;
+    this.#isOurs = options.isOurs ?? (() => true);
+    this.#rest = new AlpacaRest({
+      baseUrl: options.baseUrl,
+      keyId: options.keyId,
+      secretKey: options.secretKey,
+      scheduler: options.scheduler,
+      ...(options.requestTimeoutMs !== undefined ? { timeoutMs: options.requestTimeoutMs } : {}),
+      ...(options.retry ? { retry: options.retry } : {}),
+      ...(options.fetch ? { fetch: options.fetch } : {}),
+    });
+    this.#stream = new AlpacaTradeStream({
+      url: options.streamUrl,
+      keyId: options.keyId,
+      secretKey: options.secretKey,
+      scheduler: options.scheduler,
+      ...(options.reconnect ? { reconnect: options.reconnect } : {}),
+      ...(options.heartbeat !== undefined ? { heartbeat: options.heartbeat } : {}),
+    });
+    this.connection$ = this.#stream.events$;
+    this.retries$ = this.#rest.retries$;
+    this.#stream.updates$.subscribe((u) => this.#onUpdate(u));
+    this.#stream.events$.subscribe((e) => this.#onStreamEvent(e));
+  }
+
+  /** Open the stream; resolves once it listens (and the first catch-up ran). */
+  async start(): Promise<void> {
+    await this.#stream.start();
+  }
+
+  close(): void {
+    this.#stream.close();
+    this.#updates.complete();
+    this.#external.complete();
+    this.#halts.complete();
+  }
+
+  /** The halt in force (a 401 seen), if any. */
+  get halted(): AlpacaOperationalError | undefined {
+    return this.#halt;
+  }
+
+  /** Lift the halt (new keys are in place); the next submit reaches Alpaca again. */
+  resume(): void {
+    this.#halt = undefined;
+  }
+
+  /** Wait until every update learned so far has been handled (tests, an orderly stop). */
+  async settled(): Promise<void> {
+    await Promise.all([...this.#orders.values()].map((t) => t.queue));
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Broker
+
+  async submit(order: OrderRequest): Promise<void> {
+    if (this.#halt) throw this.#halt;
+    const t = this.#track(order.clientOrderId);
+    const body = {
+      symbol: order.symbol,
+      qty: String(order.quantity),
+      side: order.side,
+      type: order.type,
+      time_in_force: 'day',
+      ...(order.type === 'limit' && order.limitPrice ? { limit_price: order.limitPrice } : {}),
+      client_order_id: order.clientOrderId,
+    };
+    let last: AlpacaTemporaryError | undefined;
+    for (let attempt = 1; attempt <= this.#rest.maxRetries + 1; attempt++) {
+      if (last) {
+        const delayMs = this.#rest.retryDelay(attempt - 1, last);
+        this.#rest.noteRetry({ method: 'POST', path: '/v2/orders', attempt: attempt - 1, delayMs, reason: last.message });
+        await this.#rest.sleep(delayMs);
+      }
+      try {
+        const placed = await this.#rest.once('POST', '/v2/orders', WireOrderSchema, { body });
+        return await this.#enqueue(t, () => this.#apply(t, placed));
+      } catch (e) {
+        this.#haltOn(e, 'rest');
+        if (isDuplicateClientOrderId(e)) return await this.#adopt(t);
+        if (e instanceof AlpacaInvalidOrder) {
+          const reason = refusalReason(e.brokerMessage ?? '');
+          return await this.#enqueue(t, () => this.#end(t, 'rejected', reason, renderReason(reason, `Alpaca refused the order: ${e.status} ${e.code ?? ''} ${e.brokerMessage ?? ''}`.replace(/\s+/g, ' ').trim())));
+        }
+        if (!(e instanceof AlpacaTemporaryError)) throw e;
+        last = e;
+        if (e.outcomeKnown) continue; // a 429: not carried out, send again after the wait
+        // Unknown outcome: ask before anything is sent again.
+        const found = await this.#lookup(t.cid);
+        if (found) return await this.#enqueue(t, () => this.#apply(t, found));
+      }
+    }
+    throw last!;
+  }
+
+  async cancel(clientOrderId: string): Promise<void> {
+    const t = this.#track(clientOrderId);
+    try {
+      const id = t.orderId ?? (await this.#lookup(clientOrderId))?.id;
+      if (!id) return this.#emitRejected(t, 'BROKER_REJECTED', renderReason('BROKER_REJECTED', `Alpaca has no order ${clientOrderId} to cancel`));
+      t.orderId = id;
+      // 204: asked; the `canceled` update follows on the stream.
+      await this.#rest.call('DELETE', `/v2/orders/${encodeURIComponent(id)}`, NoBody);
+    } catch (e) {
+      this.#haltOn(e, 'rest');
+      if (!(e instanceof AlpacaInvalidOrder) && !(e instanceof AlpacaNotFound)) throw e;
+      // Not cancelable (already filled, cancelled, ...): what it is now says what happened.
+      const now = await this.#lookup(clientOrderId);
+      if (now) await this.#enqueue(t, () => this.#apply(t, now));
+      if (!t.terminal && now?.status !== 'pending_cancel') {
+        this.#emitRejected(t, 'BROKER_REJECTED', renderReason('BROKER_REJECTED', `Alpaca refused the cancel of ${clientOrderId}: ${e.brokerMessage ?? e.message}`));
+      }
+    }
+  }
+
+  async status(clientOrderId: string): Promise<BrokerStatus> {
+    const t = this.#track(clientOrderId);
+    const order = await this.#lookup(clientOrderId).catch((e: unknown) => {
+      this.#haltOn(e, 'rest');
+      throw e;
+    });
+    if (!order) return { clientOrderId, status: 'not_found', fills: [] };
+    await this.#enqueue(t, () => this.#apply(t, order, true));
+    const mapped = ALPACA_STATUS[order.status] ?? 'accepted';
+    const status: OrderStatus = mapped === 'accepted' && t.filled > 0 ? 'partially_filled' : mapped;
+    return {
+      clientOrderId,
+      status,
+      brokerOrderId: order.id,
+      fills: [...t.fills],
+      ...(status === 'rejected' ? { reason: t.reason ?? 'BROKER_REJECTED', message: t.message ?? renderReason('BROKER_REJECTED', 'Alpaca rejected the order') } : {}),
+    };
+  }
+
+  async positions(_account?: string): Promise<BrokerPosition[]> {
+    const list = await this.#call('GET', '/v2/positions', PositionsSchema);
+    return list
+      .filter((p) => p.side === 'long')
+      .map((p) => ({ symbol: p.symbol, quantity: wholeShares(p.qty), sellable: wholeShares(p.qty_available ?? p.qty) }))
+      .sort((a, b) => (a.symbol < b.symbol ? -1 : 1));
+  }
+
+  async balance(_account?: string): Promise<BrokerBalance> {
+    return { cash: dec((await this.account()).cash).toFixed() };
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Alpaca extras (for risk and reconciliation)
+
+  /** The account: cash, buying power, equity. */
+  account(): Promise<WireAccount> {
+    return this.#call('GET', '/v2/account', WireAccountSchema);
+  }
+
+  /** Open orders, ours and others (start-up reconciliation). */
+  openOrders(): Promise<WireOrder[]> {
+    return this.#call('GET', '/v2/orders', OrdersSchema, { query: { status: 'open', limit: 500, direction: 'asc' } });
+  }
+
+  /** FILL activities after `afterMs`, oldest first, every page. */
+  async fillsSince(afterMs: number): Promise<WireFillActivity[]> {
+    const out: WireFillActivity[] = [];
+    let token: string | undefined;
+    for (;;) {
+      const page = await this.#call('GET', '/v2/account/activities', ActivitiesSchema, {
+        query: { activity_types: 'FILL', direction: 'asc', after: new Date(afterMs).toISOString(), page_size: PAGE, page_token: token },
+      });
+      for (const a of page) {
+        const f = WireFillActivitySchema.safeParse(a);
+        if (f.success) out.push(f.data);
+      }
+      if (page.length < PAGE) return out;
+      token = (page.at(-1) as { id?: string }).id;
+    }
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Learning what Alpaca knows
+
+  #track(cid: string): Tracked {
+    let t = this.#orders.get(cid);
+    if (!t) this.#orders.set(cid, (t = { cid, accepted: false, fills: [], execIds: new Set(), cums: new Set(), coveredTo: 0, filled: 0, queue: Promise.resolve() }));
+    return t;
+  }
+
+  /** Run `step` after everything queued for the order; its failure is the caller's, not the queue's. */
+  #enqueue(t: Tracked, step: () => Promise<void> | void): Promise<void> {
+    const run = t.queue.then(step);
+    t.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  async #call<T>(method: string, path: string, schema: z.ZodType<T>, options?: Parameters<AlpacaRest['call']>[3]): Promise<T> {
+    try {
+      return await this.#rest.call(method, path, schema, options);
+    } catch (e) {
+      this.#haltOn(e, 'rest');
+      throw e;
+    }
+  }
+
+  /** The order as Alpaca has it now, or undefined when Alpaca does not have it. */
+  async #lookup(cid: string): Promise<WireOrder | undefined> {
+    try {
+      return await this.#call('GET', '/v2/orders:by_client_order_id', WireOrderSchema, { query: { client_order_id: cid } });
+    } catch (e) {
+      if (e instanceof AlpacaNotFound) return undefined;
+      throw e;
+    }
+  }
+
+  async #adopt(t: Tracked): Promise<void> {
+    const order = await this.#lookup(t.cid);
+    if (!order) throw new AlpacaTemporaryError(`Alpaca says client order id ${t.cid} is taken, but has no order with it (yet)`, 422, 40010001, undefined, false);
+    await this.#enqueue(t, () => this.#apply(t, order));
+  }
+
+  /**
+   * Bring the order up to `order` (a snapshot from REST or from a stream update): acceptance,
+   * the fills its `filled_qty` shows that we lack (from the FILL activities), its end. A stale
+   * snapshot (older than what we know) changes nothing. `strict`: missing fills that cannot be
+   * fetched make it throw (a `status` call must not answer without them).
+   */
+  async #apply(t: Tracked, order: WireOrder, strict = false): Promise<void> {
+    t.orderId = order.id;
+    t.createdAt = order.created_at;
+    if (order.qty !== null) t.qty = wholeShares(order.qty);
+    const filled = wholeShares(order.filled_qty);
+    if (filled > t.filled) {
+      try {
+        await this.#catchUpFills(t, order, filled);
+      } catch (e) {
+        if (strict) throw e;
+        return; // the end waits for the fills: the next snapshot (reconnect, status) tries again
+      }
+    }
+    const status = ALPACA_STATUS[order.status] ?? 'accepted';
+    if (status === 'cancelled' || status === 'expired') this.#end(t, status);
+    else if (status === 'rejected') this.#end(t, 'rejected', 'BROKER_REJECTED', renderReason('BROKER_REJECTED', `Alpaca rejected the order (${order.status})`));
+    else this.#accept(t);
+  }
+
+  async #catchUpFills(t: Tracked, order: WireOrder, filled: number): Promise<void> {
+    const since = Date.parse(order.created_at) - 1_000;
+    const mine = (await this.fillsSince(since)).filter((a) => a.order_id === order.id).sort((a, b) => wholeShares(a.cum_qty) - wholeShares(b.cum_qty));
+    for (const a of mine) {
+      const execId = a.id.includes('::') ? a.id.slice(a.id.indexOf('::') + 2) : a.id;
+      this.#addFill(t, execId, wholeShares(a.qty), a.price, Date.parse(a.transaction_time), wholeShares(a.cum_qty));
+    }
+    if (t.filled < filled && order.filled_avg_price !== null) {
+      // The activities lag behind the order: the rest, at the price the totals imply, so no share is lost.
+      const known = t.fills.reduce((s, f) => s.plus(dec(f.price).times(f.quantity)), dec(0));
+      const qty = filled - t.filled;
+      const price = dec(order.filled_avg_price).times(filled).minus(known).div(qty).toDecimalPlaces(6).toFixed();
+      this.#addFill(t, `${order.id}:cum:${filled}`, qty, price, Date.parse(order.updated_at ?? order.created_at), filled);
+      t.coveredTo = filled;
+    }
+  }
+
+  #accept(t: Tracked): void {
+    if (t.accepted || t.terminal) return;
+    t.accepted = true;
+    this.#updates.next({ type: 'broker.accepted', clientOrderId: t.cid, brokerOrderId: t.orderId ?? '', tsEvent: this.#scheduler.now() });
+  }
+
+  /** A fill, unless it is known (by execution id, or by the cumulative quantity after it). */
+  #addFill(t: Tracked, execId: string, qty: number, price: string, atMs: number, cum: number): void {
+    if (t.execIds.has(execId)) return;
+    t.execIds.add(execId);
+    if (t.cums.has(cum) || cum <= t.coveredTo || qty <= 0) return;
+    this.#accept(t);
+    t.cums.add(cum);
+    const fill: Fill = { fillId: execId, quantity: qty, price, fee: '0', atMs };
+    t.fills.push(fill);
+    t.filled += qty;
+    this.#updates.next({ type: 'broker.fill', clientOrderId: t.cid, fill, tsEvent: this.#scheduler.now() });
+    if (t.qty !== undefined && t.filled >= t.qty && !t.terminal) t.terminal = 'filled';
+  }
+
+  #end(t: Tracked, how: Exclude<Terminal, 'filled'>, reason?: ReasonCode, message?: string): void {
+    if (t.terminal) return;
+    t.terminal = how;
+    const tsEvent = this.#scheduler.now();
+    if (how === 'rejected') {
+      t.reason = reason ?? 'BROKER_REJECTED';
+      t.message = message ?? renderReason(t.reason);
+      this.#updates.next({ type: 'broker.rejected', clientOrderId: t.cid, reason: t.reason, message: t.message, tsEvent });
+    } else {
+      this.#updates.next({ type: how === 'cancelled' ? 'broker.cancelled' : 'broker.expired', clientOrderId: t.cid, tsEvent });
+    }
+  }
+
+  /** A refused request about an order that does not end it (a cancel that came too late). */
+  #emitRejected(t: Tracked, reason: ReasonCode, message: string): void {
+    this.#updates.next({ type: 'broker.rejected', clientOrderId: t.cid, reason, message, tsEvent: this.#scheduler.now() });
+  }
+
+  #onUpdate(u: WireTradeUpdate): void {
+    const cid = u.order.client_order_id;
+    if (!this.#isOurs(cid)) {
+      this.#external.next({
+        event: u.event,
+        clientOrderId: cid,
+        orderId: u.order.id,
+        symbol: u.order.symbol,
+        side: u.order.side,
+        ...(u.qty ? { qty: wholeShares(u.qty) } : {}),
+        ...(u.price ? { price: u.price } : {}),
+        tsEvent: this.#scheduler.now(),
+      });
+      return;
+    }
+    const t = this.#track(cid);
+    void this.#enqueue(t, async () => {
+      if ((u.event === 'fill' || u.event === 'partial_fill') && u.execution_id && u.qty && u.price) {
+        t.orderId = u.order.id;
+        if (u.order.qty !== null) t.qty = wholeShares(u.order.qty);
+        this.#addFill(t, u.execution_id, wholeShares(u.qty), u.price, u.timestamp ? Date.parse(u.timestamp) : this.#scheduler.now(), wholeShares(u.order.filled_qty));
+      }
+      if (u.event === 'order_cancel_rejected' && !t.terminal) {
+        this.#emitRejected(t, 'BROKER_REJECTED', renderReason('BROKER_REJECTED', `Alpaca refused the cancel of ${cid}`));
+      }
+      await this.#apply(t, u.order);
+    }).catch(() => undefined);
+  }
+
+  #onStreamEvent(e: TradeStreamEvent): void {
+    if (e.type === 'listening') void this.#catchUp();
+    if (e.type === 'unauthorized') this.#haltOn(new AlpacaOperationalError(e.message, 401), 'stream');
+  }
+
+  /**
+   * After a (re)connect: bring every order of ours not known to be over up to Alpaca's state. One
+   * request for the open ones (up to 500, Alpaca's page limit); one lookup each for those no
+   * longer open (they ended while we were away: the few whose end we missed).
+   */
+  async #catchUp(): Promise<void> {
+    const pending = [...this.#orders.values()].filter((t) => !t.terminal && t.orderId !== undefined);
+    if (pending.length === 0) return;
+    const open = new Map((await this.openOrders().catch(() => [] as WireOrder[])).map((o) => [o.client_order_id, o]));
+    await Promise.all(
+      pending.map(async (t) => {
+        const order = open.get(t.cid) ?? (await this.#lookup(t.cid).catch(() => undefined));
+        if (order) await this.#enqueue(t, () => this.#apply(t, order)).catch(() => undefined);
+      }),
+    );
+  }
+
+  #haltOn(e: unknown, source: AlpacaHalt['source']): void {
+    if (!(e instanceof AlpacaOperationalError)) return;
+    const first = this.#halt === undefined;
+    this.#halt = e;
+    if (first) this.#halts.next({ source, message: e.message, tsEvent: this.#scheduler.now() });
+  }
+}
+
+export type { RetryEvent, TradeStreamEvent };
