@@ -116,7 +116,9 @@ export async function startPaper(options: PaperOptions): Promise<PaperRun> {
   const now = () => DateTime.fromMillis(scheduler.now(), { zone });
   const universeSymbols = options.universe ?? options.history?.symbols() ?? [];
   const prices = livePrices({ market, ...(options.history ? { history: options.history } : {}), universe: universeSymbols, last: (s) => quotes.last(s) });
-  const view = (at: DateTime): PointInTimeView => viewAt(prices, at, (symbol) => labelledBarAt(prices, symbol, at));
+  // The agents see the universe only (data_source.symbols), and risk refuses the rest (SYMBOL_NOT_TRADED):
+  // nothing else is streamed, so its price would be a bar's open from the file, not a live one.
+  const view = (at: DateTime): PointInTimeView => viewAt(prices, at, (symbol) => labelledBarAt(prices, symbol, at), universeSymbols);
   const events = new Subject<FeedEvent>();
 
   const logs = await loadReplayLogs(config);
@@ -203,6 +205,7 @@ export async function startPaper(options: PaperOptions): Promise<PaperRun> {
             return p && { price: p.price.toFixed(), atMs: p.at.toMillis() };
           },
           knownSymbol: (symbol) => prices.has(symbol),
+          universe: universeSymbols,
           fees: config.broker.fees,
           now: nowMs,
           killSwitch: options.killSwitch,

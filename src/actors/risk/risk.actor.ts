@@ -62,6 +62,8 @@ export interface RiskActorDeps {
   readonly quote: (symbol: string) => RiskQuote | undefined;
   /** The market data knows the symbol. */
   readonly knownSymbol: (symbol: string) => boolean;
+  /** The symbols the run trades (data_source.symbols); absent: any known symbol. */
+  readonly universe?: readonly string[];
   /** `config.broker.fees`. */
   readonly fees: FeeRates;
   /** Injected clock, epoch ms. */
@@ -216,6 +218,7 @@ export function riskActor(deps: RiskActorDeps) {
           account,
           quote: q && price ? { price, atMs: q.atMs } : undefined,
           knownSymbol: deps.knownSymbol(m.intent.symbol),
+          universe: deps.universe,
           fees: deps.fees,
           limits,
           staleQuoteSeconds: deps.staleQuoteSeconds,
