@@ -19,6 +19,7 @@ import { DateTime } from 'luxon';
 import { asyncScheduler, auditTime, catchError, EMPTY, share, Subject, type Observable, type SchedulerLike, type Subscription } from 'rxjs';
 import type { Config } from '../config/schema.js';
 import { scheduleSpecOf } from '../config/schedule-spec.js';
+import { instantsAfter } from '../domain/schedule.js';
 import { tickMessage } from '../domain/clock-events.js';
 import type { FeedEvent } from '../domain/feed.js';
 import { MARKETS } from '../domain/markets.js';
@@ -326,6 +327,15 @@ export async function startPaper(options: PaperOptions): Promise<PaperRun> {
     };
     subs.push({ unsubscribe: engine.actor.subscribe(() => checkFinished()).unsubscribe } as Subscription);
 
+    /** The schedule's next instant (none past `until`, or past the calendar's coverage). */
+    const nextSession = (): DateTime | undefined => {
+      try {
+        const at = instantsAfter(spec, now()).next().value;
+        return options.until && at > options.until ? undefined : at;
+      } catch {
+        return undefined;
+      }
+    };
     const health = (): HealthReport =>
       healthReport({
         config,
@@ -334,10 +344,11 @@ export async function startPaper(options: PaperOptions): Promise<PaperRun> {
         heartbeats: monitor.heartbeats(),
         clockRunning: clockRunning && !stopped,
         lastTick,
+        nextSession: stopped ? undefined : nextSession(),
         killSwitch: options.killSwitch.state(),
         lastSessions: tracker.lastSessions,
       });
-    const state = (): Promise<DashboardState> => dashboardState({ config, at: now(), ledger, prices, halted, orders: tracker.orders() });
+    const state = (): Promise<DashboardState> => dashboardState({ config, at: now(), ledger, prices, halted, orders: tracker.orders(), quotes: quotes.health(), nextSession: stopped ? undefined : nextSession() });
 
     let stopped = false;
     let stopping: Promise<void> | undefined;
