@@ -18,7 +18,7 @@
  * what the run reads from `feed` never holds a dropped or quarantined print.
  */
 import { DateTime } from 'luxon';
-import { asyncScheduler, type Observable, type SchedulerLike } from 'rxjs';
+import { asyncScheduler, firstValueFrom, type Observable, type SchedulerLike } from 'rxjs';
 import { readSecret } from '../config/env.js';
 import type { Config, DataSourceType } from '../config/schema.js';
 import { InputError } from '../domain/errors.js';
@@ -229,7 +229,11 @@ export async function openQuoteSource(config: Config, options: QuoteSourceOption
         throw err;
       }
       const zone = MARKETS[config.market].zone;
-      const until = replay ? DateTime.fromISO(replay.day, { zone }).endOf('day') : undefined;
+      // The replayed day, announced by the server (or ours); the run's clock ends with it.
+      const day = replay?.day ?? (await firstValueFrom(feed.marketTime)).day;
+      const dayEnd = day ? DateTime.fromISO(day, { zone }).endOf('day') : undefined;
+      if (dayEnd?.isValid) clock.endAt(dayEnd.toMillis());
+      const until = replay ? dayEnd : undefined;
       return {
         feed: gated,
         verdicts: gated.verdicts,

@@ -9,6 +9,7 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DateTime } from 'luxon';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadPriceStore } from '../../src/actors/market-data/alpha-vantage-file.js';
 import { KillSwitch } from '../../src/actors/risk/kill-switch.js';
@@ -201,6 +202,20 @@ describe('paper trading on a replayed day', () => {
     expect(String(alert!.payload['message'])).toContain(`AAPL: ledger ${aapl + 7}, broker ${aapl}`);
     expect(await whole.run.monitor.sync('test: again')).toEqual({});
   });
+
+  it('after the day the run clock stands at its end however long the wall runs on (a stop grace of 30 s at 390x is 3 market hours; 5 min, past midnight)', async () => {
+    const end = '2025-11-07T23:59:59.999-05:00';
+    for (let i = 0; i < 300; i++) {
+      whole.wall.advanceTo(whole.wall.now() + 1_000);
+      await settle(whole, false);
+    }
+    expect(DateTime.fromMillis(whole.source.scheduler.now(), { zone: 'America/New_York' }).toISO()).toBe(end);
+    expect(whole.source.replay!.marketNow().toISO()).toBe(end);
+    expect(whole.run.health().clock['now']).toBe(end);
+    expect((await whole.run.state()).time).toBe(end);
+    // Nothing the run told after the close is stamped on another day.
+    expect(whole.events.filter((e) => !e.time.startsWith(DAY))).toEqual([]);
+  }, 120_000);
 
   it('survives a restart: stopped after 12:05, started again on the same directory, it ends as the uninterrupted run', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'agent-trader-paper-restart-'));
