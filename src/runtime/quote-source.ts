@@ -5,7 +5,7 @@
  * |----------------------------------------|------------------------------------------------|-----------|
  * | alpaca                                 | Alpaca v2 WebSocket (alpaca_url, key/secret env) | wall      |
  * | sina, tencent, eastmoney, akshare, tushare | polled HTTP, failing over along `fallback`; sparse while the market is closed, backing off while polls fail | wall |
- * | replay with replay_url                 | that replay server (Alpaca protocol)           | its market time |
+ * | replay with replay_url                 | that replay server (Alpaca protocol)           | its market time; the run ends with the day it announces, or when the server closes its feed |
  * | replay without replay_url              | the built-in replay server on bars_file        | its market time; the run ends with the day |
  *
  * A polled source that does not answer at start does not stop the start (a long-running process
@@ -41,9 +41,17 @@ export interface QuoteSource {
   readonly verdicts: Observable<PrintVerdict>;
   /** The run's clock. */
   readonly scheduler: SchedulerLike;
-  /** The built-in replay: its day ends the run. */
+  /** A replay: its day ends the run (no tick after it). */
   readonly until?: DateTime;
+  /** A replay: the replayed day, YYYY-MM-DD. */
+  readonly day?: string;
+  /** The built-in replay server. */
   readonly replay?: ReplayServer;
+  /**
+   * An external replay: resolves when the server closes its feed (close code 1001, what a replay
+   * server sends when it shuts down); `dayOver` when it had said the replay was over (`closed`).
+   */
+  readonly ended?: Promise<{ readonly dayOver: boolean }>;
   /** Market ms per wall ms of the run's clock (1 on the wall clock). */
   readonly speed: number;
   /** For people: what is streaming from where. */
@@ -233,14 +241,25 @@ export async function openQuoteSource(config: Config, options: QuoteSourceOption
       const day = replay?.day ?? (await firstValueFrom(feed.marketTime)).day;
       const dayEnd = day ? DateTime.fromISO(day, { zone }).endOf('day') : undefined;
       if (dayEnd?.isValid) clock.endAt(dayEnd.toMillis());
-      const until = replay ? dayEnd : undefined;
+      const until = dayEnd?.isValid ? dayEnd : undefined;
+      let dayOver = false;
+      feed.marketTime.subscribe((r) => (dayOver ||= r.state === 'closed'));
+      const ended = replay
+        ? undefined
+        : new Promise<{ dayOver: boolean }>((resolve) => {
+            feed.connection.subscribe((e) => {
+              if (e.type === 'disconnected' && e.closeCode === 1001) resolve({ dayOver });
+            });
+          });
       return {
         feed: gated,
         verdicts: gated.verdicts,
         scheduler: clock,
         speed: clock.speed,
         ...(until ? { until } : {}),
+        ...(day ? { day } : {}),
         ...(replay ? { replay } : {}),
+        ...(ended ? { ended } : {}),
         describe: replay
           ? `built-in replay of ${replay.day} (${symbolsText(replay.symbols.length)}) at ${replay.speed}x, ${url}`
           : `replay server ${url} (its market time drives the clock)`,
