@@ -3,8 +3,10 @@
  * source and clock, the paper runtime, and the HTTP port (event feed, /health,
  * /api/state, dashboard). Prints where everything is, one line per session outcome and
  * alert, and stops cleanly on SIGINT/SIGTERM (sessions finish or resume at the next
- * start, the store is closed). With the built-in replay (the `npm start` demo) the run
- * ends with its day: the day's report is printed and written.
+ * start, the store is closed). On a replay (the built-in one of the `npm start` demo, or a
+ * replay server at `replay_url`) the run ends with the replayed day, or when the external
+ * server closes its feed: the day's report is printed and written. Every end prints the run's
+ * report, written after the engine has stopped (sessions in flight had their grace).
  *
  * The signals are caught from the first line: one during start-up (waiting for a quote
  * source that does not answer, opening the store, ...) cancels the start. The step under
@@ -252,7 +254,7 @@ async function startAndRun(
         ...(http
           ? [`  dashboard  ${http.url}/`, `  feed       ${http.url.replace(/^http/, 'ws')}/feed`, `  health     ${http.url}/health`, `  metrics    ${http.url}/metrics`]
           : ['  server     off (server.enabled: false)']),
-        demo ? '  the replayed day ends the run; Ctrl-C stops it early' : '  runs until stopped: Ctrl-C stops cleanly',
+        source.until ? '  the replayed day ends the run; Ctrl-C stops it early' : '  runs until stopped: Ctrl-C stops cleanly',
         '',
       ].join('\n'),
     );
@@ -271,13 +273,19 @@ async function startAndRun(
       );
     }
     const over = 'the replayed day is over';
-    const why = await Promise.race([paper.finished.then(() => over), stopped]);
+    const finished = paper.finished.then(() => over);
+    // An external replay server closing its feed ends the run: at once mid-day; once the day's
+    // last sessions have run when it had said the replay was over.
+    const ended = source.ended?.then(({ dayOver }) => (dayOver ? finished : 'the replay server closed its feed'));
+    const why = await Promise.race([finished, stopped, ...(ended ? [ended] : [])]);
     write(`stopping: ${why}\n`);
     // The replayed day ends before its close + delay: its daily report goes out now.
-    if (why === over && source.replay) {
-      const daily = await paper.monitor.report(source.replay.day);
+    if (why === over && source.day) {
+      const daily = await paper.monitor.report(source.day);
       write(`daily report written to ${join(outDir, 'reports', `${config.market}-${daily.date}.txt`)}\n`);
     }
+    // The report once nothing moves any more: what sessions in flight did in their grace is in it.
+    await paper.stop();
     const { report, files } = await paper.writeReport(wallNow());
     await closeAll();
     write(`${formatReportTable(report)}\nwrote ${files.json}\n      ${files.html}\n`);

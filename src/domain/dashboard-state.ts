@@ -50,6 +50,17 @@ export const DashboardOrderSchema = z.strictObject({
   reason: z.string().optional(),
 });
 
+/** Where the quotes come from and whether they are missing (a polled source that stopped answering). */
+export const DashboardQuotesSchema = z.strictObject({
+  source: z.string(),
+  connected: z.boolean(),
+  missing: z.boolean(),
+  lastQuoteAt: Iso.optional(),
+  missingSince: Iso.optional(),
+  lastError: z.string().optional(),
+  nextPollAt: Iso.optional(),
+});
+
 export const DashboardStateSchema = z.strictObject({
   /** When the state was read (the injected clock). */
   time: Iso,
@@ -57,6 +68,9 @@ export const DashboardStateSchema = z.strictObject({
   accounts: z.array(DashboardAccountSchema),
   /** Newest first. */
   orders: z.array(DashboardOrderSchema),
+  quotes: DashboardQuotesSchema.optional(),
+  /** The next session instant of the schedule. */
+  nextSessionAt: Iso.optional(),
 });
 
 export type DashboardPosition = z.infer<typeof DashboardPositionSchema>;

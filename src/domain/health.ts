@@ -9,7 +9,8 @@
  *
  *   starting  the caller says it is still restoring / reconciling      -> 503
  *   degraded  clock stopped, broker disconnected, quotes stale while
- *             expected, or a signature's last session failed         -> 503
+ *             expected, quotes missing (a polled source not answering,
+ *             market open or not), or a signature's last session failed -> 503
  *   ok        none of the above                                        -> 200
  *
  * The kill switch is reported but does not degrade: a halt is a decision, not a fault.
@@ -23,13 +24,18 @@ export const HealthReportSchema = z.looseObject({
   starting: z.boolean().optional(),
   mode: z.enum(['backtest', 'paper', 'live']).optional(),
   startedAt: Iso.optional(),
-  clock: z.looseObject({ running: z.boolean(), lastTickAt: Iso.optional() }),
+  clock: z.looseObject({ running: z.boolean(), lastTickAt: Iso.optional(), nextSessionAt: Iso.optional() }),
   quotes: z.looseObject({
     /** False only when quotes are expected (a market is open) and none arrived in time. */
     fresh: z.boolean(),
     source: z.string(),
     connected: z.boolean().optional(),
     lastQuoteAt: Iso.optional(),
+    /** A polled source has stopped answering: no quotes until it does (`missingSince`, `lastError`, `nextPollAt`). */
+    missing: z.boolean().optional(),
+    missingSince: Iso.optional(),
+    lastError: z.string().optional(),
+    nextPollAt: Iso.optional(),
   }),
   broker: z.looseObject({ connected: z.boolean(), name: z.string().optional() }),
   sessions: z.record(z.string(), z.looseObject({ lastSessionAt: Iso.optional(), status: z.string() })),
@@ -53,6 +59,7 @@ export function assessHealth(report: HealthReport): HealthAssessment {
   if (!report.clock.running) problems.push('clock is not running');
   if (!report.broker.connected) problems.push('broker is not connected');
   if (!report.quotes.fresh) problems.push(`quotes are stale (source ${report.quotes.source})`);
+  if (report.quotes.missing === true) problems.push(`quotes are missing: ${report.quotes.source} is not answering${report.quotes.lastError ? ` (${report.quotes.lastError})` : ''}`);
   for (const [signature, s] of Object.entries(report.sessions)) {
     if (s.status === 'failed') problems.push(`last session of ${signature} failed`);
   }

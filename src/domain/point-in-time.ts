@@ -27,10 +27,17 @@ export interface PointInTimeView {
   labelledBar(symbol: string): PriceBar | undefined;
 }
 
-export function viewAt(store: PriceSource, at: DateTime, labelledBar: (symbol: string) => PriceBar | undefined): PointInTimeView {
+/**
+ * `universe` (data_source.symbols) is what the run trades: the view lists only those symbols,
+ * so an agent's default universe ("every symbol it can see") is the configured one, not every
+ * symbol of the bars file. Prices and bars of other symbols stay readable (valuing a position
+ * held from before); risk refuses orders for them (SYMBOL_NOT_TRADED).
+ */
+export function viewAt(store: PriceSource, at: DateTime, labelledBar: (symbol: string) => PriceBar | undefined, universe?: readonly string[]): PointInTimeView {
+  const listed = universe ? [...new Set(universe)].sort() : undefined;
   return {
     at,
-    symbols: () => store.symbols(),
+    symbols: () => (listed ? [...listed] : store.symbols()),
     price: (symbol) => store.priceAsOf(symbol, at),
     bars: (symbol, limit) => store.barsAsOf(symbol, at, limit),
     previousClose: (symbol) => store.previousClose(symbol, at),

@@ -32,6 +32,7 @@ export const REASONS = {
   DUPLICATE_ORDER: { by: 'risk', text: 'the same order was placed moments ago' },
   STALE_QUOTE: { by: 'risk', text: 'the latest quote is too old to price the order' },
   SYMBOL_NOT_ALLOWED: { by: 'risk', text: 'the symbol is not on the allow list or is on the deny list' },
+  SYMBOL_NOT_TRADED: { by: 'risk', text: 'the symbol is not one of the symbols this run trades (data_source.symbols)' },
   KILL_SWITCH: { by: 'risk', text: 'trading is halted by the kill switch' },
   INVALID_ORDER: { by: 'risk', text: 'the order is malformed' },
   // protective orders (risk's own sells)

@@ -98,6 +98,8 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRes
   const prices = options.prices ?? (await loadPriceStore(barsFile, { market, sanity: limitsFromConfig(config.data_source.price_sanity) }));
   const range = prices.range();
   if (!range) throw new InputError(`${barsFile}: no bars`);
+  const noBars = (config.data_source.symbols ?? []).filter((s) => !prices.has(s));
+  if (noBars.length > 0) throw new InputError(`data_source.symbols: ${noBars.join(', ')} not in ${barsFile} (it has ${prices.symbols().length} symbols); a backtest trades only symbols with bars`);
   const from = config.date_range?.from ?? range.first.setZone(zone).toISODate()!;
   const to = config.date_range?.to ?? range.last.setZone(zone).toISODate()!;
   const spec = scheduleSpecOf(config);
@@ -130,11 +132,13 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRes
     const scheduler = new EpochVirtualScheduler(startMs);
     const nowMs = () => scheduler.now();
     const now = () => DateTime.fromMillis(scheduler.now(), { zone });
-    const view = (at: DateTime): PointInTimeView => viewAt(prices, at, (symbol) => labelledBarAt(prices, symbol, at));
+    // data_source.symbols, when set, is what the agents see and risk lets through (SYMBOL_NOT_TRADED).
+    const universe = config.data_source.symbols;
+    const view = (at: DateTime): PointInTimeView => viewAt(prices, at, (symbol) => labelledBarAt(prices, symbol, at), universe);
 
     const broker = await simulatedVenue(config, prices, now, store);
     options.onPhase?.('venue');
-    const ledger = await restoreLedger(config, store, outDir, view, prices.symbols(), logs);
+    const ledger = await restoreLedger(config, store, outDir, view, universe ?? prices.symbols(), logs);
     options.onPhase?.('ledger');
 
     const alerts: Alert[] = [];
@@ -183,6 +187,7 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRes
             return p && { price: p.price.toFixed(), atMs: p.at.toMillis() };
           },
           knownSymbol: (symbol) => prices.market(symbol) !== undefined,
+          ...(universe ? { universe } : {}),
           fees: config.broker.fees,
           // Priced as the venue fills and charges (its rules, its labelled bar), never by a second table.
           estimate: (intent) => broker.estimate(intent),

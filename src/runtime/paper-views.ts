@@ -44,6 +44,20 @@ export class RunTracker {
   }
 }
 
+/** What /health and the dashboard say of the quotes: where from, and whether they are missing (a polled source not answering). */
+export function quoteStatus(q: QuoteFeedHealth, zone: string) {
+  const iso = (ms: number) => DateTime.fromMillis(ms, { zone }).toISO()!;
+  return {
+    source: q.source,
+    connected: q.connected,
+    missing: q.unavailableSinceMs !== undefined,
+    ...(q.lastQuoteMs !== undefined ? { lastQuoteAt: iso(q.lastQuoteMs) } : {}),
+    ...(q.unavailableSinceMs !== undefined ? { missingSince: iso(q.unavailableSinceMs) } : {}),
+    ...(q.unavailableSinceMs !== undefined && q.lastError ? { lastError: q.lastError } : {}),
+    ...(q.nextPollMs !== undefined ? { nextPollAt: iso(q.nextPollMs) } : {}),
+  };
+}
+
 export interface HealthInput {
   readonly config: Config;
   readonly at: DateTime;
@@ -51,6 +65,8 @@ export interface HealthInput {
   readonly heartbeats: readonly HeartbeatState[];
   readonly clockRunning: boolean;
   readonly lastTick: DateTime | undefined;
+  /** The next session instant of the schedule, if any. */
+  readonly nextSession?: DateTime | undefined;
   readonly killSwitch: KillSwitchState;
   readonly lastSessions: ReadonlyMap<string, { at: string; status: string }>;
 }
@@ -66,12 +82,10 @@ export function healthReport(h: HealthInput): HealthReport {
   return {
     mode: config.mode === 'live' ? 'live' : 'paper',
     heartbeats: Object.fromEntries(h.heartbeats.map((b) => [b.part, { ok: b.ok, ...(b.problem ? { problem: b.problem, code: b.code } : {}) }])),
-    clock: { running: h.clockRunning && !dead('clock'), ...(h.lastTick ? { lastTickAt: h.lastTick.toISO()! } : {}), now: at.toISO()! },
+    clock: { running: h.clockRunning && !dead('clock'), ...(h.lastTick ? { lastTickAt: h.lastTick.toISO()! } : {}), ...(h.nextSession ? { nextSessionAt: h.nextSession.toISO()! } : {}), now: at.toISO()! },
     quotes: {
       fresh,
-      source: q.source,
-      connected: q.connected,
-      ...(q.lastQuoteMs !== undefined ? { lastQuoteAt: DateTime.fromMillis(q.lastQuoteMs, { zone }).toISO()! } : {}),
+      ...quoteStatus(q, zone),
       quotes: q.quotes,
       malformed: q.malformed,
       failures: q.failures,
@@ -95,6 +109,8 @@ export interface StateInput {
   readonly prices: PriceSource;
   readonly halted: (signature: string) => boolean;
   readonly orders: DashboardOrder[];
+  readonly quotes?: QuoteFeedHealth;
+  readonly nextSession?: DateTime | undefined;
 }
 
 export async function dashboardState(d: StateInput): Promise<DashboardState> {
@@ -125,6 +141,8 @@ export async function dashboardState(d: StateInput): Promise<DashboardState> {
       };
     }),
     orders: d.orders,
+    ...(d.quotes ? { quotes: quoteStatus(d.quotes, MARKETS[market].zone) } : {}),
+    ...(d.nextSession ? { nextSessionAt: d.nextSession.toISO()! } : {}),
   };
 }
 

@@ -19,6 +19,7 @@ import { DateTime } from 'luxon';
 import { asyncScheduler, auditTime, catchError, EMPTY, share, Subject, type Observable, type SchedulerLike, type Subscription } from 'rxjs';
 import type { Config } from '../config/schema.js';
 import { scheduleSpecOf } from '../config/schedule-spec.js';
+import { instantsAfter } from '../domain/schedule.js';
 import { tickMessage } from '../domain/clock-events.js';
 import type { FeedEvent } from '../domain/feed.js';
 import { MARKETS } from '../domain/markets.js';
@@ -116,7 +117,9 @@ export async function startPaper(options: PaperOptions): Promise<PaperRun> {
   const now = () => DateTime.fromMillis(scheduler.now(), { zone });
   const universeSymbols = options.universe ?? options.history?.symbols() ?? [];
   const prices = livePrices({ market, ...(options.history ? { history: options.history } : {}), universe: universeSymbols, last: (s) => quotes.last(s) });
-  const view = (at: DateTime): PointInTimeView => viewAt(prices, at, (symbol) => labelledBarAt(prices, symbol, at));
+  // The agents see the universe only (data_source.symbols), and risk refuses the rest (SYMBOL_NOT_TRADED):
+  // nothing else is streamed, so its price would be a bar's open from the file, not a live one.
+  const view = (at: DateTime): PointInTimeView => viewAt(prices, at, (symbol) => labelledBarAt(prices, symbol, at), universeSymbols);
   const events = new Subject<FeedEvent>();
 
   const logs = await loadReplayLogs(config);
@@ -203,6 +206,7 @@ export async function startPaper(options: PaperOptions): Promise<PaperRun> {
             return p && { price: p.price.toFixed(), atMs: p.at.toMillis() };
           },
           knownSymbol: (symbol) => prices.has(symbol),
+          universe: universeSymbols,
           fees: config.broker.fees,
           // Priced as the venue fills and charges (its rules, its labelled bar), never by a second table.
           estimate: (intent) => broker.estimate(intent),
@@ -325,6 +329,15 @@ export async function startPaper(options: PaperOptions): Promise<PaperRun> {
     };
     subs.push({ unsubscribe: engine.actor.subscribe(() => checkFinished()).unsubscribe } as Subscription);
 
+    /** The schedule's next instant (none past `until`, or past the calendar's coverage). */
+    const nextSession = (): DateTime | undefined => {
+      try {
+        const at = instantsAfter(spec, now()).next().value;
+        return options.until && at > options.until ? undefined : at;
+      } catch {
+        return undefined;
+      }
+    };
     const health = (): HealthReport =>
       healthReport({
         config,
@@ -333,10 +346,11 @@ export async function startPaper(options: PaperOptions): Promise<PaperRun> {
         heartbeats: monitor.heartbeats(),
         clockRunning: clockRunning && !stopped,
         lastTick,
+        nextSession: stopped ? undefined : nextSession(),
         killSwitch: options.killSwitch.state(),
         lastSessions: tracker.lastSessions,
       });
-    const state = (): Promise<DashboardState> => dashboardState({ config, at: now(), ledger, prices, halted, orders: tracker.orders() });
+    const state = (): Promise<DashboardState> => dashboardState({ config, at: now(), ledger, prices, halted, orders: tracker.orders(), quotes: quotes.health(), nextSession: stopped ? undefined : nextSession() });
 
     let stopped = false;
     let stopping: Promise<void> | undefined;

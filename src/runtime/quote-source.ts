@@ -4,20 +4,26 @@
  * | data_source.type                       | quotes                                         | run clock |
  * |----------------------------------------|------------------------------------------------|-----------|
  * | alpaca                                 | Alpaca v2 WebSocket (alpaca_url, key/secret env) | wall      |
- * | sina, tencent, eastmoney, akshare, tushare | polled HTTP, failing over along `fallback` | wall      |
- * | replay with replay_url                 | that replay server (Alpaca protocol)           | its market time |
+ * | sina, tencent, eastmoney, akshare, tushare | polled HTTP, failing over along `fallback`; sparse while the market is closed, backing off while polls fail | wall |
+ * | replay with replay_url                 | that replay server (Alpaca protocol)           | its market time; the run ends with the day it announces, or when the server closes its feed |
  * | replay without replay_url              | the built-in replay server on bars_file        | its market time; the run ends with the day |
+ *
+ * A polled source that does not answer at start does not stop the start (a long-running process
+ * must outlive a network that is down at 3 a.m.): the problem is reported, polling goes on with
+ * back-off, and the run's monitor raises QUOTE_SOURCE_DOWN while it lasts. A WebSocket source
+ * that cannot connect within the start timeout still fails the start.
  *
  * Secrets are read here from the variables the config names and handed to the clients only.
  * Every source is put behind the price sanity rules here (`SaneQuoteFeed`, data_source.price_sanity):
  * what the run reads from `feed` never holds a dropped or quarantined print.
  */
 import { DateTime } from 'luxon';
-import { asyncScheduler, type Observable, type SchedulerLike } from 'rxjs';
+import { asyncScheduler, firstValueFrom, type Observable, type SchedulerLike } from 'rxjs';
 import { readSecret } from '../config/env.js';
 import type { Config, DataSourceType } from '../config/schema.js';
 import { InputError } from '../domain/errors.js';
 import { MARKETS, type Market } from '../domain/markets.js';
+import { CLOSED_POLL_MS, MAX_POLL_BACKOFF_MS, pollDelayMs } from '../domain/poll-cadence.js';
 import { limitsFromConfig, PriceSanity, type PrintVerdict } from '../domain/price-sanity.js';
 import type { PriceStore } from '../domain/price-store.js';
 import { startReplayServer, type ReplayServer } from '../server/replay-server.js';
@@ -35,9 +41,17 @@ export interface QuoteSource {
   readonly verdicts: Observable<PrintVerdict>;
   /** The run's clock. */
   readonly scheduler: SchedulerLike;
-  /** The built-in replay: its day ends the run. */
+  /** A replay: its day ends the run (no tick after it). */
   readonly until?: DateTime;
+  /** A replay: the replayed day, YYYY-MM-DD. */
+  readonly day?: string;
+  /** The built-in replay server. */
   readonly replay?: ReplayServer;
+  /**
+   * An external replay: resolves when the server closes its feed (close code 1001, what a replay
+   * server sends when it shuts down); `dayOver` when it had said the replay was over (`closed`).
+   */
+  readonly ended?: Promise<{ readonly dayOver: boolean }>;
   /** Market ms per wall ms of the run's clock (1 on the wall clock). */
   readonly speed: number;
   /** For people: what is streaming from where. */
@@ -154,6 +168,7 @@ export async function openQuoteSource(config: Config, options: QuoteSourceOption
     case 'akshare':
     case 'tushare': {
       const sources = [...new Set([ds.type, ...ds.fallback].flatMap((t) => cnNames(t)))];
+      const cadence = { market: config.market, intervalMs: ds.poll_interval_seconds * 1000, closedIntervalMs: CLOSED_POLL_MS, maxBackoffMs: MAX_POLL_BACKOFF_MS };
       const feed = createCnQuoteFeed({
         sources,
         symbols: options.symbols,
@@ -164,10 +179,33 @@ export async function openQuoteSource(config: Config, options: QuoteSourceOption
         ...(ds.source_urls ? { urls: ds.source_urls } : {}),
         ...(ds.token_env ? { tushareToken: readSecret(ds.token_env, env, 'data_source.token_env') } : {}),
         scheduler: wall,
+        cadence: (nowMs, failures) => pollDelayMs(cadence, nowMs, failures),
         onSwitch: (s) => options.onProblem?.(`quote source: ${s.from} -> ${s.to} (${s.reason})`),
       });
       const gated = sane(config, options.history, feed, () => wall.now());
-      await startOrClose(gated, wall, `${sources.join(' -> ')} quotes`, signal);
+      try {
+        // The first poll's outcome, whatever it is: only a cancelled start stops here.
+        const failed = await within(
+          gated.start().then(
+            () => undefined,
+            (err: unknown) => (err instanceof Error ? err.message : String(err)),
+          ),
+          wall,
+          START_TIMEOUT_MS,
+          `${sources.join(' -> ')} quotes: the first poll did not end within ${START_TIMEOUT_MS / 1000} s`,
+          signal,
+        ).catch((err: unknown) => {
+          if (signal?.aborted) throw err;
+          return err instanceof Error ? err.message : String(err);
+        });
+        if (failed !== undefined) {
+          const next = feed.health().nextPollMs;
+          options.onProblem?.(`quotes missing: ${failed}; polling goes on with back-off${next !== undefined ? ` (next poll ${DateTime.fromMillis(next, { zone: MARKETS[config.market].zone }).toISO()})` : ''}`);
+        }
+      } catch (err) {
+        await feed.close();
+        throw err;
+      }
       return { feed: gated, verdicts: gated.verdicts, scheduler: wall, speed: 1, describe: `${sources.join(' -> ')} quotes of ${symbolsText(options.symbols.length)}, polled every ${ds.poll_interval_seconds} s`, close: () => feed.close() };
     }
     case 'replay': {
@@ -199,14 +237,29 @@ export async function openQuoteSource(config: Config, options: QuoteSourceOption
         throw err;
       }
       const zone = MARKETS[config.market].zone;
-      const until = replay ? DateTime.fromISO(replay.day, { zone }).endOf('day') : undefined;
+      // The replayed day, announced by the server (or ours); the run's clock ends with it.
+      const day = replay?.day ?? (await firstValueFrom(feed.marketTime)).day;
+      const dayEnd = day ? DateTime.fromISO(day, { zone }).endOf('day') : undefined;
+      if (dayEnd?.isValid) clock.endAt(dayEnd.toMillis());
+      const until = dayEnd?.isValid ? dayEnd : undefined;
+      let dayOver = false;
+      feed.marketTime.subscribe((r) => (dayOver ||= r.state === 'closed'));
+      const ended = replay
+        ? undefined
+        : new Promise<{ dayOver: boolean }>((resolve) => {
+            feed.connection.subscribe((e) => {
+              if (e.type === 'disconnected' && e.closeCode === 1001) resolve({ dayOver });
+            });
+          });
       return {
         feed: gated,
         verdicts: gated.verdicts,
         scheduler: clock,
         speed: clock.speed,
         ...(until ? { until } : {}),
+        ...(day ? { day } : {}),
         ...(replay ? { replay } : {}),
+        ...(ended ? { ended } : {}),
         describe: replay
           ? `built-in replay of ${replay.day} (${symbolsText(replay.symbols.length)}) at ${replay.speed}x, ${url}`
           : `replay server ${url} (its market time drives the clock)`,

@@ -32,7 +32,9 @@
  *   on every state change and every `clockEveryMs` of market time (default a market minute, at
  *   most one a wall second). A real Alpaca client ignores the unknown type. `state` is `pre`
  *   before the calendar's open, `open` until the last bar's end, `closed` after; the server
- *   stays up after the close unless `exitAtEnd`.
+ *   stays up after the close unless `exitAtEnd`. Market time ends with the replayed day: at its
+ *   last millisecond (23:59:59.999 in the exchange's zone) the clock stops, is announced once
+ *   more, and stays there.
  * - A client whose send buffer passes 32 MiB gets Alpaca's 407 `slow client` and is dropped.
  * - The key and secret are compared, never logged or echoed.
  */
@@ -304,6 +306,8 @@ class Replay implements ReplayServer {
   #nextClockMs: number;
   #lastState: ReplayState | undefined;
   #ended = false;
+  readonly #dayEndMs: number;
+  #endAnnounced = false;
   #resolveDone!: () => void;
   #closing: Promise<void> | undefined;
 
@@ -318,6 +322,7 @@ class Replay implements ReplayServer {
     const resume = options.resumeFromMs;
     this.#startMarketMs = resume !== undefined && resume > dayStart && resume < plan.endMs ? resume : dayStart;
     this.#nextClockMs = this.#startMarketMs;
+    this.#dayEndMs = DateTime.fromISO(plan.day, { zone: plan.zone }).endOf('day').toMillis();
     this.#barEnds = new Set(plan.events.filter((e) => e.kind === 'bar').map((e) => e.atMs)).size;
     this.done = new Promise<void>((resolve) => (this.#resolveDone = resolve));
     const address = wss.address() as AddressInfo;
@@ -376,7 +381,7 @@ class Replay implements ReplayServer {
 
   #marketMs(): number {
     if (this.#startWallMs === undefined) return this.#startMarketMs;
-    return this.#startMarketMs + Math.floor((this.#scheduler.now() - this.#startWallMs) * this.speed);
+    return Math.min(this.#dayEndMs, this.#startMarketMs + Math.floor((this.#scheduler.now() - this.#startWallMs) * this.speed));
   }
 
   /** The first wall instant whose market time is at or past `marketMs`. */
@@ -427,7 +432,9 @@ class Replay implements ReplayServer {
     }
     const state = this.#stateAt(now);
     const changed = state !== this.#lastState;
-    if (changed || now >= this.#nextClockMs) {
+    const atEnd = now >= this.#dayEndMs && !this.#endAnnounced;
+    if (atEnd) this.#endAnnounced = true;
+    if (changed || atEnd || now >= this.#nextClockMs) {
       const clock = this.#clockJson(now);
       for (const c of this.#clients) if (c.authenticated) add(c, clock);
       this.#nextClockMs = this.#startMarketMs + (Math.floor((now - this.#startMarketMs) / this.#clockEveryMs) + 1) * this.#clockEveryMs;
@@ -449,7 +456,8 @@ class Replay implements ReplayServer {
         return undefined;
       }
     }
-    const boundary = now < this.#plan.openMs ? this.#plan.openMs : now < this.#plan.endMs ? this.#plan.endMs : Infinity;
+    if (this.#endAnnounced) return undefined; // the day is over: market time stands at its end
+    const boundary = now < this.#plan.openMs ? this.#plan.openMs : now < this.#plan.endMs ? this.#plan.endMs : this.#dayEndMs;
     return Math.min(events[this.#next]?.atMs ?? Infinity, this.#nextClockMs, boundary);
   }
 

@@ -124,7 +124,8 @@ export type AlpacaControl =
 export type AlpacaConnectionEvent =
   /** The subscription was acknowledged on the n-th connection (1 = the first). */
   | { readonly type: 'streaming'; readonly connection: number }
-  | { readonly type: 'disconnected'; readonly connection: number; readonly reason: string }
+  /** `closeCode`: the WebSocket close code when the server closed the connection (1001: going away, e.g. a replay server whose replay is over). */
+  | { readonly type: 'disconnected'; readonly connection: number; readonly reason: string; readonly closeCode?: number }
   /** The n-th consecutive attempt starts in `delayMs`. */
   | { readonly type: 'retrying'; readonly attempt: number; readonly delayMs: number }
   | { readonly type: 'failed'; readonly reason: string };
@@ -467,19 +468,21 @@ export class AlpacaQuoteStream implements QuoteFeed {
     if (this.#status === 'failed' || this.#status === 'closed') return;
     const cause = this.#socketError ? `: ${this.#socketError.message}` : '';
     const why = reason ? ` (${reason})` : '';
+    const refused = this.#socketError && this.#status === 'connecting';
     this.#lost(
-      this.#socketError && this.#status === 'connecting'
+      refused
         ? new AlpacaStreamError('SOCKET', `cannot connect to the Alpaca stream${cause}`)
         : new AlpacaStreamError('DISCONNECTED', `the Alpaca stream closed while ${this.#status}, code ${code}${why}${cause}`),
+      refused || this.#socketError ? undefined : code,
     );
   }
 
   /** The connection is gone (not by us, not refused by the server): retry, or fail without `reconnect`. */
-  #lost(err: AlpacaStreamError): void {
+  #lost(err: AlpacaStreamError, closeCode?: number): void {
     this.#ws = undefined;
     this.#stopHeartbeat();
     this.#lastError = err.message;
-    this.#connection.next({ type: 'disconnected', connection: this.#connections, reason: err.message });
+    this.#connection.next({ type: 'disconnected', connection: this.#connections, reason: err.message, ...(closeCode !== undefined ? { closeCode } : {}) });
     const backoff = this.#backoff;
     if (backoff === undefined) {
       this.#fail(err);

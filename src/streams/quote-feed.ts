@@ -22,6 +22,12 @@ export interface QuoteFeedHealth {
   readonly failures: number;
   /** The last problem, for people (never a secret). */
   readonly lastError?: string;
+  /** HTTP sources: polls failed in a row. */
+  readonly consecutiveFailures?: number;
+  /** HTTP sources: when the next poll is due (epoch ms). */
+  readonly nextPollMs?: number;
+  /** HTTP sources: polls have been failing since (epoch ms; see cn-quotes/polling.ts for when a source counts as unavailable). */
+  readonly unavailableSinceMs?: number;
 }
 
 export interface QuoteFeed {

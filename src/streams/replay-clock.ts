@@ -15,6 +15,11 @@
  *   confuses every consumer.
  * - A held reading (the server waits for its first subscriber) stands the clock still until
  *   the next reading.
+ * - `endAt(ms)` (the end of the replayed day): `now()` never passes it. Once the replay is over
+ *   the wall keeps running, and without the cap a stop grace of 30 wall seconds at 390x would
+ *   stamp fills, journal entries and reports 3 market hours later, past midnight into a day the
+ *   replay never had (T+1 and the daily-loss day change with it). Work scheduled for later
+ *   still runs after its wall delay (deadlines fire), reading the capped time.
  * - Wall delays are rounded up to whole milliseconds (the real timer's resolution), so work runs
  *   at or just after its market instant, never before, and virtual time always moves forward.
  *   Work scheduled before a re-anchor keeps its wall delay; the clock stream re-reads `now()`
@@ -97,6 +102,7 @@ export class ReplayClock implements SchedulerLike {
   #speed = 1;
   #held = false;
   #lastMs = -Infinity;
+  #endMs = Infinity;
 
   /** A clock reading `reading.atMs` now (the underlying scheduler's now) and running at its speed. */
   constructor(reading: MarketTimeReading, underlying: SchedulerLike = asyncScheduler) {
@@ -137,9 +143,14 @@ export class ReplayClock implements SchedulerLike {
 
   /** Replayed market time, epoch ms; never decreases. */
   now(): number {
-    const mapped = this.#held ? this.#anchorMarketMs : this.#anchorMarketMs + Math.floor((this.#underlying.now() - this.#anchorWallMs) * this.#speed);
+    const mapped = Math.min(this.#endMs, this.#held ? this.#anchorMarketMs : this.#anchorMarketMs + Math.floor((this.#underlying.now() - this.#anchorWallMs) * this.#speed));
     if (mapped > this.#lastMs) this.#lastMs = mapped;
     return this.#lastMs;
+  }
+
+  /** Market time stops at `ms` (epoch): the end of the replayed day. */
+  endAt(ms: number): void {
+    this.#endMs = ms;
   }
 
   /** Market time is `reading.atMs` now; from here on it runs at `reading.speed` (or stands, if held). */

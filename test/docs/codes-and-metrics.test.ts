@@ -15,7 +15,7 @@ import { DEFAULT_REPLAY_PORT } from '../../src/cli/commands/replay-server.js';
 import { ServerSchema } from '../../src/config/schema.js';
 import { HEARTBEATS } from '../../src/domain/monitor/heartbeats.js';
 import { DEFAULT_HEARTBEAT_MS } from '../../src/server/event-feed.js';
-import { ROOT } from '../support/cli.js';
+import { cli, ROOT } from '../support/cli.js';
 
 const read = (rel: string) => readFileSync(join(ROOT, rel), 'utf8');
 const sources = readdirSync(join(ROOT, 'src'), { recursive: true, encoding: 'utf8' })
@@ -142,5 +142,17 @@ describe('defaults the docs state', () => {
     expect(DEFAULT_REPLAY_PORT).not.toBe(server.port);
     expect(read('docs/quotes.md')).toContain(`| \`--port P\` | \`${DEFAULT_REPLAY_PORT}\` |`);
     expect(read('docs/quotes.md')).toContain(`ws://127.0.0.1:${DEFAULT_REPLAY_PORT}/`);
+  });
+
+  it('the replay server listens on 8766 and the run server on 8765, in the code, the CLI, docs/quotes.md and the README', () => {
+    expect([DEFAULT_REPLAY_PORT, server.port]).toEqual([8766, 8765]);
+    expect(cli(['replay-server', '--help']).stdout.replace(/\s+/g, ' ')).toMatch(new RegExp(`--port <port> [^-]*\\(default: "${DEFAULT_REPLAY_PORT}"\\)`));
+    expect(README).toContain(`| \`replay-server --bars FILE [--date D] [--speed N] [--port P (default ${DEFAULT_REPLAY_PORT})]`);
+    expect(README).toContain(`| \`port\` | integer 0-65535 | \`${server.port}\` |`);
+    expect(README).toContain(`(default \`127.0.0.1:${server.port}\`)`);
+    expect(README).toContain(`ws://127.0.0.1:${DEFAULT_REPLAY_PORT}/v2/replay`);
+    expect(JSON.parse(read('config/default.json')).server.port).toBe(server.port);
+    // No page points a replay client at the run server's port.
+    for (const { file, text } of docs) expect(text, file).not.toMatch(new RegExp(`:${server.port}/v2/replay`));
   });
 });

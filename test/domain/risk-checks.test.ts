@@ -127,7 +127,7 @@ describe('the risk table', () => {
   });
 
   it('every row has a risk reason code', () => {
-    for (const row of RISK_TABLE) expect(['KILL_SWITCH', 'INVALID_ORDER', 'SYMBOL_NOT_ALLOWED', 'UNKNOWN_SYMBOL', 'STALE_QUOTE', 'DAILY_LOSS_LIMIT', 'MAX_ORDERS_PER_SESSION', 'MAX_ORDERS_PER_MINUTE', 'DUPLICATE_ORDER', 'MAX_ORDER_NOTIONAL', 'MAX_POSITION_RATIO', 'MIN_CASH_RESERVE']).toContain(row.code);
+    for (const row of RISK_TABLE) expect(['KILL_SWITCH', 'INVALID_ORDER', 'SYMBOL_NOT_ALLOWED', 'UNKNOWN_SYMBOL', 'SYMBOL_NOT_TRADED', 'STALE_QUOTE', 'DAILY_LOSS_LIMIT', 'MAX_ORDERS_PER_SESSION', 'MAX_ORDERS_PER_MINUTE', 'DUPLICATE_ORDER', 'MAX_ORDER_NOTIONAL', 'MAX_POSITION_RATIO', 'MIN_CASH_RESERVE']).toContain(row.code);
   });
 });
 
@@ -280,6 +280,17 @@ describe('invalid orders, symbols and quotes', () => {
     expect(failure(input({ limits: { allow_symbols: ['AAPL'] } }))).toBeUndefined();
     const held = { positions: { AAPL: { quantity: 100, sellable: 100, costBasis: '1' } } };
     expect(failure(input({ intent: { side: 'sell' }, account: held, limits: { deny_symbols: ['AAPL'] } }))).toBeUndefined();
+  });
+
+  it('refuses a symbol outside the run\'s universe (data_source.symbols), buys and sells, after an unknown one', () => {
+    const universe = ['MSFT', 'NVDA'];
+    const held = { positions: { AAPL: { quantity: 100, sellable: 100, costBasis: '1' } } };
+    const message = 'SYMBOL_NOT_TRADED: AAPL is not one of the symbols this run trades (data_source.symbols: MSFT, NVDA)';
+    expect(failure(input({ rest: { universe } }))).toMatchObject({ rule: 'data_source.symbols', value: 'AAPL', limit: '2 symbols', message });
+    expect(failure(input({ intent: { side: 'sell' }, account: held, rest: { universe } }))?.message).toBe(message);
+    expect(failure(input({ rest: { universe: ['AAPL'] } }))).toBeUndefined();
+    expect(failure(input({ price: null, rest: { universe, knownSymbol: false } }))?.code).toBe('UNKNOWN_SYMBOL');
+    expect(runChecks(input()).checks.map((c) => c.rule)).not.toContain('data_source.symbols'); // no universe: not checked
   });
 
   it('refuses a symbol the market data does not know, with or without a price', () => {

@@ -63,7 +63,8 @@ interface Rig {
 
 async function rig(outDir: string, cfg = config, before?: (ks: KillSwitch) => Promise<unknown>): Promise<Rig> {
   const wall = new EpochVirtualScheduler(WALL0);
-  const symbols = history.symbols();
+  // As the process does: data_source.symbols, else every symbol of the bars.
+  const symbols = cfg.data_source.symbols ?? history.symbols();
   const source = await openQuoteSource(cfg, { history, symbols, wall });
   const killSwitch = new KillSwitch(outDir, () => wall.now(), { pollMs: 60_000 });
   await before?.(killSwitch);
@@ -74,11 +75,11 @@ async function rig(outDir: string, cfg = config, before?: (ks: KillSwitch) => Pr
 }
 
 const turn = () => new Promise<void>((r) => setImmediate(r));
-const plan = () => planReplayDay(history, { date: DAY });
+const plan = (symbols?: readonly string[]) => planReplayDay(history, { date: DAY, ...(symbols ? { symbols } : {}) });
 
 /** Every trade the server has sent by now is in the client; then the engine has nothing left to do. */
 async function settle(r: Rig, quotes = true): Promise<void> {
-  const sentBy = (ms: number) => plan().events.filter((e) => e.kind === 'trade' && e.atMs <= ms).length;
+  const sentBy = (ms: number) => plan(r.source.replay?.symbols).events.filter((e) => e.kind === 'trade' && e.atMs <= ms).length;
   const due = quotes && r.source.replay ? sentBy(r.source.replay.marketNow().toMillis()) : 0;
   while (r.source.feed.health().quotes < due) await turn();
   let idle = 0;
@@ -234,6 +235,20 @@ describe('paper trading on a replayed day', () => {
     expect(await whole.run.monitor.sync('test: again')).toEqual({});
   });
 
+  it('after the day the run clock stands at its end however long the wall runs on (a stop grace of 30 s at 390x is 3 market hours; 5 min, past midnight)', async () => {
+    const end = '2025-11-07T23:59:59.999-05:00';
+    for (let i = 0; i < 300; i++) {
+      whole.wall.advanceTo(whole.wall.now() + 1_000);
+      await settle(whole, false);
+    }
+    expect(DateTime.fromMillis(whole.source.scheduler.now(), { zone: 'America/New_York' }).toISO()).toBe(end);
+    expect(whole.source.replay!.marketNow().toISO()).toBe(end);
+    expect(whole.run.health().clock['now']).toBe(end);
+    expect((await whole.run.state()).time).toBe(end);
+    // Nothing the run told after the close is stamped on another day.
+    expect(whole.events.filter((e) => !e.time.startsWith(DAY))).toEqual([]);
+  }, 120_000);
+
   it('survives a restart: stopped after 12:05, started again on the same directory, it ends as the uninterrupted run', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'agent-trader-paper-restart-'));
     try {
@@ -264,6 +279,61 @@ describe('paper trading on a replayed day', () => {
       expect(third.events.filter((e) => e.type === 'alert' && e.payload['code'] === 'DAILY_REPORT')).toEqual([]);
       await third.run.stop();
       await third.source.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
+
+describe('paper trading limited to data_source.symbols', () => {
+  it('streams and trades only those symbols; an order for another is refused SYMBOL_NOT_TRADED', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'agent-trader-paper-universe-'));
+    try {
+      const cfg = parseConfig(
+        {
+          mode: 'paper',
+          market: 'us',
+          frequency: 'hourly',
+          schedule: { trigger_times: ['10:05', '11:05', '12:05', '13:05', '14:05', '15:05'] },
+          // stale_quote_seconds this wide let a bar's open from the file pass for a quote: only the universe stops it.
+          data_source: { type: 'replay', bars_file: SAMPLE, replay_date: DAY, replay_speed: 390, stale_quote_seconds: 1800, symbols: ['AAPL', 'MSFT', 'NVDA'] },
+          risk_control: { min_cash_reserve: 1000 },
+          models: [
+            { name: 'ew', signature: 'ew', agent: { kind: 'rules', strategy: 'equal_weight' } },
+            { name: 'wide', signature: 'wide', agent: { kind: 'rules', strategy: 'equal_weight', params: { symbols: ['AAPL', 'MSFT', 'NVDA', 'TSLA'] } } },
+          ],
+          agent_config: { initial_cash: 10000 },
+        },
+        'test',
+      );
+      const r = await rig(dir, cfg);
+      let done = false;
+      void r.run.finished.then(() => (done = true));
+      await drive(r, () => done);
+      expect(done).toBe(true);
+      expect(r.source.replay!.symbols).toEqual(['AAPL', 'MSFT', 'NVDA']);
+
+      const placed = r.events.filter((e) => e.type === 'order' && e.payload['order']).map((e) => [e.signature, (e.payload['order'] as { symbol: string }).symbol]);
+      expect(new Set(placed.filter(([s]) => s === 'ew').map(([, symbol]) => symbol))).toEqual(new Set(['AAPL', 'MSFT', 'NVDA']));
+      expect(new Set(placed.filter(([s]) => s === 'wide').map(([, symbol]) => symbol))).toEqual(new Set(['AAPL', 'MSFT', 'NVDA']));
+      const refused = r.events.filter((e) => e.type === 'risk.rejected');
+      expect(refused.length).toBeGreaterThan(0);
+      expect(refused.map((e) => [e.signature, e.payload['reason']])).toEqual(refused.map(() => ['wide', 'SYMBOL_NOT_TRADED']));
+      expect(refused[0]!.payload['message']).toBe('SYMBOL_NOT_TRADED: TSLA is not one of the symbols this run trades (data_source.symbols: AAPL, MSFT, NVDA)');
+      // Every fill is at a price the replay streamed (no bar open from the file).
+      const trades = plan().events.filter((e) => e.kind === 'trade');
+      for (const f of r.events.filter((e) => e.type === 'fill')) {
+        const order = r.events.find((e) => e.type === 'order' && e.payload['clientOrderId'] === f.payload['clientOrderId'] && e.payload['order']);
+        const symbol = (order!.payload['order'] as { symbol: string }).symbol;
+        const fill = f.payload['fill'] as { price: string; atMs: number };
+        const last = trades.filter((t) => t.symbol === symbol && t.atMs <= fill.atMs).at(-1)!;
+        expect(fill.price).toBe(String((JSON.parse(last.json) as { p: number }).p));
+      }
+      // position.jsonl lists the universe, as the agents saw it.
+      const first = JSON.parse((await readFile(join(dir, 'ew', 'position.jsonl'), 'utf8')).split('\n')[0]!) as { positions: Record<string, number> };
+      expect(Object.keys(first.positions)).toEqual(['AAPL', 'MSFT', 'NVDA', 'CASH']);
+      await r.run.stop();
+      await r.source.close();
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

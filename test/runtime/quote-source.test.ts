@@ -6,6 +6,9 @@ import { EpochVirtualScheduler } from '../../src/streams/virtual-time.js';
 import { AlpacaTestServer } from '../support/alpaca-server.js';
 import { gbk, HttpTestServer, sinaFields } from '../streams/cn-quotes/helpers.js';
 import { closesOn } from '../support/history.js';
+import { eventually } from '../support/eventually.js';
+import { DateTime } from 'luxon';
+import type { QuoteSource } from '../../src/runtime/quote-source.js';
 
 const model = { name: 'ew', signature: 'ew', agent: { kind: 'rules' } };
 
@@ -57,21 +60,78 @@ describe('openQuoteSource', () => {
   });
 });
 
-describe('openQuoteSource when the source fails at start', () => {
-  it('rejects and closes the feed: no poll after the failure', async () => {
-    const server = await HttpTestServer.start(() => ({ status: 500, body: 'down' }));
+describe('openQuoteSource when a polled source does not answer at start', () => {
+  const sina = () => ({
+    status: 200,
+    contentType: 'application/javascript; charset=GBK',
+    body: gbk(`var hq_str_sh600519="${sinaFields({ name: '贵州茅台', open: '1436.00', prev: '1430.00', price: '1441.50', date: '2025-11-18', time: '10:00:00' })}";\n`),
+  });
+  const cfg = (url: string) => parseConfig({ mode: 'paper', market: 'cn', data_source: { type: 'sina', symbols: ['600519.SH'], source_urls: { sina: url } }, models: [model] }, 'test');
+  /** A port nothing listens on (connections refused), free to take back later. */
+  const refusedPort = async () => {
+    const s = await HttpTestServer.start();
+    const port = Number(new URL(s.url).port);
+    await s.close();
+    return port;
+  };
+  /** Move virtual time to the next poll and wait (on real I/O) until it has ended and the one after is scheduled. */
+  async function nextPoll(wall: EpochVirtualScheduler, source: QuoteSource): Promise<number> {
+    const due = source.feed.health().nextPollMs!;
+    wall.advanceTo(due);
+    await eventually(() => expect(source.feed.health().nextPollMs).toBeGreaterThan(due));
+    return due;
+  }
+
+  it('opens anyway at night, polls every 15 minutes while the market is closed, and says quotes are missing', async () => {
+    const port = await refusedPort();
+    const wall = new EpochVirtualScheduler(DateTime.fromISO('2025-11-18T02:00:00', { zone: 'Asia/Shanghai' }).toMillis());
+    const problems: string[] = [];
+    const source = await openQuoteSource(cfg(`http://127.0.0.1:${port}`), { symbols: ['600519.SH'], wall, onProblem: (t) => problems.push(t) });
     try {
-      const config = parseConfig({ mode: 'paper', market: 'cn', data_source: { type: 'sina', symbols: ['600519.SH'], source_urls: { sina: server.url } }, models: [model] }, 'test');
-      const wall = new EpochVirtualScheduler(Date.parse('2025-11-18T02:05:05Z'));
-      await expect(openQuoteSource(config, { symbols: ['600519.SH'], wall })).rejects.toThrow(/sina/);
-      const asked = server.requests.length;
-      expect(asked).toBeGreaterThan(0);
-      wall.advanceTo(wall.now() + 60_000); // twenty poll intervals
-      await new Promise((r) => setImmediate(r));
-      expect(server.requests.length).toBe(asked);
-      expect(wall.actions).toHaveLength(0); // no timer left behind
+      expect(problems).toEqual([expect.stringMatching(/^quotes missing: no quote source answered the first poll: .*ECONNREFUSED.*; polling goes on with back-off \(next poll 2025-11-18T02:15:00\.000\+08:00\)$/)]);
+      expect(source.feed.health()).toMatchObject({ connected: false, unavailableSinceMs: wall.now(), consecutiveFailures: 1 });
+      const polls: number[] = [];
+      for (let i = 0; i < 4; i++) polls.push(await nextPoll(wall, source));
+      const t0 = DateTime.fromISO('2025-11-18T02:00:00', { zone: 'Asia/Shanghai' }).toMillis();
+      expect(polls.map((ms) => (ms - t0) / 60_000)).toEqual([15, 30, 45, 60]);
+      expect(source.feed.health()).toMatchObject({ polls: 5, consecutiveFailures: 5, unavailableSinceMs: t0 });
     } finally {
-      await server.close();
+      await source.close();
+    }
+    expect(wall.actions).toHaveLength(0); // no timer left behind
+  });
+
+  it('while open: refused, then HTTP 500, the waits double; once it answers, every 3 s again and no longer missing', async () => {
+    const port = await refusedPort();
+    const t0 = DateTime.fromISO('2025-11-18T10:00:00', { zone: 'Asia/Shanghai' }).toMillis();
+    const wall = new EpochVirtualScheduler(t0);
+    const source = await openQuoteSource(cfg(`http://127.0.0.1:${port}`), { symbols: ['600519.SH'], wall, history: closesOn('cn', '2025-11-17', { '600519.SH': '1430.00' }) });
+    let server: HttpTestServer | undefined;
+    try {
+      const gaps: number[] = [];
+      let last = t0;
+      const poll = async () => {
+        const at = await nextPoll(wall, source);
+        gaps.push((at - last) / 1000);
+        last = at;
+      };
+      await poll(); // refused
+      await poll();
+      server = await HttpTestServer.start(() => ({ status: 500, body: 'down' }), port);
+      await poll(); // 500
+      await poll();
+      expect(source.feed.health().lastError).toMatch(/500/);
+      expect(source.feed.health().unavailableSinceMs).toBe(t0);
+      server.reply = sina;
+      await poll(); // answers
+      expect(source.feed.health()).toMatchObject({ connected: true, consecutiveFailures: 0 });
+      expect(source.feed.health().unavailableSinceMs).toBeUndefined();
+      expect(source.feed.last('600519.SH')).toMatchObject({ price: '1441.50' });
+      await poll();
+      expect(gaps).toEqual([6, 12, 24, 48, 96, 3]);
+    } finally {
+      await source.close();
+      await server?.close();
     }
   });
 });

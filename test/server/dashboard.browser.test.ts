@@ -90,6 +90,24 @@ describe.skipIf(plan.run === false)('dashboard in Chromium', () => {
     expect(problems).toEqual([]);
   });
 
+  it('says in the header when quotes are missing and when the next session is, and updates on an alert', async () => {
+    let state: DashboardState = {
+      ...sampleState(),
+      quotes: { source: 'sina', connected: false, missing: true, missingSince: '2026-01-05T02:00:00.000+08:00', lastError: 'sina: request failed: ECONNREFUSED', nextPollAt: '2026-01-05T02:15:00.000+08:00' },
+      nextSessionAt: '2026-01-05T10:35:00.000+08:00',
+    };
+    const h = await startHarness({ state: () => state });
+    const { page, problems } = await openPage(`${h.server.url}/`);
+    await textIs(page, '#quotes', 'quotes missing since 2026-01-05 02:00:00: sina (sina: request failed: ECONNREFUSED), next poll 2026-01-05 02:15:00');
+    expect(await page.getAttribute('#quotes', 'class')).toBe('pill down');
+    await textIs(page, '#next-session', '2026-01-05 10:35:00');
+
+    state = { ...state, quotes: { source: 'sina', connected: true, missing: false, lastQuoteAt: '2026-01-05T02:15:00.000+08:00' } };
+    h.events.next(event('alert', { level: 'info', code: 'QUOTE_SOURCE_DOWN_RECOVERED', message: 'quoteSource: alive again' }));
+    await textIs(page, '#quotes', 'quotes sina, last 2026-01-05 02:15:00');
+    expect(problems).toEqual([]);
+  });
+
   it('throws the kill switch from the panel with the token, over its own feed connection', async () => {
     const calls: KillRequest[] = [];
     const h = await startHarness({

@@ -208,6 +208,21 @@ describe('replay server: a day of bars as an Alpaca v2 feed on a market clock', 
     expect(server.state()).toBe('closed');
   });
 
+  it('market time ends with the replayed day: the clock stops at its last millisecond, announced once, and the server goes quiet', async () => {
+    const { server, client, advance, scheduler } = await serve({ prices: us, date: '2025-10-30', speed: 3_600 });
+    const c = await client();
+    await subscribed(c, { trades: ['AAPL'] });
+    advance(48 * 1_000); // 48 market hours: two days on without the stop
+    await c.barrier();
+    expect(server.marketNow().toISO()).toBe('2025-10-30T23:59:59.999-04:00');
+    const clock = c.of('replay_clock');
+    expect(clock.at(-1)).toMatchObject({ t: '2025-10-30T23:59:59.999-04:00', state: 'closed' });
+    expect(clock.filter((e) => String(e.t) > '2025-10-30T23:59:59.999-04:00')).toEqual([]);
+    expect(scheduler.actions).toHaveLength(0); // no wake-up left: nothing more to announce
+    const late = await client(); // a client that comes now reads the day's end
+    expect(late.events[1]).toMatchObject({ T: 'replay_clock', t: '2025-10-30T23:59:59.999-04:00', state: 'closed' });
+  });
+
   it('one market millisecond before 10:00 nothing has been sent; at 10:00 the opens arrive', async () => {
     const { server, client, scheduler } = await serve({ prices: us, date: '2025-10-30', speed: 1 });
     const c = await client();

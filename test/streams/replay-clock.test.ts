@@ -95,6 +95,20 @@ describe('ReplayClock: a scheduler on replayed market time', () => {
     expect(clock.speed).toBe(600);
   });
 
+  it('never passes endAt (the end of the replayed day), and work scheduled past it still runs on its wall delay', () => {
+    const { clock, advanceTo } = setup();
+    const end = ny('2025-10-30T23:59:59.999');
+    clock.endAt(end);
+    const ran: number[] = [];
+    clock.schedule(() => ran.push(clock.now()), ny('2025-10-31T10:00') - OPEN_LEAD); // a deadline tomorrow
+    advanceTo(14_500_000); // 241 wall minutes x 60: past midnight without the cap
+    expect(clock.now()).toBe(end);
+    advanceTo(1_475_000);
+    expect(ran).toEqual([end]);
+    clock.anchor({ atMs: ny('2025-10-31T01:00'), speed: 60 }); // a reading past the end changes nothing
+    expect(clock.now()).toBe(end);
+  });
+
   it('stands still while the server holds its clock', () => {
     const { clock, advanceTo } = setup({ atMs: OPEN_LEAD, speed: 60, held: true });
     advanceTo(5_000);

@@ -30,3 +30,36 @@ export function cliAsync(args: readonly string[], options: { cwd?: string; env?:
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
 }
+
+/** A long-running CLI process (`run`): its output as it comes, and waits on it (never on a length of time). */
+export function spawnCli(args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
+  const child = spawn(process.execPath, ['--import', 'tsx', `${ROOT}/src/cli/main.ts`, ...args], { cwd: options.cwd ?? ROOT, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  const waiters: (() => void)[] = [];
+  const wake = () => {
+    for (const w of waiters.splice(0)) w();
+  };
+  child.stdout.on('data', (d: Buffer) => {
+    stdout += d.toString();
+    wake();
+  });
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  child.on('exit', wake);
+  return {
+    child,
+    exit,
+    out: () => stdout,
+    err: () => stderr,
+    /** Resolves once stdout matches; rejects if the process exits first. */
+    async until(re: RegExp): Promise<RegExpMatchArray> {
+      for (;;) {
+        const m = stdout.match(re);
+        if (m) return m;
+        if (child.exitCode !== null || child.signalCode !== null) throw new Error(`exited (${child.exitCode ?? child.signalCode}) before ${re}: ${stdout}\n${stderr}`);
+        await new Promise<void>((r) => waiters.push(r));
+      }
+    },
+  };
+}

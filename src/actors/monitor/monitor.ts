@@ -125,6 +125,10 @@ export function startMonitor(deps: MonitorDeps): Monitor {
         marketOpen: isOpenAt(market, DateTime.fromMillis(run.now(), { zone })),
         openedAtMs: openedAt(DateTime.fromMillis(run.now(), { zone })),
         lastQuoteMs: q.lastQuoteMs,
+        quoteSourceDown:
+          q.unavailableSinceMs === undefined
+            ? undefined
+            : { source: q.source, sinceMs: q.unavailableSinceMs, failures: q.consecutiveFailures ?? q.failures, lastError: q.lastError, nextPollMs: q.nextPollMs },
         brokerConnected: deps.brokerConnected(),
         running,
       },

@@ -63,6 +63,8 @@ export interface RiskActorDeps {
   readonly quote: (symbol: string) => RiskQuote | undefined;
   /** The market data knows the symbol. */
   readonly knownSymbol: (symbol: string) => boolean;
+  /** The symbols the run trades (data_source.symbols); absent: any known symbol. */
+  readonly universe?: readonly string[];
   /** `config.broker.fees`: the fee table when the venue gives no `estimate`. */
   readonly fees: FeeRates;
   /**
@@ -226,6 +228,7 @@ export function riskActor(deps: RiskActorDeps) {
           quote: q && price ? { price, atMs: q.atMs } : undefined,
           venueEstimate,
           knownSymbol: deps.knownSymbol(m.intent.symbol),
+          universe: deps.universe,
           fees: deps.fees,
           limits,
           staleQuoteSeconds: deps.staleQuoteSeconds,

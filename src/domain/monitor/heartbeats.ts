@@ -8,6 +8,9 @@
  *   time means the scheduler (or the event loop) is stuck.
  * - quotes: while the market is open, no quote for `quoteSilenceMs` (of the run's clock),
  *   counted from the open when the last quote is older (no quote is due before it).
+ * - quoteSource: a polled (HTTP) quote source has stopped answering (no poll answered since the
+ *   start, or several failed in a row), market open or not: quotes are missing, and the process
+ *   goes on polling with back-off. A WebSocket source has no such state (its silence is `quotes`).
  * - broker: the broker says it is not connected.
  * - sessions: a session still running `sessionStuckMs` (run clock) after its instant: its own
  *   deadlines should have ended it, so something below them is broken.
@@ -22,6 +25,16 @@ export interface Observation {
   /** When the market opened last (run clock): quotes are not expected before it. */
   readonly openedAtMs?: number | undefined;
   readonly lastQuoteMs: number | undefined;
+  /** A polled quote source that is not answering (QuoteFeedHealth.unavailableSinceMs and what goes with it). */
+  readonly quoteSourceDown?: {
+    readonly source: string;
+    /** Wall epoch ms. */
+    readonly sinceMs: number;
+    readonly failures: number;
+    readonly lastError?: string | undefined;
+    /** Wall epoch ms. */
+    readonly nextPollMs?: number | undefined;
+  } | undefined;
   readonly brokerConnected: boolean;
   /** signature -> the running session's instant (epoch ms). */
   readonly running: Readonly<Record<string, { readonly sessionId: string; readonly atMs: number }>>;
@@ -33,7 +46,7 @@ export interface HeartbeatLimits {
   readonly sessionStuckMs: number;
 }
 
-export type Part = 'clock' | 'quotes' | 'broker' | 'sessions';
+export type Part = 'clock' | 'quotes' | 'quoteSource' | 'broker' | 'sessions';
 
 export interface HeartbeatRow {
   readonly part: Part;
@@ -70,6 +83,17 @@ export const HEARTBEATS: readonly HeartbeatRow[] = [
       return o.lastQuoteMs === undefined || o.lastQuoteMs < (o.openedAtMs ?? -Infinity)
         ? `the market opened ${seconds(age)} ago and no quote has arrived since (limit ${seconds(l.quoteSilenceMs)})`
         : `the market is open and the last quote is ${seconds(age)} old (limit ${seconds(l.quoteSilenceMs)})`;
+    },
+  },
+  {
+    part: 'quoteSource',
+    code: 'QUOTE_SOURCE_DOWN',
+    level: 'warning',
+    check: (o) => {
+      const d = o.quoteSourceDown;
+      if (!d) return undefined;
+      const next = d.nextPollMs !== undefined ? `, next poll in ${seconds(Math.max(0, d.nextPollMs - o.wallMs))}` : '';
+      return `quotes are missing: ${d.source} has not answered for ${seconds(Math.max(0, o.wallMs - d.sinceMs))} (${d.failures} poll${d.failures === 1 ? '' : 's'} failed in a row${d.lastError ? `; last: ${d.lastError}` : ''}); polling goes on with back-off${next}`;
     },
   },
   {

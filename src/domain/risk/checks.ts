@@ -32,7 +32,7 @@
  * Choices beyond the issue, each a row's comment: the allow/deny list and the position ratio
  * bind buys only (selling out of a denied symbol reduces risk); the cash reserve binds a sell
  * only when its fees exceed its proceeds; the notional cap against equity binds buys only; the absolute
- * notional cap and the rate limits bind both sides.
+ * notional cap, the rate limits and the run's universe (data_source.symbols) bind both sides.
  * Lot sizes, T+1, price limits and plain cash sufficiency are the venue's rules
  * (market-rules.ts), not repeated here.
  */
@@ -104,6 +104,8 @@ export interface RiskInput {
   readonly venueEstimate?: OrderEstimate | undefined;
   /** The market data knows the symbol (it has bars / a feed for it). */
   readonly knownSymbol: boolean;
+  /** The symbols this run trades (data_source.symbols: streamed / polled in paper and live); absent: any known symbol. */
+  readonly universe?: readonly string[] | undefined;
   readonly fees: FeeRates;
   readonly limits: RiskLimits;
   /** `data_source.stale_quote_seconds`. */
@@ -286,6 +288,22 @@ export const RISK_TABLE: readonly RiskRule[] = [
       limit: 'known',
       message: ctx.knownSymbol ? undefined : `${ctx.intent.symbol} is not a ${MARKETS[ctx.market].name} symbol the market data knows`,
     }),
+  },
+  {
+    // Both sides: outside the universe nothing is streamed, so in paper a price would be a bar's
+    // open from the file, not a live one. A position held from before is sold by adding its
+    // symbol back to data_source.symbols.
+    rule: 'data_source.symbols',
+    code: 'SYMBOL_NOT_TRADED',
+    appliesTo: 'both',
+    enabled: (ctx) => ctx.universe !== undefined,
+    check: (ctx) => {
+      const universe = need(ctx.universe, 'a universe');
+      const s = ctx.intent.symbol;
+      const limit = `${universe.length} symbol${universe.length === 1 ? '' : 's'}`;
+      if (universe.includes(s)) return { value: s, limit };
+      return { value: s, limit, message: `${s} is not one of the symbols this run trades (data_source.symbols: ${list(universe)})` };
+    },
   },
   {
     // Paper/live: a decision on an old price is a decision on a price that may be gone.

@@ -39,6 +39,8 @@ export interface CnQuoteFeedConfig {
   readonly onMalformed?: (info: MalformedRecord & { readonly source: CnSourceName }) => void;
   readonly scheduler?: SchedulerLike;
   readonly now?: () => number;
+  /** When to poll next (PollingFeedOptions.cadence); default every `intervalMs`. */
+  readonly cadence?: (nowMs: number, failures: number) => number;
 }
 
 /** The source objects for `names`, with their base URLs. */
@@ -76,6 +78,7 @@ export function createCnQuoteFeed(config: CnQuoteFeedConfig): CnQuoteFeed {
     ...(config.scheduler === undefined ? {} : { scheduler: config.scheduler }),
     ...(config.now === undefined ? {} : { now: config.now }),
     ...(config.onMalformed === undefined ? {} : { onMalformed: config.onMalformed }),
+    ...(config.cadence === undefined ? {} : { cadence: config.cadence }),
   };
   if (sources.length === 1) return new PollingQuoteFeed(sources[0] as CnQuoteSource, options);
   return createFailoverFeed(sources, {

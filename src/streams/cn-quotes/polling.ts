@@ -29,6 +29,12 @@
  *   ordered list with switching (where start() and snapshot(), which want an answer now,
  *   try each source once, in order).
  *
+ * - Cadence (optional `cadence`): instead of every `intervalMs` on a fixed beat, the next poll
+ *   is due `cadence(now, failures in a row)` after the previous one ended (src/domain/poll-cadence.ts:
+ *   sparse while the market is closed, backing off while polls fail). `health().nextPollMs`
+ *   says when. A source is *unavailable* (`health().unavailableSinceMs`) from the first failed
+ *   poll when none has ever answered, else from the third failure in a row, until a poll answers.
+ *
  * `start()` resolves after the first successful poll and rejects (CnQuoteError) when no
  * source answered it; polling goes on either way until `close()`.
  */
@@ -84,6 +90,8 @@ export interface CnQuoteFeedHealth extends QuoteFeedHealth {
   readonly cacheHits: number;
   /** Symbols whose last answer said halted / price 0 (no quote for them). */
   readonly halted: readonly string[];
+  /** Polls that failed in a row (0 after one that answered). */
+  readonly consecutiveFailures: number;
 }
 
 export interface CnSnapshot {
@@ -124,7 +132,12 @@ export interface PollingFeedOptions {
   /** Epoch ms; default `scheduler.now()`. */
   readonly now?: () => number;
   readonly onMalformed?: (info: MalformedRecord & { readonly source: CnSourceName }) => void;
+  /** Ms from the end of a poll to the next, given `now()` and the polls failed in a row; default: every `intervalMs` on a fixed beat. */
+  readonly cadence?: (nowMs: number, failures: number) => number;
 }
+
+/** Failed polls in a row after which a source that once answered counts as unavailable. */
+export const UNAVAILABLE_AFTER_FAILURES = 3;
 
 /** An answer about one symbol: what, from which source, when it arrived (injected clock). */
 interface Answered {
@@ -142,6 +155,7 @@ export class PollingQuoteFeed implements CnQuoteFeed {
   readonly #scheduler: SchedulerLike;
   readonly #now: () => number;
   readonly #onMalformed: PollingFeedOptions['onMalformed'];
+  readonly #cadence: PollingFeedOptions['cadence'];
   readonly #subject = new Subject<Quote>();
   readonly #abort = new AbortController();
   readonly #last = new Map<string, Quote>();
@@ -156,6 +170,11 @@ export class PollingQuoteFeed implements CnQuoteFeed {
   #inFlight: Promise<boolean> | undefined;
   #started: Promise<void> | undefined;
   #closed = false;
+  #answered = false;
+  #failuresInARow = 0;
+  #failingSinceMs: number | undefined;
+  #unavailable = false;
+  #nextPollMs: number | undefined;
 
   /** Valid quotes, hot: subscribe before start() to see every one. Completes on close(). */
   readonly quotes: Observable<Quote> = this.#subject.asObservable();
@@ -175,14 +194,17 @@ export class PollingQuoteFeed implements CnQuoteFeed {
     const scheduler = this.#scheduler;
     this.#now = options.now ?? (() => scheduler.now());
     this.#onMalformed = options.onMalformed;
+    this.#cadence = options.cadence;
   }
 
   start(): Promise<void> {
     if (this.#started) return this.#started;
     if (this.#closed) return (this.#started = Promise.reject(new CnQuoteError('closed', 'the quote feed is closed')));
-    // The schedule starts now, so poll instants do not depend on how long the first poll takes.
-    this.#timer = timer(this.#intervalMs, this.#intervalMs, this.#scheduler).subscribe(() => this.#tick());
-    this.#started = this.#track(this.#poll(true)).then((ok) => {
+    // Without a cadence the schedule starts now, so poll instants do not depend on how long the first poll takes.
+    if (!this.#cadence) this.#timer = timer(this.#intervalMs, this.#intervalMs, this.#scheduler).subscribe(() => this.#tick());
+    const first = this.#track(this.#poll(true));
+    if (this.#cadence) void first.then(() => this.#scheduleNext());
+    this.#started = first.then((ok) => {
       if (this.#closed) throw new CnQuoteError('closed', 'the quote feed was closed before its first poll answered');
       if (!ok) throw new CnQuoteError('unavailable', `no quote source answered the first poll: ${this.#lastError ?? 'unknown error'}`);
     });
@@ -215,6 +237,9 @@ export class PollingQuoteFeed implements CnQuoteFeed {
       ...this.#stats,
       ...(this.#lastError === undefined ? {} : { lastError: this.#lastError }),
       halted,
+      consecutiveFailures: this.#failuresInARow,
+      ...(this.#unavailable && this.#failingSinceMs !== undefined ? { unavailableSinceMs: this.#failingSinceMs } : {}),
+      ...(this.#nextPollMs === undefined || this.#closed ? {} : { nextPollMs: this.#nextPollMs }),
     };
   }
 
@@ -276,7 +301,16 @@ export class PollingQuoteFeed implements CnQuoteFeed {
       this.#stats.skippedPolls++;
       return;
     }
-    void this.#track(this.#poll(false));
+    const poll = this.#track(this.#poll(false));
+    if (this.#cadence) void poll.then(() => this.#scheduleNext());
+  }
+
+  /** With a cadence: the next poll, counted from the end of the one that just ended. */
+  #scheduleNext(): void {
+    if (this.#closed || !this.#cadence) return;
+    const delay = Math.max(1, this.#cadence(this.#now(), this.#failuresInARow));
+    this.#nextPollMs = this.#now() + delay;
+    this.#timer = this.#scheduler.schedule(() => this.#tick(), delay);
   }
 
   #track(poll: Promise<boolean>): Promise<boolean> {
@@ -290,7 +324,18 @@ export class PollingQuoteFeed implements CnQuoteFeed {
   async #poll(urgent: boolean): Promise<boolean> {
     this.#stats.polls++;
     if (this.#symbols.length === 0) return true;
-    return (await this.#fetchWithPlan(this.#symbols, urgent)).ok;
+    const { ok } = await this.#fetchWithPlan(this.#symbols, urgent);
+    if (ok) {
+      this.#answered = true;
+      this.#failuresInARow = 0;
+      this.#failingSinceMs = undefined;
+      this.#unavailable = false;
+    } else if (!this.#closed) {
+      this.#failuresInARow++;
+      this.#failingSinceMs ??= this.#now();
+      if (!this.#answered || this.#failuresInARow >= UNAVAILABLE_AFTER_FAILURES) this.#unavailable = true;
+    }
+    return ok;
   }
 
   /** Fetch `symbols` from the plan's source, and again from another while the plan says so. Never rejects. */

@@ -31,7 +31,8 @@ export class HttpTestServer {
     this.#server = server;
   }
 
-  static async start(reply?: (req: RecordedRequest) => Reply): Promise<HttpTestServer> {
+  /** On `port` (default 0: any free one): a test can take a refused port back. */
+  static async start(reply?: (req: RecordedRequest) => Reply, port = 0): Promise<HttpTestServer> {
     const server = createServer();
     const self = new HttpTestServer(server);
     server.on('request', (req, res) => {
@@ -42,7 +43,7 @@ export class HttpTestServer {
     if (reply) self.reply = reply;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => resolve());
+      server.listen(port, '127.0.0.1', () => resolve());
     });
     return self;
   }
