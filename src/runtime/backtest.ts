@@ -35,7 +35,6 @@ import { agentActor, PendingDecisions } from '../actors/agents/agent-actor.js';
 import type { LlmWiring } from '../actors/agents/llm/index.js';
 import type { WallTimers } from '../actors/agents/llm/timers.js';
 import { levelTranscripts } from '../actors/agents/llm/transcript.js';
-import { brokerActor } from '../actors/brokers/broker-actor.js';
 import { labelledBarAt } from '../actors/brokers/simulated-broker.js';
 import { deadlineClock } from '../actors/clock/deadline-clock.actor.js';
 import { ledgerActor } from '../actors/ledger/ledger-actor.js';
@@ -43,10 +42,6 @@ import { loadPriceStore } from '../actors/market-data/alpha-vantage-file.js';
 import { marketDataActor } from '../actors/market-data/market-data-actor.js';
 import { alertCollector, type Alert } from '../actors/monitor/alert-collector.actor.js';
 import { KILL_SWITCH_OFF } from '../actors/risk/kill-switch.js';
-import { riskActor } from '../actors/risk/risk.actor.js';
-import { storeRiskJournal } from '../actors/risk/risk-journal.js';
-import { committedBuyCash } from './commitments.js';
-import { dec } from '../domain/money.js';
 import { protection } from '../actors/risk/protection.js';
 import { barQuotes } from '../streams/bar-quotes.js';
 import { openStore } from '../actors/store/store.js';
@@ -85,6 +80,7 @@ import { joinVenue, joinWatcher, reconcile } from './commit.js';
 import { buildManifest, checkManifest } from './manifest.js';
 import { armFailpoint, failpointFromEnv } from './failpoint.js';
 import { limitsFromConfig } from '../domain/price-sanity.js';
+import { tradingActors } from './trading-actors.js';
 
 /** The stop-loss watcher's records (which positions already fired), so a resumed run does not fire twice. */
 
@@ -157,8 +153,6 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRes
       alert,
       prevClose: (symbol) => prices.previousClose(symbol, now())?.price,
     });
-    const risk = storeRiskJournal(store);
-    const riskHistory = await risk.history();
     const watched = await store.loadSnapshot<ReturnType<typeof guard.watcher.snapshot>>(WATCHER_KEY);
     if (watched) guard.watcher.restore(watched);
     // The venue and the watcher join every commit; a restart first makes the ledger agree.
@@ -167,6 +161,21 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRes
     if (saved) await reconcile(store, ledger, broker, alert, nowMs());
     options.onPhase?.('reconcile');
     const failpoint = armFailpoint(store, failpointFromEnv(options.env ?? process.env));
+    const trading = await tradingActors({
+      mode: 'backtest',
+      config,
+      store,
+      ledger,
+      prices,
+      broker,
+      now,
+      // A backtest has no one to pull the switch; the live process reads the file.
+      killSwitch: { state: () => KILL_SWITCH_OFF, watch: () => () => {} },
+      onProtectiveResult: (result) => guard.onResult(result),
+      engine: () => engineRef,
+      ...(universe ? { universe } : {}),
+      inFlight,
+    });
     runtime = await startEngine({
       store,
       input: engineInput(config),
@@ -176,32 +185,7 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRes
         marketData: marketDataActor(view, nowMs),
         ledger: ledgerActor(ledger, nowMs, { inFlight }),
         agent: agentActor(deciders, view, nowMs, inFlight),
-        risk: riskActor({
-          mode: 'backtest',
-          market,
-          riskConfig: config.risk_control,
-          staleQuoteSeconds: config.data_source.stale_quote_seconds,
-          account: (signature, at) => ledger.getAccount(signature, at),
-          quote: (symbol) => {
-            const p = prices.priceAsOf(symbol, now());
-            return p && { price: p.price.toFixed(), atMs: p.at.toMillis() };
-          },
-          knownSymbol: (symbol) => prices.market(symbol) !== undefined,
-          ...(universe ? { universe } : {}),
-          fees: config.broker.fees,
-          // Priced as the venue fills and charges (its rules, its labelled bar), never by a second table.
-          estimate: (intent) => broker.estimate(intent),
-          now: nowMs,
-          // A backtest has no one to pull the switch; the live process reads the file.
-          killSwitch: { state: () => KILL_SWITCH_OFF, watch: () => () => {} },
-          onProtectiveResult: (result) => guard.onResult(result),
-          journal: risk.journal,
-          history: riskHistory,
-          inFlight,
-          committedCash: (signature) =>
-            engineRef ? committedBuyCash(engineRef, signature, (symbol) => prices.priceAsOf(symbol, now())?.price.toFixed()) : dec(0),
-        }),
-        broker: brokerActor(broker, nowMs, { afterCommit: (effect) => store.afterCommit(effect), inFlight }),
+        ...trading,
         monitor: alertCollector(alerts, options.onAlert),
       },
       inspect: (e) => {

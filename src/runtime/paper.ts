@@ -23,7 +23,6 @@ import { instantsAfter } from '../domain/schedule.js';
 import { tickMessage } from '../domain/clock-events.js';
 import type { FeedEvent } from '../domain/feed.js';
 import { MARKETS } from '../domain/markets.js';
-import { dec } from '../domain/money.js';
 import { viewAt, type PointInTimeView } from '../domain/point-in-time.js';
 import type { PriceStore } from '../domain/price-store.js';
 import { buildReport, renderReportHtml, writeReport, type BenchmarkSeries, type Report } from '../report/index.js';
@@ -36,7 +35,6 @@ import type { LlmWiring } from '../actors/agents/llm/index.js';
 import type { WallTimers } from '../actors/agents/llm/timers.js';
 import { levelTranscripts } from '../actors/agents/llm/transcript.js';
 import { explainOrder, type Explanation } from '../actors/agents/llm/explain.js';
-import { brokerActor } from '../actors/brokers/broker-actor.js';
 import { labelledBarAt } from '../actors/brokers/simulated-broker.js';
 import { deadlineClock } from '../actors/clock/deadline-clock.actor.js';
 import { Ledger } from '../actors/ledger/ledger.js';
@@ -48,16 +46,14 @@ import { startMonitor, type Monitor, type MonitorDeps } from '../actors/monitor/
 import type { LlmObserver } from '../actors/monitor/metrics.js';
 import { haltsSignature, type KillSwitch } from '../actors/risk/kill-switch.js';
 import { protection } from '../actors/risk/protection.js';
-import { storeRiskJournal } from '../actors/risk/risk-journal.js';
-import { riskActor } from '../actors/risk/risk.actor.js';
 import { openStore } from '../actors/store/store.js';
 import { buildDeciders, engineInput, loadReplayLogs, restoreLedger, signatureRuns, simulatedVenue, WATCHER_KEY } from './assemble.js';
 import { joinVenue, joinWatcher, reconcile } from './commit.js';
 import { armFailpoint, failpointFromEnv } from './failpoint.js';
-import { committedBuyCash } from './commitments.js';
 import { startEngine, type EngineRuntime } from './engine-runtime.js';
 import { feedInspector } from './feed-events.js';
 import { dashboardState, healthReport, RunTracker } from './paper-views.js';
+import { tradingActors } from './trading-actors.js';
 
 export interface PaperOptions {
   readonly config: Config;
@@ -167,7 +163,6 @@ export async function startPaper(options: PaperOptions): Promise<PaperRun> {
     });
     const watched = await store.loadSnapshot<ReturnType<typeof guard.watcher.snapshot>>(WATCHER_KEY);
     if (watched) guard.watcher.restore(watched);
-    const risk = storeRiskJournal(store);
     // The venue and the watcher are in every commit from the start (a fill made while
     // resuming included); a restart first makes the ledger agree with what is committed.
     cleanups.push(joinVenue(store, broker), joinWatcher(store, guard.watcher));
@@ -186,6 +181,19 @@ export async function startPaper(options: PaperOptions): Promise<PaperRun> {
 
     const toFeed = feedInspector(now, emit);
     const failpoint = armFailpoint(store, failpointFromEnv(options.env ?? process.env));
+    const trading = await tradingActors({
+      mode: config.mode === 'live' ? 'live' : 'paper',
+      config,
+      store,
+      ledger,
+      prices,
+      broker,
+      now,
+      killSwitch: options.killSwitch,
+      onProtectiveResult: (result) => guard.onResult(result),
+      engine: () => engineRef,
+      universe: universeSymbols,
+    });
     runtime = await startEngine({
       store,
       input: engineInput(config, options.timeScale ?? 1),
@@ -195,37 +203,7 @@ export async function startPaper(options: PaperOptions): Promise<PaperRun> {
         marketData: marketDataActor(view, nowMs),
         ledger: ledgerActor(ledger, nowMs),
         agent: agentActor(deciders, view, nowMs),
-        risk: riskActor({
-          mode: config.mode === 'live' ? 'live' : 'paper',
-          market,
-          riskConfig: config.risk_control,
-          staleQuoteSeconds: config.data_source.stale_quote_seconds,
-          account: (signature, at) => ledger.getAccount(signature, at),
-          quote: (symbol) => {
-            const p = prices.priceAsOf(symbol, now());
-            return p && { price: p.price.toFixed(), atMs: p.at.toMillis() };
-          },
-          knownSymbol: (symbol) => prices.has(symbol),
-          universe: universeSymbols,
-          fees: config.broker.fees,
-          // Priced as the venue fills and charges (its rules, its labelled bar), never by a second table.
-          estimate: (intent) => broker.estimate(intent),
-          now: nowMs,
-          killSwitch: options.killSwitch,
-          onProtectiveResult: (result) => guard.onResult(result),
-          journal: risk.journal,
-          history: await risk.history(),
-          committedCash: (signature) =>
-            engineRef ? committedBuyCash(engineRef, signature, (symbol) => prices.priceAsOf(symbol, now())?.price.toFixed()) : dec(0),
-        }),
-        // The kill switch at the edge: read for every submit, after the commit that recorded it.
-        broker: brokerActor(broker, nowMs, {
-          afterCommit: (effect) => store.afterCommit(effect),
-          halted: (signature) => {
-            const ks = options.killSwitch.state();
-            return haltsSignature(ks, signature) ? { reason: ks.reason, at: ks.at } : undefined;
-          },
-        }),
+        ...trading,
         monitor: alertCollector(alerts, onAlert),
       },
       inspect: failpoint
