@@ -4,7 +4,6 @@
  * on the wall clock (it is the real thing); the tests wait for its output and its exit,
  * never for a length of time.
  */
-import { spawn } from 'node:child_process';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -13,7 +12,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/actors/store/store.js';
 import { ReportSchema } from '../../src/report/types.js';
-import { ROOT } from '../support/cli.js';
+import { ROOT, spawnCli } from '../support/cli.js';
 
 const SAMPLE = join(ROOT, 'data/sample/us_hourly.jsonl');
 const dirs: string[] = [];
@@ -48,34 +47,6 @@ async function paperConfig(speed: number, extra: Record<string, unknown> = {}): 
   return { dir, file };
 }
 
-function start(args: string[]) {
-  const child = spawn(process.execPath, ['--import', 'tsx', `${ROOT}/src/cli/main.ts`, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  const waiters: (() => void)[] = [];
-  child.stdout.on('data', (d: Buffer) => {
-    stdout += d.toString();
-    for (const w of waiters.splice(0)) w();
-  });
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return {
-    child,
-    exit,
-    out: () => stdout,
-    err: () => stderr,
-    /** Resolves once stdout matches. */
-    async until(re: RegExp): Promise<RegExpMatchArray> {
-      for (;;) {
-        const m = stdout.match(re);
-        if (m) return m;
-        if (child.exitCode !== null) throw new Error(`exited (${child.exitCode}) before ${re}: ${stdout}\n${stderr}`);
-        await new Promise<void>((r) => waiters.push(r));
-      }
-    },
-  };
-}
-
 describe('run: paper on the built-in replay', () => {
   it('trades the replayed day, prints where to watch, and ends with the day report', async () => {
     // A real webhook receiver for the alert channel.
@@ -93,7 +64,7 @@ describe('run: paper on the built-in replay', () => {
     // 2,500x: the day in ~10 s, a market hour in 1.4 s of wall time, ample for a session on a busy
     // machine (at 50,000x a slow first session can still run when the next tick comes: PREVIOUS_SESSION_RUNNING).
     const { dir, file } = await paperConfig(2_500, { alerts: { channels: [{ type: 'webhook', url: hookUrl, min_level: 'info' }] } });
-    const p = start(['run', '--config', file]);
+    const p = spawnCli(['run', '--config', file]);
     expect(await p.exit, p.err()).toBe(0);
     await new Promise<void>((r) => hook.close(() => r()));
     // The daily report reached the webhook before the process exited.
@@ -124,7 +95,7 @@ describe('run: paper on the built-in replay', () => {
 
   it('stops cleanly on SIGINT: exit 0, the report so far, the store closed', async () => {
     const { dir, file } = await paperConfig(1); // the day would take 6.5 hours
-    const p = start(['run', '--config', file]);
+    const p = spawnCli(['run', '--config', file]);
     const [, url] = await p.until(/ {2}health {5}(http:\/\/\S+)\/health/);
     const health = await fetch(`${url}/health`);
     const body = (await health.json()) as { mode?: string; clock?: { running: boolean }; quotes?: { source: string } };

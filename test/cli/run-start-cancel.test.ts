@@ -4,7 +4,7 @@
  * is held by a real peer the test controls (a quote server that never answers, a prompt
  * template behind a FIFO), so the signal lands where it should without waiting on time.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { mkdtemp, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/actors/store/store.js';
-import { ROOT } from '../support/cli.js';
+import { ROOT, spawnCli } from '../support/cli.js';
 
 const dirs: string[] = [];
 const servers: { server: Server; sockets: Set<Socket> }[] = [];
@@ -30,35 +30,6 @@ async function tempDir(): Promise<string> {
   return dir;
 }
 
-function startCli(args: string[]) {
-  const child = spawn(process.execPath, ['--import', 'tsx', `${ROOT}/src/cli/main.ts`, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  const waiters: (() => void)[] = [];
-  child.stdout.on('data', (d: Buffer) => {
-    stdout += d.toString();
-    for (const w of waiters.splice(0)) w();
-  });
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('exit', (code, signal) => {
-      resolve({ code, signal });
-      for (const w of waiters.splice(0)) w();
-    }),
-  );
-  return {
-    child,
-    exit,
-    out: () => stdout,
-    err: () => stderr,
-    async until(re: RegExp): Promise<void> {
-      while (!re.test(stdout)) {
-        if (child.exitCode !== null || child.signalCode !== null) throw new Error(`exited (${child.exitCode ?? child.signalCode}) before ${re}: ${stdout}\n${stderr}`);
-        await new Promise<void>((r) => waiters.push(r));
-      }
-    },
-  };
-}
 
 describe('run: SIGTERM during start-up', () => {
   it('while waiting for a quote source that never answers: the wait ends, exit 0, the state dir opens', async () => {
@@ -85,10 +56,10 @@ describe('run: SIGTERM during start-up', () => {
         state_dir: join(dir, 'state'),
       }),
     );
-    const p = startCli(['run', '--config', file]);
+    const p = spawnCli(['run', '--config', file]);
     await firstRequest; // the process is inside the quote source's start
     p.child.kill('SIGTERM');
-    expect(await p.exit, p.err()).toEqual({ code: 0, signal: null });
+    expect(await p.exited, p.err()).toEqual({ code: 0, signal: null });
     expect(p.err()).toBe('');
     expect(p.out()).toBe('stopping: SIGTERM during start-up\nstart cancelled: everything opened so far is closed\n');
     const store = await openStore(join(dir, 'state', 'state'));
@@ -112,14 +83,14 @@ describe('run: SIGTERM during start-up', () => {
         state_dir: join(dir, 'state'),
       }),
     );
-    const p = startCli(['run', '--config', file]);
+    const p = spawnCli(['run', '--config', file]);
     // Opening a FIFO for writing returns once the process opens it to read: its store is open by then.
     const writer = await open(fifo, 'w');
     p.child.kill('SIGTERM');
     await p.until(/^stopping: SIGTERM during start-up$/m);
     await writer.writeFile(await readFile(join(ROOT, 'prompts/us.md'), 'utf8'));
     await writer.close();
-    expect(await p.exit, p.err()).toEqual({ code: 0, signal: null });
+    expect(await p.exited, p.err()).toEqual({ code: 0, signal: null });
     expect(p.err()).toBe('');
     expect(p.out()).toBe('stopping: SIGTERM during start-up\nstart cancelled: everything opened so far is closed\n');
     const [run] = await readdir(join(dir, 'state', 'runs'));

@@ -45,11 +45,14 @@ export function spawnCli(args: readonly string[], options: { cwd?: string; env?:
     wake();
   });
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
   child.on('exit', wake);
   return {
     child,
-    exit,
+    /** The exit code (null when a signal ended it). */
+    exit: exited.then((e) => e.code),
+    /** The exit code and the signal that ended it, if one did. */
+    exited,
     out: () => stdout,
     err: () => stderr,
     /** Resolves once stdout matches; rejects if the process exits first. */
