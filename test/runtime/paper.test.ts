@@ -54,6 +54,8 @@ beforeAll(async () => {
 });
 
 interface Rig {
+  readonly history: PriceStore;
+  readonly day: string;
   readonly wall: EpochVirtualScheduler;
   readonly source: QuoteSource;
   readonly run: PaperRun;
@@ -61,7 +63,8 @@ interface Rig {
   readonly killSwitch: KillSwitch;
 }
 
-async function rig(outDir: string, cfg = config, before?: (ks: KillSwitch) => Promise<unknown>): Promise<Rig> {
+async function rig(outDir: string, cfg = config, before?: (ks: KillSwitch) => Promise<unknown>, bars = history): Promise<Rig> {
+  const history = bars;
   const wall = new EpochVirtualScheduler(WALL0);
   // As the process does: data_source.symbols, else every symbol of the bars.
   const symbols = cfg.data_source.symbols ?? history.symbols();
@@ -71,7 +74,7 @@ async function rig(outDir: string, cfg = config, before?: (ks: KillSwitch) => Pr
   const run = await startPaper({ config: cfg, outDir, scheduler: source.scheduler, wall, timeScale: source.speed, quotes: source.feed, history, universe: symbols, killSwitch, ...(source.until ? { until: source.until } : {}) });
   const events: FeedEvent[] = [];
   run.events.subscribe((e) => events.push(e));
-  return { wall, source, run, events, killSwitch };
+  return { history, day: cfg.data_source.replay_date ?? DAY, wall, source, run, events, killSwitch };
 }
 
 const turn = () => new Promise<void>((r) => setImmediate(r));
@@ -79,7 +82,7 @@ const plan = (symbols?: readonly string[]) => planReplayDay(history, { date: DAY
 
 /** Every trade the server has sent by now is in the client; then the engine has nothing left to do. */
 async function settle(r: Rig, quotes = true): Promise<void> {
-  const sentBy = (ms: number) => plan(r.source.replay?.symbols).events.filter((e) => e.kind === 'trade' && e.atMs <= ms).length;
+  const sentBy = (ms: number) => planReplayDay(r.history, { date: r.day, ...(r.source.replay?.symbols ? { symbols: r.source.replay.symbols } : {}) }).events.filter((e) => e.kind === 'trade' && e.atMs <= ms).length;
   const due = quotes && r.source.replay ? sentBy(r.source.replay.marketNow().toMillis()) : 0;
   while (r.source.feed.health().quotes < due) await turn();
   let idle = 0;
@@ -425,6 +428,69 @@ describe('heartbeats in a paper run', () => {
       await r.run.stop();
       await r.source.close();
     } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
+
+describe('A-share hourly paper on a replayed day (config/cn-hourly.json sessions)', () => {
+  it('trades in all four sessions: 11:35 waits for 13:00, 15:05 for the next open, each with a protective limit; none refused MARKET_CLOSED', async () => {
+    const CN = new URL('../../data/sample/cn_hourly.jsonl', import.meta.url).pathname;
+    const CN_DAY = '2025-10-15';
+    const cnHistory = await loadPriceStore(CN, { market: 'cn' });
+    const server = await LlmTestServer.start();
+    const dir = await mkdtemp(join(tmpdir(), 'agent-trader-paper-cn-'));
+    try {
+      for (let i = 0; i < 4; i++) server.script('scripted', call('buy', { symbol: '600036.SH', amount: 100 }), say('Bought.'));
+      const base = JSON.parse(await readFile(new URL('../../config/cn-hourly.json', import.meta.url), 'utf8')) as Record<string, unknown>;
+      const cfg = parseConfig(
+        {
+          ...base,
+          mode: 'paper',
+          data_source: { type: 'replay', bars_file: CN, replay_date: CN_DAY, replay_speed: 390, stale_quote_seconds: 7200 },
+          models: [...(base['models'] as object[]), { name: 'llm', signature: 'llm', agent: { kind: 'llm', basemodel: 'scripted', base_url: server.url } }],
+          state_dir: join(dir, 'state'),
+        },
+        'test',
+      );
+      expect(cfg.execution.orders_outside_hours).toBe('queue_next_open');
+      const r = await rig(dir, cfg, undefined, cnHistory);
+      let done = false;
+      void r.run.finished.then(() => (done = true));
+      await drive(r, () => done);
+      expect(server.remaining('scripted')).toBe(0);
+
+      const ticks = r.events.filter((e) => e.type === 'tick').map((e) => String(e.payload['at']));
+      expect(ticks).toEqual(['10:35', '11:35', '14:05', '15:05'].map((t) => `${CN_DAY}T${t}:00+08:00`));
+      const orders = r.events.filter((e) => e.type === 'order' && e.signature === 'llm' && e.payload['status'] === 'new');
+      const bySession = new Map(orders.map((o) => [String(o.payload['clientOrderId']).replace(/^llm\.\d{8}T(\d\d)(\d\d)\.\d+$/, '$1:$2'), o]));
+      expect([...bySession.keys()]).toEqual(['10:35', '11:35', '14:05', '15:05']);
+      const fillOf = (session: string) => {
+        const cid = bySession.get(session)!.payload['clientOrderId'];
+        return r.events.find((e) => e.type === 'fill' && e.payload['clientOrderId'] === cid)?.payload['fill'] as { atMs: number; price: string } | undefined;
+      };
+      const at = (ms: number | undefined) => (ms === undefined ? undefined : DateTime.fromMillis(ms, { zone: 'Asia/Shanghai' }).toFormat('HH:mm'));
+      expect(at(fillOf('10:35')?.atMs)).toBe('10:35');
+      expect(at(fillOf('14:05')?.atMs)).toBe('14:05');
+      expect(at(fillOf('11:35')?.atMs)).toBe('13:00'); // sent at the afternoon open, not refused in the lunch break
+      expect(fillOf('15:05')).toBeUndefined(); // waits for the next trading day's open
+      // The agent is told: its tool answer for the lunch-break and after-close buys says queued, until when, at what limit.
+      const answers = server
+        .requestsFor('scripted')
+        .flatMap((q) => q.body.messages.filter((m) => m.role === 'tool').map((m) => String(m.content)))
+        .filter((c, i, all) => all.indexOf(c) === i);
+      expect(answers).toHaveLength(4);
+      const queued = answers.filter((a) => a.includes('queued_until'));
+      expect(queued).toHaveLength(2);
+      expect(queued[0]).toContain(`${CN_DAY}T13:00:00+08:00`);
+      expect(queued[1]).toContain('2025-10-16T09:30:00+08:00');
+      for (const a of queued) expect(a).toMatch(/limit/);
+      const closed = r.events.filter((e) => (e.type === 'order' || e.type === 'risk.rejected') && e.payload['reason'] === 'MARKET_CLOSED');
+      expect(closed).toEqual([]);
+      await r.run.stop();
+      await r.source.close();
+    } finally {
+      await server.close();
       await rm(dir, { recursive: true, force: true });
     }
   }, 120_000);
