@@ -25,10 +25,9 @@ import type { FeedEvent } from '../domain/feed.js';
 import { MARKETS } from '../domain/markets.js';
 import { viewAt, type PointInTimeView } from '../domain/point-in-time.js';
 import type { PriceStore } from '../domain/price-store.js';
-import { buildReport, renderReportHtml, writeReport, type BenchmarkSeries, type Report } from '../report/index.js';
+import type { BenchmarkSeries, Report } from '../report/index.js';
 import type { DashboardState } from '../domain/dashboard-state.js';
 import type { HealthReport } from '../domain/health.js';
-import { clockEvents } from '../streams/clock.js';
 import type { QuoteFeed } from '../streams/quote-feed.js';
 import { agentActor } from '../actors/agents/agent-actor.js';
 import type { LlmWiring } from '../actors/agents/llm/index.js';
@@ -47,13 +46,15 @@ import type { LlmObserver } from '../actors/monitor/metrics.js';
 import { haltsSignature, type KillSwitch } from '../actors/risk/kill-switch.js';
 import { protection } from '../actors/risk/protection.js';
 import { openStore } from '../actors/store/store.js';
-import { buildDeciders, engineInput, loadReplayLogs, restoreLedger, signatureRuns, simulatedVenue, WATCHER_KEY } from './assemble.js';
+import { buildDeciders, engineInput, loadReplayLogs, restoreLedger, simulatedVenue, WATCHER_KEY } from './assemble.js';
 import { joinVenue, joinWatcher, reconcile } from './commit.js';
 import { armFailpoint, failpointFromEnv } from './failpoint.js';
 import { startEngine, type EngineRuntime } from './engine-runtime.js';
 import { feedInspector } from './feed-events.js';
 import { dashboardState, healthReport, RunTracker } from './paper-views.js';
 import { tradingActors } from './trading-actors.js';
+import { writePaperReport } from './paper-report.js';
+import { runSchedule } from './paper-schedule.js';
 
 export interface PaperOptions {
   readonly config: Config;
@@ -107,7 +108,7 @@ export interface PaperRun {
 
 export async function startPaper(options: PaperOptions): Promise<PaperRun> {
   const { config, outDir, scheduler, quotes } = options;
-  const { market, frequency } = config;
+  const { market } = config;
   const zone = MARKETS[market].zone;
   const nowMs = () => scheduler.now();
   const now = () => DateTime.fromMillis(scheduler.now(), { zone });
@@ -263,39 +264,26 @@ export async function startPaper(options: PaperOptions): Promise<PaperRun> {
     let clockRunning = true;
     let ticksDone = false;
     subs.push(
-      clockEvents(spec, {
-        scheduler,
-        ...(options.until ? { until: options.until } : {}),
-        catchUpWindowMs: config.schedule.catch_up_window_seconds * 1000,
-        // A busy event loop delays a timer by wall ms; on a compressed clock that is speed x as much market time.
-        lateToleranceMs: 5_000 * (options.timeScale ?? 1),
-        jumpToleranceMs: 5_000 * (options.timeScale ?? 1),
-        ...(saved ? { resumeFrom: DateTime.fromMillis(saved.atMs, { zone }) } : {}),
-      }).subscribe({
-        next: (e) => {
-          if (e.type === 'TICK_MISSED') {
-            raise({ type: 'monitor.alert', level: 'warning', code: 'TICK_MISSED', message: `the session instant ${e.at.toISO()} was missed (${e.reason === 'process_down' ? 'the process was down' : 'the clock jumped past it'}); not run late beyond schedule.catch_up_window_seconds`, tsEvent: nowMs() });
-            return;
-          }
-          if (e.type === 'CLOCK_JUMP') {
-            raise({ type: 'monitor.alert', level: 'warning', code: 'CLOCK_JUMP', message: `the clock moved ${Math.round(e.driftMs / 1000)} s more than expected between two wake-ups (NTP step, suspend, a change by hand)`, tsEvent: nowMs() });
-            return;
-          }
-          const tick = e;
-          lastTick = tick.at;
-          broker.fillPending();
-          engine.send(tickMessage(tick, nowMs(), broker.hours));
-          options.onTick?.(tick.at);
+      runSchedule(
+        config,
+        { scheduler, ...(options.until ? { until: options.until } : {}), ...(options.timeScale ? { timeScale: options.timeScale } : {}), ...(saved ? { resumeAfterMs: saved.atMs } : {}) },
+        {
+          tick: (tick) => {
+            lastTick = tick.at;
+            broker.fillPending();
+            engine.send(tickMessage(tick, nowMs(), broker.hours));
+            options.onTick?.(tick.at);
+          },
+          alert: raise,
+          failed: () => {
+            clockRunning = false;
+          },
+          done: () => {
+            ticksDone = true;
+            checkFinished();
+          },
         },
-        complete: () => {
-          ticksDone = true;
-          checkFinished();
-        },
-        error: (err: unknown) => {
-          clockRunning = false;
-          onAlert({ type: 'monitor.alert', level: 'critical', code: 'CLOCK_FAILED', message: `the schedule stopped: ${err instanceof Error ? err.message : String(err)}`, tsEvent: nowMs() });
-        },
-      }),
+      ),
     );
 
     // Finished: the clock passed `until` and nothing runs any more.
@@ -381,27 +369,7 @@ export async function startPaper(options: PaperOptions): Promise<PaperRun> {
       health,
       state,
       finished,
-      writeReport: async (generatedAt) => {
-        const runs = signatureRuns(config, ledger);
-        const days = runs.flatMap((r) => r.curve.map((p) => p.at.slice(0, 10))).sort();
-        const today = now().toISODate()!;
-        const report = buildReport(
-          runs,
-          {
-            market,
-            frequency,
-            from: days[0] ?? today,
-            to: days.at(-1) ?? today,
-            rules: config.broker.rules,
-            generatedAt: generatedAt.toISO()!,
-            sessions: Math.max(0, ...runs.map((r) => r.curve.length)),
-            mode: config.mode === 'live' ? 'live' : 'paper',
-          },
-          options.benchmark,
-        );
-        const files = await writeReport(outDir, report, renderReportHtml(report, runs, options.benchmark));
-        return { report, files };
-      },
+      writeReport: (generatedAt) => writePaperReport(config, ledger, outDir, now().toISODate()!, generatedAt, options.benchmark),
       stop,
     };
   } catch (err) {
