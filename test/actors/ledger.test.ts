@@ -272,8 +272,24 @@ describe('ledger: position.jsonl', () => {
     const next = await session(ledger, '2025-10-10', [{ side: 'buy', symbol: '600028.SH', quantity: 200, price: '5.34' }]);
     expect(await ledger.recordSession(next)).toMatchObject({ ids: [2, 3] });
     const records = (await readPositionLines(logFile())).records as { this_action?: { symbol: string }; positions: Record<string, number> }[];
-    expect(records.map((r) => r.this_action?.symbol)).toEqual([undefined, '', '600028.SH', '600519.SH']);
+    // In the order the fills happened: the queued buy filled at the open, before the session's own.
+    expect(records.map((r) => r.this_action?.symbol)).toEqual([undefined, '', '600519.SH', '600028.SH']);
+    expect(records[2]!.positions).toEqual({ '600519.SH': 100, '600028.SH': 0, CASH: 100000 - 145000 });
     expect(records[3]!.positions).toEqual({ '600519.SH': 100, '600028.SH': 200, CASH: 100000 - 1068 - 145000 });
+  });
+
+  it('writes a stop-loss sell before the buy that spent its proceeds: no record shows cash or shares the account never had', async () => {
+    // A protective sell (no session's order) fills between two sessions; the next session buys
+    // with the cash it freed. Each record is the positions AFTER its action, so the sell must come
+    // first: written after the session's buy, the buy's record showed negative cash.
+    const ledger = new Ledger(options({ signatures: [{ signature: SIG, initialCash: '1000' }] }));
+    await ledger.recordSession(await session(ledger, '2025-10-09', [{ side: 'buy', symbol: '600028.SH', quantity: 100, price: '9' }]));
+    const stop = { side: 'sell' as const, symbol: '600028.SH', quantity: 100, price: '8' };
+    await ledger.applyFill(fill(SIG, 'alpha.20251010T0930.SL-600028.SH', stop, 100, at('2025-10-10', '09:31').toMillis()));
+    await ledger.recordSession(await session(ledger, '2025-10-10', [{ side: 'buy', symbol: '600519.SH', quantity: 1, price: '850' }]));
+    const records = (await readPositionLines(logFile())).records as { this_action?: { action: string; symbol: string }; positions: Record<string, number> }[];
+    expect(records.map((r) => r.this_action && `${r.this_action.action} ${r.this_action.symbol}`)).toEqual([undefined, 'buy 600028.SH', 'sell 600028.SH', 'buy 600519.SH']);
+    expect(records.map((r) => r.positions['CASH'])).toEqual([1000, 100, 900, 50]);
   });
 
   it('reports an outcome that disagrees with the fills the ledger received', async () => {

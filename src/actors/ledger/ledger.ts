@@ -6,10 +6,10 @@
  * - `<stateDir>/<signature>/position.jsonl`: AI-Trader's audit log (format in
  *   position-log-writer.ts). Record 0 (the starting positions) is written with the
  *   signature's first recorded session, which creates the file; then each recorded
- *   session writes one record per filled order, in the order of the outcome's
- *   results, with the positions and CASH after that action (fills of orders from
- *   earlier sessions that arrived since, e.g. an order queued to the next open,
- *   follow as their own records); a completed session without a fill writes one
+ *   session writes one record per order filled since the last record (its own orders,
+ *   and orders of earlier sessions or stop-losses that filled since), in the order
+ *   their fills were applied, with the positions and CASH after that action, so no
+ *   record shows a state the account never had; a completed session without a fill writes one
  *   `no_trade` record. Skipped and failed sessions write only the fills they had.
  *   The record `date` is `dateLabel(session instant)`.
  * - LevelDB (the shared store): every change is ONE `saveSnapshot('ledger', ...)`
@@ -612,28 +612,26 @@ export class Ledger {
       const journal: LedgerJournalEntry[] = [...rolled.journal];
       const mismatches: string[] = [];
 
-      // Actions: the session's filled orders in result order, then fills of other orders.
+      // Actions: one per order, in the order the ledger applied their first fills. A record is the
+      // positions AFTER its action, so a stop-loss sell or a queued buy that filled before this
+      // session's orders comes before them (after them, a buy paid with the sell's cash showed
+      // negative cash).
       const byOrder = new Map<string, UnloggedFill[]>();
       for (const f of state.unlogged) {
         const list = byOrder.get(f.clientOrderId);
         if (list) list.push(f);
         else byOrder.set(f.clientOrderId, [f]);
       }
-      const actions: { side: OrderSide; symbol: string; fills: UnloggedFill[] }[] = [];
+      const actions: { side: OrderSide; symbol: string; fills: UnloggedFill[] }[] = [...byOrder.values()].map((fills) => ({ side: fills[0]!.side, symbol: fills[0]!.symbol, fills }));
       let filledOrders = 0;
       for (const r of outcome.results) {
         const fills = byOrder.get(r.clientOrderId);
         const applied = fills?.reduce((n, f) => n + f.quantity, 0) ?? 0;
         if (r.filledQuantity > 0) filledOrders++;
-        if (fills) {
-          byOrder.delete(r.clientOrderId);
-          actions.push({ side: r.intent.side, symbol: r.intent.symbol, fills });
-        }
         if (applied !== r.filledQuantity) {
           mismatches.push(`${r.clientOrderId}: the outcome says ${r.filledQuantity} ${r.intent.symbol} filled, the ledger applied ${applied}${fills ? '' : ' (no fill reached the ledger)'}`);
         }
       }
-      for (const fills of byOrder.values()) actions.push({ side: fills[0]!.side, symbol: fills[0]!.symbol, fills });
 
       // position.jsonl lines, replaying the actions on the log's own positions.
       const lines: PositionLine[] = [];
