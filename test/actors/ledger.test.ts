@@ -292,6 +292,13 @@ describe('ledger: position.jsonl', () => {
     expect(records.map((r) => r.positions['CASH'])).toEqual([1000, 100, 900, 50]);
   });
 
+  // Open (found by a paper run stopped with Ctrl-C right after a stop-loss sold TSLA): a fill of no
+  // session's order waits for the agent's next recorded session, so position.jsonl still shows the
+  // shares after the stop and after a restart, until that session. Writing it at restore would make
+  // an interrupted backtest's bytes differ from the uninterrupted run's; it needs a record written
+  // at the stop (paper/live) or at the end of a backtest, with a date label of its own.
+  it.todo('writes a stop-loss fill that no session follows (the last before a stop) to position.jsonl by the next start');
+
   it('reports an outcome that disagrees with the fills the ledger received', async () => {
     const ledger = new Ledger(options());
     const o = await session(ledger, '2025-10-09', [{ side: 'buy', symbol: '600028.SH', quantity: 100, price: '5.29', status: 'filled', filled: 0 }]);
