@@ -188,7 +188,7 @@ async function startAndRun(
             now: wallMs,
             level: config.log.level,
             format: 'json',
-            ...(config.log.file ? { file: config.log.file } : {}),
+            ...(config.log.file ? { file: config.log.file, onFileError: (e: unknown) => notify('warning', 'LOG_FILE_FAILED', `log.file ${config.log.file}: a write failed (${e instanceof Error ? e.message : String(e)}); no more lines go to it, trading goes on`) } : {}),
             destination: config.log.format === 'json' ? process.stderr : discard(),
             secrets: [...secretValues(config, env), token],
             base: { mode: config.mode, pid: process.pid },

@@ -109,6 +109,13 @@ const symbolList = (min: number) =>
     error: min === 1 ? 'expected at least one symbol' : `expected at least ${min} symbols`,
   });
 
+/**
+ * What a run directory holds besides the signatures' folders (lower case): the LevelDB store
+ * (`state`), the paper daily reports, the demo runs, the report files, the kill switch. A
+ * signature of one of these names would put its folder there.
+ */
+export const RUN_DIR_ENTRIES: readonly string[] = ['state', 'reports', 'runs', 'report.json', 'report.html', 'kill-switch.json'];
+
 /** Folder-safe: letters, digits, ".", "_", "-", not starting with ".". */
 const SIGNATURE = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$/;
 const SIGNATURE_MSG = 'expected a signature of letters, digits, ".", "_", "-" (it names a folder; at most 64, no leading ".")';
@@ -540,15 +547,20 @@ function crossCheck(c: Loose | undefined, ctx: IssueSink): void {
   const add = (path: PropertyKey[], message: string, input: unknown, params?: { note?: string; got?: string }) =>
     ctx.addIssue({ code: 'custom', message, path, input, ...(params ? { params } : {}) });
 
-  // Signatures name folders: unique across models.
+  // Signatures name folders beside the run's own entries: unique across models, ignoring case
+  // (macOS and Windows file systems do), and none of the names the run directory uses.
   const models = arr(c['models']);
-  const firstIndex = new Map<string, number>();
+  const firstIndex = new Map<string, { i: number; sig: string }>();
   models.forEach((m, i) => {
     const sig = obj(m)?.['signature'];
     if (typeof sig !== 'string') return;
-    const first = firstIndex.get(sig);
-    if (first === undefined) firstIndex.set(sig, i);
-    else add(['models', i, 'signature'], 'expected a unique signature', sig, { note: `already used by models[${first}]` });
+    if (RUN_DIR_ENTRIES.includes(sig.toLowerCase())) {
+      add(['models', i, 'signature'], `expected a signature that is not a name the run directory uses (${RUN_DIR_ENTRIES.join(', ')})`, sig);
+      return;
+    }
+    const first = firstIndex.get(sig.toLowerCase());
+    if (first === undefined) firstIndex.set(sig.toLowerCase(), { i, sig });
+    else add(['models', i, 'signature'], 'expected a unique signature', sig, { note: `already used by models[${first.i}]${first.sig === sig ? '' : `, as ${JSON.stringify(first.sig)}: folder names ignore case on some systems`}` });
   });
   if (models.length > 0 && models.every((m) => obj(m)?.['enabled'] === false)) {
     add(['models'], 'expected at least one enabled model', undefined, { got: `${models.length} disabled` });

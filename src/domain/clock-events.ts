@@ -5,6 +5,9 @@ import type { Frequency, Market } from './markets.js';
 import type { Message } from './messages.js';
 import { isoInstant } from './schedule.js';
 
+/** The longest delay a Node timer keeps (2^31 - 1 ms, about 24.8 days); beyond it, the timer fires after 1 ms. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** A trading instant reached: the engine starts one session per enabled agent. */
 export interface Tick {
   readonly type: 'TICK';

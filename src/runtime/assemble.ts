@@ -4,7 +4,9 @@
  * per-signature runs a report is built from. One place, so the modes cannot drift.
  */
 import { DateTime } from 'luxon';
-import type { Config, ModelConfig } from '../config/schema.js';
+import { SYMBOL_PATTERNS, type Config, type ModelConfig } from '../config/schema.js';
+import { InputError } from '../domain/errors.js';
+import type { Frequency, Market } from '../domain/markets.js';
 import { aiTraderLabel } from '../domain/ai-trader-labels.js';
 import { MARKETS } from '../domain/markets.js';
 import { CASH_RULES } from '../domain/money.js';
@@ -65,10 +67,43 @@ export function engineInput(config: Config, timeScale = 1): EngineInput {
 /** Each replayed log, read once (the deciders and the position.jsonl universe both need it). */
 export async function loadReplayLogs(config: Config): Promise<Map<string, ReplayLog>> {
   const logs = new Map<string, ReplayLog>();
-  for (const m of config.models) {
-    if (m.agent.kind === 'replay') logs.set(m.signature, await loadReplayLog(m.agent.log_file));
+  for (const [i, m] of config.models.entries()) {
+    if (m.agent.kind !== 'replay') continue;
+    const log = await loadReplayLog(m.agent.log_file);
+    const problem = replayLogMismatch(log, config.market, config.frequency);
+    if (problem) throw new InputError(`models[${i}].agent.log_file ${m.agent.log_file} ${problem}`);
+    logs.set(m.signature, log);
   }
   return logs;
+}
+
+const MARKET_SYMBOLS: Readonly<Record<Market, string>> = { cn: 'cn (A-share) symbols', us: 'us symbols' };
+/** AI-Trader's record dates: a day for daily runs, a bar's time for hourly ones. */
+const LABEL_SHAPES: Readonly<Record<Frequency, { re: RegExp; name: string }>> = {
+  daily: { re: /^\d{4}-\d{2}-\d{2}$/, name: 'daily' },
+  hourly: { re: /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}(:\d{2})?$/, name: 'hourly' },
+};
+
+/**
+ * Why a replayed AI-Trader log cannot drive a run of this market and bar interval (its symbols
+ * are of another market, its record dates of another interval), or undefined. Such a log asks
+ * for nothing a session could match: the run would hold all along and end with exit 0.
+ */
+export function replayLogMismatch(log: ReplayLog, market: Market, frequency: Frequency): string | undefined {
+  if (log.keyedBy === 'instant') return undefined; // our own transcripts: keyed by the session instant
+  const symbols = [...new Set(log.records.flatMap((r) => [...Object.keys(r.positions), ...(r.this_action?.symbol ? [r.this_action.symbol] : [])]))].filter((s) => s !== CASH_KEY);
+  const foreign = symbols.filter((s) => !SYMBOL_PATTERNS[market].re.test(s));
+  if (foreign.length > 0) {
+    const other = (Object.keys(SYMBOL_PATTERNS) as Market[]).find((k) => k !== market && foreign.every((s) => SYMBOL_PATTERNS[k].re.test(s)));
+    const what = other ? MARKET_SYMBOLS[other] : `symbols that are not ${MARKET_SYMBOLS[market]}`;
+    return `holds ${what} (${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', ...' : ''}), but market is ${market}`;
+  }
+  const odd = log.records.find((r) => !LABEL_SHAPES[frequency].re.test(r.date));
+  if (odd) {
+    const other = (Object.keys(LABEL_SHAPES) as Frequency[]).find((f) => f !== frequency && LABEL_SHAPES[f].re.test(odd.date));
+    return `holds ${other ? LABEL_SHAPES[other].name : 'other'} records (dates like ${JSON.stringify(odd.date)}), but frequency is ${frequency}`;
+  }
+  return undefined;
 }
 
 async function deciderFor(model: ModelConfig, config: Config, logs: ReadonlyMap<string, ReplayLog>, llm: LlmWiring): Promise<Decider> {

@@ -44,6 +44,7 @@ import { asyncScheduler, type SchedulerLike, type Subscription } from 'rxjs';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { PriceBar } from '../domain/bars.js';
 import { tradingDay } from '../domain/calendar/index.js';
+import { MAX_TIMER_MS } from '../domain/clock-events.js';
 import { InputError } from '../domain/errors.js';
 import { MARKETS, type Market } from '../domain/markets.js';
 import type { Dec } from '../domain/money.js';
@@ -408,7 +409,8 @@ class Replay implements ReplayServer {
   #wake(delayMs: number): void {
     this.#loop = this.#scheduler.schedule(() => {
       const nextMarketMs = this.#tick();
-      if (nextMarketMs !== undefined && !this.#closing) this.#wake(Math.max(1, this.#wallAt(nextMarketMs) - this.#scheduler.now()));
+      // At most what a Node timer holds (a slow replay): waking early sends nothing and waits again.
+      if (nextMarketMs !== undefined && !this.#closing) this.#wake(Math.min(MAX_TIMER_MS, Math.max(1, this.#wallAt(nextMarketMs) - this.#scheduler.now())));
     }, delayMs);
   }
 

@@ -27,6 +27,7 @@
  *
  * Also the wire format of the announcement, shared by the server and the client.
  */
+import { MAX_TIMER_MS } from '../domain/clock-events.js';
 import { Subscription, asyncScheduler, type Observable, type SchedulerAction, type SchedulerLike } from 'rxjs';
 
 /** The `T` of the replay server's clock announcement. A real Alpaca client ignores it. */
@@ -64,6 +65,7 @@ export interface MarketTimeReading {
 
 type Work<T> = (this: SchedulerAction<T>, state?: T) => void;
 
+
 /** One scheduled piece of work; rescheduling from inside the work is in market time too. */
 class ReplayAction<T> extends Subscription implements SchedulerAction<T> {
   readonly #clock: ReplayClock;
@@ -84,11 +86,18 @@ class ReplayAction<T> extends Subscription implements SchedulerAction<T> {
     this.#pending?.unsubscribe();
     this.#pending = undefined;
     let ran = false;
+    const wall = this.#clock.wallDelay(delay);
+    // A Node timer holds at most MAX_TIMER_MS (beyond, it fires after 1 ms): a longer wait (a
+    // slow replay) goes in steps, each one asking again for the market time still to wait.
+    const stepped = wall > MAX_TIMER_MS;
+    const dueMs = this.#clock.now() + delay;
     const inner = this.#underlying.schedule(() => {
       ran = true;
       this.#pending = undefined;
-      if (!this.closed) this.#work.call(this, state);
-    }, this.#clock.wallDelay(delay));
+      if (this.closed) return;
+      if (stepped) this.schedule(state, Math.max(0, dueMs - this.#clock.now()));
+      else this.#work.call(this, state);
+    }, Math.min(wall, MAX_TIMER_MS));
     // A synchronous underlying scheduler has already run the work (which may have rescheduled).
     if (!ran) this.#pending = inner;
     return this;

@@ -330,6 +330,27 @@ describe('ledger: position.jsonl', () => {
     ]);
   });
 
+  it('writes a stop-loss sell before the buy that spent its proceeds: no record shows cash or shares the account never had', async () => {
+    // A protective sell (no session's order) fills between two sessions; the next session buys
+    // with the cash it freed. Each record is the positions AFTER its action, so the sell must come
+    // first: written after the session's buy, the buy's record showed negative cash.
+    const ledger = new Ledger(options({ signatures: [{ signature: SIG, initialCash: '1000' }] }));
+    await ledger.recordSession(await session(ledger, '2025-10-09', [{ side: 'buy', symbol: '600028.SH', quantity: 100, price: '9' }]));
+    const stop = { side: 'sell' as const, symbol: '600028.SH', quantity: 100, price: '8' };
+    await ledger.applyFill(fill(SIG, 'alpha.20251010T0930.SL-600028.SH', stop, 100, at('2025-10-10', '09:31').toMillis()));
+    await ledger.recordSession(await session(ledger, '2025-10-10', [{ side: 'buy', symbol: '600519.SH', quantity: 1, price: '850' }]));
+    const records = (await readPositionLines(logFile())).records as { this_action?: { action: string; symbol: string }; positions: Record<string, number> }[];
+    expect(records.map((r) => r.this_action && `${r.this_action.action} ${r.this_action.symbol}`)).toEqual([undefined, 'buy 600028.SH', 'sell 600028.SH', 'buy 600519.SH']);
+    expect(records.map((r) => r.positions['CASH'])).toEqual([1000, 100, 900, 50]);
+  });
+
+  // Open (found by a paper run stopped with Ctrl-C right after a stop-loss sold TSLA): a fill of no
+  // session's order waits for the agent's next recorded session, so position.jsonl still shows the
+  // shares after the stop and after a restart, until that session. Writing it at restore would make
+  // an interrupted backtest's bytes differ from the uninterrupted run's; it needs a record written
+  // at the stop (paper/live) or at the end of a backtest, with a date label of its own.
+  it.todo('writes a stop-loss fill that no session follows (the last before a stop) to position.jsonl by the next start');
+
   it('reports an outcome that disagrees with the fills the ledger received', async () => {
     const ledger = new Ledger(options());
     const o = await session(ledger, '2025-10-09', [{ side: 'buy', symbol: '600028.SH', quantity: 100, price: '5.29', status: 'filled', filled: 0 }]);

@@ -118,4 +118,24 @@ describe('agent-trader backtest', () => {
       expect(existsSync(out(name))).toBe(false);
     }
   });
+
+  it("refuses a replayed log of another market or bar interval than the run's, before writing anything", async () => {
+    // Found: an A-share daily log over US hourly bars ran all 174 sessions with 0 orders and exit 0.
+    const base = await tmp();
+    const out = (name: string) => join(base, name);
+    const [market, interval] = await Promise.all([
+      cliAsync(['backtest', '--bars', 'data/sample/us_hourly.jsonl', '--replay-log', 'data/ai-trader/agent-logs/cn-daily.gpt-5.position.jsonl', '--out', out('market')]),
+      cliAsync(['backtest', '--bars', 'data/sample/cn_hourly.jsonl', '--replay-log', 'data/ai-trader/agent-logs/cn-daily.gpt-5.position.jsonl', '--out', out('interval')]),
+    ]);
+    expect(market.code, market.stderr).toBe(2);
+    const log = join(ROOT, 'data/ai-trader/agent-logs/cn-daily.gpt-5.position.jsonl');
+    expect(market.stderr).toContain(`error: models[0].agent.log_file ${log} holds cn (A-share) symbols (600519.SH, `);
+    expect(market.stderr).toContain('but market is us');
+    expect(interval.code, interval.stderr).toBe(2);
+    expect(interval.stderr).toContain(`error: models[0].agent.log_file ${log} holds daily records (dates like "2025-10-01"), but frequency is hourly`);
+    for (const [r, name] of [[market, 'market'], [interval, 'interval']] as const) {
+      expect(r.stdout).not.toContain('wrote');
+      expect(existsSync(out(name))).toBe(false);
+    }
+  });
 });

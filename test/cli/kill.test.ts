@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -61,6 +61,18 @@ describe('agent-trader kill', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('no model with signature "alhpa"');
     expect(r.stderr).toContain('signatures: alpha, beta');
+  });
+
+  it('exits 2 naming state_dir, without a stack trace or a temp file left, when the switch cannot be written there', async () => {
+    // A directory where the switch's file goes (found: EISDIR, a stack trace, exit 1, a temp file left).
+    await mkdir(stateFile(), { recursive: true });
+    for (const args of [[], ['--reset']]) {
+      const r = cli(['kill', '--config', config, ...args]);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(/^error: state_dir: cannot write the kill switch .*kill-switch\.json: /);
+      expect(r.stderr).not.toMatch(/^\s+at /m);
+    }
+    expect(await readdir(stateDir())).toEqual(['kill-switch.json']);
   });
 
   it('exits 2 for a bad config', async () => {

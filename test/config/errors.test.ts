@@ -1,4 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { KILL_SWITCH_FILE } from '../../src/actors/risk/kill-switch.js';
+import { RUN_DIR_ENTRIES } from '../../src/config/schema.js';
+import { REPORT_HTML, REPORT_JSON } from '../../src/report/io.js';
 import { ConfigError } from '../../src/config/errors.js';
 import { editDistance, formatPath, looksLikeSecretKey, renderValue, suggestKey } from '../../src/config/errors.js';
 import { parseConfig } from '../../src/config/load.js';
@@ -96,6 +99,24 @@ describe('config problems as "path: expected ..., got ..."', () => {
       'models[1].signature: expected a unique signature, got "a" (already used by models[0])',
       'models[3].signature: expected a unique signature, got "c" (already used by models[2])',
     ]);
+  });
+
+  it('refuses a signature that only differs in case from another: on macOS and Windows both are one folder, one position.jsonl', () => {
+    expect(linesOf({ models: [model, { ...model, signature: 'A' }] })).toEqual(['models[1].signature: expected a unique signature, got "A" (already used by models[0], as "a": folder names ignore case on some systems)']);
+  });
+
+  it('refuses a signature that names what the run directory already holds (its folder would take that place)', () => {
+    // Found by running them: report.json / report.html ended a whole backtest with EISDIR and a stack
+    // trace; kill-switch.json as a folder halted every agent (an unreadable switch fails safe).
+    for (const signature of ['state', 'report.json', 'Report.HTML', 'reports', 'runs', 'kill-switch.json']) {
+      expect(linesOf({ models: [{ ...model, signature }] })).toEqual([
+        `models[0].signature: expected a signature that is not a name the run directory uses (state, reports, runs, report.json, report.html, kill-switch.json), got "${signature}"`,
+      ]);
+    }
+  });
+
+  it('knows every name the runtimes put in a run directory', () => {
+    expect([...RUN_DIR_ENTRIES].sort()).toEqual([KILL_SWITCH_FILE, REPORT_JSON, REPORT_HTML, 'reports', 'runs', 'state'].sort());
   });
 
   it('refuses signatures that are not safe folder names', () => {

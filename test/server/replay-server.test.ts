@@ -4,6 +4,7 @@ import { DateTime } from 'luxon';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { loadPriceStore } from '../../src/actors/market-data/alpha-vantage-file.js';
+import { MAX_TIMER_MS } from '../../src/domain/clock-events.js';
 import { InputError } from '../../src/domain/errors.js';
 import { dec } from '../../src/domain/money.js';
 import type { PriceStore } from '../../src/domain/price-store.js';
@@ -315,6 +316,20 @@ describe('replay server: a day of bars as an Alpaca v2 feed on a market clock', 
     expect(stream.isStale('AAPL', clock.now(), 60_000)).toBe(false);
     expect(stream.stats().malformed).toBe(0);
     await stream.close();
+  });
+
+  it('at a very slow speed never asks its scheduler for a wait beyond what a Node timer holds', async () => {
+    // Beyond 2^31-1 ms a Node timer fires after 1 ms: at 1e-6x the next replay_clock (a market
+    // minute, 6e10 wall ms) woke the server every millisecond instead.
+    const wall = new EpochVirtualScheduler(WALL0);
+    const asked: number[] = [];
+    const scheduler = { now: () => wall.now(), schedule: (work: () => void, delay?: number) => (asked.push(delay ?? 0), wall.schedule(work, delay)) };
+    const server = await startReplayServer({ prices: us, date: '2025-10-30', speed: 1e-6, scheduler: scheduler as never });
+    servers.push(server);
+    wall.advanceTo(WALL0 + 3 * 2 ** 31);
+    expect(asked.length).toBeGreaterThan(1);
+    expect(Math.max(...asked)).toBeLessThanOrEqual(MAX_TIMER_MS);
+    expect(server.marketNow().toMillis()).toBe(ny('2025-10-30T09:25') + Math.floor(3 * 2 ** 31 * 1e-6));
   });
 
   it('holds the clock until a client subscribes, when asked to', async () => {

@@ -48,6 +48,27 @@ describe('ReplayClock: a scheduler on replayed market time', () => {
     expect(ran[1]).toEqual({ work: 'a market minute', market: OPEN_LEAD + 60_000 });
   });
 
+  it('never asks the wall scheduler for a delay beyond what a Node timer holds (a slow replay waits in steps, then runs on time)', () => {
+    // Node turns a timer beyond 2^31-1 ms (24.8 days) into 1 ms: at replay_speed 0.01 the daily
+    // report's wait (2.4e9 wall ms) fired at once, again and again: an alert storm.
+    const wall = new VirtualTimeScheduler();
+    wall.maxFrames = Infinity;
+    const asked: number[] = [];
+    const recording = { now: () => wall.now(), schedule: (work: () => void, delay?: number) => (asked.push(delay ?? 0), wall.schedule(work, delay)) };
+    const clock = new ReplayClock({ atMs: OPEN_LEAD, speed: 0.01 }, recording as never);
+    const ran: number[] = [];
+    clock.schedule(() => ran.push(clock.now()), 10 * 3_600_000); // 3.6e9 wall ms
+    const runTo = (ms: number) => {
+      wall.maxFrames = ms;
+      wall.flush();
+    };
+    runTo(2 ** 31 - 1);
+    expect(ran).toEqual([]);
+    runTo(4_000_000_000);
+    expect(ran).toEqual([OPEN_LEAD + 10 * 3_600_000]);
+    expect(Math.max(...asked)).toBeLessThanOrEqual(2 ** 31 - 1);
+  });
+
   it('rescheduling from inside the work is in market time too, and unsubscribing stops it', () => {
     const { clock, advanceTo } = setup();
     const at: number[] = [];

@@ -14,6 +14,8 @@
  *   them on a child logger; `logFeedEvent` writes one line per feed event with the
  *   ids pulled from its payload, so `grep <sessionId>` follows a session end to end.
  */
+import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
 import pino, { type DestinationStream, type Level, type LevelWithSilent, type Logger } from 'pino';
 import { DateTime } from 'luxon';
 import type { FeedEvent, FeedEventType } from '../../domain/feed.js';
@@ -29,6 +31,11 @@ export interface LoggerOptions {
   readonly format?: LogFormat;
   /** Also append JSON lines to this file (created with its folders; always JSON, whatever `format`). */
   readonly file?: string;
+  /**
+   * A write to `file` failed (disk full, I/O error): called once, then the file is given up
+   * and the other destination goes on. Logging must never take the trading process down.
+   */
+  readonly onFileError?: (error: unknown) => void;
   /** Where `json` / `pretty` lines go; default stdout. Tests pass an in-memory stream. */
   readonly destination?: DestinationStream;
   /** The injected clock, epoch ms: every line's `time`. */
@@ -89,13 +96,44 @@ function scrubber(secrets: readonly (string | undefined)[]): ((line: string) => 
   };
 }
 
-const files = new WeakMap<Logger, { end(): void; once(event: 'close', cb: () => void): unknown }>();
+/**
+ * The log file: synchronous appends (a trading process's log volume is small, and a line must
+ * not be lost in a crash). A write that fails is reported once and the file is given up
+ * (pino's sonic-boom threw the error out of the caller, and with a listener never closed).
+ */
+class LogFile {
+  #fd: number | undefined;
+  constructor(
+    path: string,
+    private readonly onError: (error: unknown) => void,
+  ) {
+    mkdirSync(dirname(path), { recursive: true });
+    this.#fd = openSync(path, 'a');
+  }
+
+  write(line: string): void {
+    if (this.#fd === undefined) return;
+    try {
+      writeSync(this.#fd, line);
+    } catch (err) {
+      this.close();
+      this.onError(err);
+    }
+  }
+
+  close(): void {
+    const fd = this.#fd;
+    this.#fd = undefined;
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+const files = new WeakMap<Logger, LogFile>();
 
 export function createLogger(options: LoggerOptions): Logger {
   const zone = options.zone ?? 'utc';
   const main: DestinationStream = options.format === 'pretty' ? prettyStream(options.destination ?? process.stdout) : (options.destination ?? process.stdout);
-  // Sync writes: a trading process's log volume is small, and a line must not be lost in a crash.
-  const file = options.file ? pino.destination({ dest: options.file, append: true, mkdir: true, sync: true }) : undefined;
+  const file = options.file ? new LogFile(options.file, options.onFileError ?? (() => undefined)) : undefined;
   const stream = file ? pino.multistream([{ stream: main, level: 'trace' }, { stream: file, level: 'trace' }]) : main;
   const scrub = scrubber(options.secrets ?? []);
   const logger = pino(
@@ -118,10 +156,8 @@ export function closeLogger(logger: Logger): Promise<void> {
   const file = files.get(logger);
   if (!file) return Promise.resolve();
   files.delete(logger);
-  return new Promise((resolve) => {
-    file.once('close', () => resolve());
-    file.end();
-  });
+  file.close();
+  return Promise.resolve();
 }
 
 // --- correlation ids -------------------------------------------------------------

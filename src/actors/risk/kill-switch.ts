@@ -19,7 +19,7 @@
  * The event-feed message that throws the switch for authenticated clients arrives with the
  * paper-trading issue; it will call `activate` / `reset` here like the CLI does.
  */
-import { closeSync, fsyncSync, openSync, readFileSync, unwatchFile, watch, watchFile, writeSync, renameSync, mkdirSync, type FSWatcher } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readFileSync, rmSync, unwatchFile, watch, watchFile, writeSync, renameSync, mkdirSync, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { InputError } from '../../domain/errors.js';
@@ -169,17 +169,24 @@ export class KillSwitch {
     return { active: true, signatures: 'all', reason: `${UNREADABLE}: ${why}`, at: '' };
   }
 
+  /** A switch that cannot be written is the operator's to fix (state_dir), said plainly: no temp file is left. */
   #write(state: KillSwitchState): void {
-    mkdirSync(this.stateDir, { recursive: true });
     const temp = join(this.stateDir, `.${KILL_SWITCH_FILE}.${process.pid}.${++tempSeq}.tmp`);
-    const fd = openSync(temp, 'w');
     try {
-      writeSync(fd, `${JSON.stringify(state, null, 2)}\n`);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
+      mkdirSync(this.stateDir, { recursive: true });
+      const fd = openSync(temp, 'w');
+      try {
+        writeSync(fd, `${JSON.stringify(state, null, 2)}\n`);
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(temp, this.file);
+    } catch (err) {
+      rmSync(temp, { force: true });
+      const why = err instanceof Error ? err.message : String(err);
+      throw new InputError(`state_dir: cannot write the kill switch ${this.file}: ${why}`);
     }
-    renameSync(temp, this.file);
   }
 }
 

@@ -3,6 +3,7 @@
  * temp dir), time from an injected clock; levels, correlation ids, and secrets censored
  * both by key and by value.
  */
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -206,6 +207,20 @@ describe('pretty and file output', () => {
       { level: 'debug', time: '2026-01-05T14:35:00.000Z', msg: 'with [redacted]' },
       { level: 'info', time: '2026-01-05T14:35:00.000Z', msg: 'second run' },
     ]);
+  });
+});
+
+describe('createLogger: a log file that fails', () => {
+  // /dev/full answers every write with ENOSPC: a disk full of logs. Found by running a paper
+  // process with log.file on it: the first tick's line threw out of the feed and ended the run.
+  it.skipIf(!existsSync('/dev/full'))('keeps logging to the console, reports the failure once and gives the file up; closing still ends', async () => {
+    const failures: unknown[] = [];
+    const { logger, out } = setup({ file: '/dev/full', onFileError: (e) => failures.push(e) });
+    for (const n of [1, 2, 3]) expect(() => logger.info(`line ${n}`)).not.toThrow();
+    expect(out.lines()).toHaveLength(3);
+    expect(failures).toHaveLength(1);
+    expect((failures[0] as NodeJS.ErrnoException).code).toBe('ENOSPC');
+    await closeLogger(logger);
   });
 });
 
