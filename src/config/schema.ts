@@ -525,6 +525,17 @@ const ConfigObjectSchema = z
   // problem is reported at once; they therefore read the value defensively.
   .superRefine((value, ctx) => crossCheck(value as unknown as Loose, ctx), { when: () => true });
 
+/** Alpaca's trading hosts: the paper account's and the real-money one. */
+export const ALPACA_HOSTS = { paper: 'paper-api.alpaca.markets', live: 'api.alpaca.markets' } as const;
+
+function hostOf(url: string): string | undefined {
+  try {
+    return new URL(url).hostname.toLowerCase();
+  } catch {
+    return undefined;
+  }
+}
+
 type Loose = { [key: string]: unknown };
 const obj = (v: unknown): Loose | undefined =>
   typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Loose) : undefined;
@@ -564,6 +575,16 @@ function crossCheck(c: Loose | undefined, ctx: IssueSink): void {
       add(['broker', 'paper'], `expected true in ${String(mode)} mode (only live mode may use a real-money account)`, false);
     }
     if (broker['type'] === 'alpaca') {
+      // A config that says paper but points at the real-money endpoint (or the reverse) is a
+      // mistake either way; other hosts (a proxy, a local fake) are the user's to choose.
+      const host = typeof broker['base_url'] === 'string' ? hostOf(broker['base_url']) : undefined;
+      const paper = broker['paper'] !== false;
+      if (paper && host === ALPACA_HOSTS.live) {
+        add(['broker', 'base_url'], `expected Alpaca's paper endpoint (https://${ALPACA_HOSTS.paper}) when broker.paper is true: ${ALPACA_HOSTS.live} trades real money`, broker['base_url']);
+      }
+      if (!paper && host === ALPACA_HOSTS.paper) {
+        add(['broker', 'paper'], `expected true: broker.base_url is Alpaca's paper endpoint (${ALPACA_HOSTS.paper})`, false);
+      }
       if (broker['api_key_env'] === undefined) {
         add(['broker', 'api_key_env'], 'expected the name of the environment variable holding the Alpaca key id', undefined);
       }

@@ -41,6 +41,9 @@ export const WireAccountSchema = z.looseObject({
   cash: Decimal,
   buying_power: Decimal,
   equity: Decimal.optional(),
+  account_number: z.string().optional(),
+  trading_blocked: z.boolean().optional(),
+  account_blocked: z.boolean().optional(),
 });
 export type WireAccount = z.infer<typeof WireAccountSchema>;
 
