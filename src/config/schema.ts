@@ -311,6 +311,21 @@ export const BrokerSchema = z.strictObject({
   alpaca: AlpacaBrokerSchema.optional(),
 });
 
+/**
+ * `risk_control.live_ramp`: live, each signature's capital in use (positions at cost + open buys)
+ * is capped at `start_cap` on its first live trading day, growing by `growth_per_trading_day`
+ * each trading day after, up to `max` (src/domain/risk/live-ramp.ts). Required for real money.
+ */
+export const LiveRampSchema = z
+  .strictObject({
+    start_cap: positiveAmount(),
+    growth_per_trading_day: amount().default(0),
+    max: positiveAmount(),
+  })
+  .superRefine((r, ctx) => {
+    if (r.max < r.start_cap) ctx.addIssue({ code: 'custom', message: `expected at least start_cap (${r.start_cap})`, path: ['max'], input: r.max });
+  });
+
 export const RiskControlSchema = z.strictObject({
   max_single_position_ratio: ratio().default(0.3),
   max_daily_loss_ratio: ratio().default(0.05),
@@ -334,6 +349,8 @@ export const RiskControlSchema = z.strictObject({
   duplicate_window_seconds: int(0).default(60),
   allow_symbols: symbolList(1).optional(),
   deny_symbols: symbolList(0).optional(),
+  /** Live: the per-signature capital cap that ramps up from the first live trading day. */
+  live_ramp: LiveRampSchema.optional(),
 });
 
 export const ExecutionSchema = z.strictObject({
@@ -573,6 +590,10 @@ function crossCheck(c: Loose | undefined, ctx: IssueSink): void {
     }
     if (mode !== 'live' && broker['paper'] === false) {
       add(['broker', 'paper'], `expected true in ${String(mode)} mode (only live mode may use a real-money account)`, false);
+    }
+    // Real money starts small: the capital ramp is not optional there.
+    if (mode === 'live' && broker['paper'] === false && (broker['type'] ?? 'simulated') !== 'simulated' && obj(c['risk_control'])?.['live_ramp'] === undefined) {
+      add(['risk_control', 'live_ramp'], 'expected a capital ramp ({ "start_cap", "growth_per_trading_day", "max" }) when broker.paper is false: real money starts small', undefined);
     }
     if (broker['type'] === 'alpaca') {
       // A config that says paper but points at the real-money endpoint (or the reverse) is a

@@ -34,6 +34,8 @@ export const REASONS = {
   SYMBOL_NOT_ALLOWED: { by: 'risk', text: 'the symbol is not on the allow list or is on the deny list' },
   KILL_SWITCH: { by: 'risk', text: 'trading is halted by the kill switch' },
   INVALID_ORDER: { by: 'risk', text: 'the order is malformed' },
+  LIVE_RAMP_CAP: { by: 'risk', text: "the signature's capital in use would exceed its live ramp cap for today" },
+  BUYING_POWER: { by: 'risk', text: "the broker account's buying power does not cover the order" },
   // protective orders (risk's own sells)
   STOP_LOSS: { by: 'risk', text: 'the price fell the stop-loss ratio below the cost basis' },
   TAKE_PROFIT: { by: 'risk', text: 'the price rose the take-profit ratio above the cost basis' },

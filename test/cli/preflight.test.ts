@@ -7,8 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { cliAsync, ROOT } from '../support/cli.js';
 import { FakeAlpacaProcess } from '../support/fake-alpaca/process.js';
 
-/** Real money needs a capital ramp (test/config/live-gate.test.ts); none before that key exists. */
-const LIVE_RAMP = {};
+/** Real money needs a capital ramp (test/config/live-gate.test.ts). */
+const LIVE_RAMP = { live_ramp: { start_cap: 1000, growth_per_trading_day: 500, max: 5000 } };
 
 describe('agent-trader config check --preflight, and run', () => {
   it('lists every problem at once and exits 2; plain config check still says ok; run starts nothing', async () => {

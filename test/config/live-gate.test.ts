@@ -3,8 +3,12 @@
  * `broker.paper: true`; `broker.paper: false` also needs AGENT_TRADER_LIVE=I_UNDERSTAND; and the
  * preflight asks the fake Alpaca (its own process) for /v2/account with the real client.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { liveRampDeps } from '../../src/actors/risk/live-ramp-days.js';
+import { openStore } from '../../src/actors/store/store.js';
 import { ConfigError } from '../../src/config/errors.js';
 import { accountKind, LIVE_ACK_ENV, LIVE_ACK_VALUE, liveGateProblems } from '../../src/config/live-gate.js';
 import { parseConfig } from '../../src/config/load.js';
@@ -15,6 +19,7 @@ import { until } from '../support/fake-alpaca/harness.js';
 import { FakeAlpacaProcess } from '../support/fake-alpaca/process.js';
 
 const rules = { name: 'EW', signature: 'ew', agent: { kind: 'rules' } };
+const RAMP = { start_cap: 1000, growth_per_trading_day: 500, max: 5000 };
 
 
 /** A live US config on Alpaca; `broker` overrides the broker section. */
@@ -47,7 +52,7 @@ function problemsOf(build: () => unknown): readonly string[] {
 describe('live gate: the config', () => {
   it('live on Alpaca is a valid config: paper account or real money', () => {
     expect(accountKind(live({ paper: true }))).toBe('paper');
-    expect(accountKind(live({ paper: false }))).toBe('real');
+    expect(accountKind(live({ paper: false }, { risk_control: { live_ramp: RAMP } }))).toBe('real');
     expect(accountKind(parseConfig({ models: [rules] }, 'test'))).toBe('simulated');
   });
 
@@ -55,7 +60,7 @@ describe('live gate: the config', () => {
     expect(problemsOf(() => live({ base_url: 'https://api.alpaca.markets' }))).toEqual([
       'broker.base_url: expected Alpaca\'s paper endpoint (https://paper-api.alpaca.markets) when broker.paper is true: api.alpaca.markets trades real money, got "https://api.alpaca.markets"',
     ]);
-    expect(problemsOf(() => live({ paper: false, base_url: 'https://paper-api.alpaca.markets/' }))).toEqual([
+    expect(problemsOf(() => live({ paper: false, base_url: 'https://paper-api.alpaca.markets/' }, { risk_control: { live_ramp: RAMP } }))).toEqual([
       "broker.paper: expected true: broker.base_url is Alpaca's paper endpoint (paper-api.alpaca.markets), got false",
     ]);
     // Any other host is the user's choice (a proxy, the local fake).
@@ -63,8 +68,47 @@ describe('live gate: the config', () => {
   });
 });
 
+describe('live gate: the capital ramp', () => {
+  it('real money needs risk_control.live_ramp; the paper account does not', () => {
+    expect(problemsOf(() => live({ paper: false }))).toEqual([
+      'risk_control.live_ramp: expected a capital ramp ({ "start_cap", "growth_per_trading_day", "max" }) when broker.paper is false: real money starts small, got nothing (required)',
+    ]);
+    expect(live({ paper: true }).risk_control.live_ramp).toBeUndefined();
+    expect(live({ paper: false }, { risk_control: { live_ramp: { start_cap: 1000, max: 1000 } } }).risk_control.live_ramp).toEqual({ start_cap: 1000, growth_per_trading_day: 0, max: 1000 });
+  });
+
+  it('refuses a max below the start, and amounts that are not amounts', () => {
+    expect(problemsOf(() => live({ paper: false }, { risk_control: { live_ramp: { start_cap: 1000, growth_per_trading_day: -1, max: 500 } } }))).toEqual([
+      'risk_control.live_ramp.growth_per_trading_day: expected an amount from 0 to 10^12 with at most 6 decimals, got -1',
+      'risk_control.live_ramp.max: expected at least start_cap (1000), got 500',
+    ]);
+    expect(problemsOf(() => live({ paper: false }, { risk_control: { live_ramp: { start_cap: 1000, max: 500 } } }))).toEqual([
+      'risk_control.live_ramp.max: expected at least start_cap (1000), got 500',
+    ]);
+  });
+
+  it('the risk actor gets the ramp live on a broker account (paper or real) with a ramp set, and never off live', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'agent-trader-ramp-'));
+    const store = await openStore(join(dir, 'state'));
+    try {
+      expect(await liveRampDeps(parseConfig({ models: [rules], risk_control: { live_ramp: RAMP } }, 'test'), store)).toBeUndefined();
+      expect(await liveRampDeps(live({ paper: true }), store)).toBeUndefined();
+      const paper = await liveRampDeps(live({ paper: true }, { risk_control: { live_ramp: RAMP } }), store);
+      const real = await liveRampDeps(live({ paper: false }, { risk_control: { live_ramp: RAMP } }), store);
+      expect(paper?.ramp).toEqual(RAMP);
+      // The paper account's first day is not real money's: a rehearsal does not shorten the real ramp.
+      expect(await paper!.firstDay('ew', '2025-11-03')).toBe('2025-11-03');
+      expect(await real!.firstDay('ew', '2025-11-10')).toBe('2025-11-10');
+      expect(await paper!.firstDay('ew', '2025-11-10')).toBe('2025-11-03');
+    } finally {
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('live gate: the acknowledgement', () => {
-  const real = live({ paper: false });
+  const real = live({ paper: false }, { risk_control: { live_ramp: RAMP } });
 
   it('real money without AGENT_TRADER_LIVE, or with another value, is refused naming the variable', () => {
     expect(liveGateProblems(real, {})).toEqual([
@@ -98,7 +142,7 @@ describe('live gate: the preflight against the fake Alpaca', () => {
   });
 
   it('real money: the acknowledgement is required, then the account is asked', async () => {
-    const c = live({ paper: false, base_url: fake.baseUrl });
+    const c = live({ paper: false, base_url: fake.baseUrl }, { risk_control: { live_ramp: RAMP } });
     const without = await preflight(c, { env: keys() });
     expect(without).toEqual([expect.stringContaining('AGENT_TRADER_LIVE is not set')]);
     expect(await preflight(c, { env: { ...keys(), [LIVE_ACK_ENV]: LIVE_ACK_VALUE } })).toEqual([]);
