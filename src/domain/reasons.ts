@@ -44,6 +44,7 @@ export const REASONS = {
   LIMIT_TIMEOUT: { by: 'order', text: 'the limit order did not fill in time and was cancelled' },
   CANCELLED_BY_REQUEST: { by: 'order', text: 'the order was cancelled on request' },
   EXPIRED: { by: 'order', text: 'the order expired at the broker' },
+  RESUBMITS_EXHAUSTED: { by: 'order', text: 'the broker never took the order, however often it was submitted again; given up' },
   // agent: why a session ended as HOLD (the agent stopped deciding; orders already placed stand)
   LLM_TIMEOUT: { by: 'agent', text: 'the model did not answer before the session deadline' },
   LLM_HTTP_ERROR: { by: 'agent', text: 'the model endpoint kept failing after every retry' },
