@@ -74,6 +74,14 @@ export const WireTradeUpdateSchema = z.looseObject({
 });
 export type WireTradeUpdate = z.infer<typeof WireTradeUpdateSchema>;
 
+/** One day of GET /v2/calendar: a trading day with its regular hours (New York time, "HH:MM"); closed days are absent. */
+export const WireCalendarDaySchema = z.looseObject({
+  date: z.string().regex(/^\d{4}-\d{2}-\d{2}$/),
+  open: z.string().regex(/^\d{2}:\d{2}$/),
+  close: z.string().regex(/^\d{2}:\d{2}$/),
+});
+export type WireCalendarDay = z.infer<typeof WireCalendarDaySchema>;
+
 export const WireErrorSchema = z.looseObject({ code: z.number().optional(), message: z.string() });
 
 /** Stream frames the client reacts to. */
