@@ -7,14 +7,23 @@
  * - files: each input file is there and readable; the bars are of the config's market and
  *   bar interval, and a backtest's date_range lies inside them; the benchmark is of the market;
  * - port: the server's port is free (paper/live; port 0 always is);
- * - broker: a live broker is one we can connect, and its base_url answers.
+ * - broker: a live broker is one we can connect, and its base_url answers; live on Alpaca: real
+ *   money is acknowledged in the environment (live-gate.ts), and `/v2/account` answers to the
+ *   configured keys with an account that may trade (the keys go in headers only, never in a
+ *   message).
  */
 import { access, constants } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { relative } from 'node:path';
+import { asyncScheduler, type SchedulerLike } from 'rxjs';
 import { readBarsFacts } from '../actors/market-data/bars-file-facts.js';
+import { AlpacaOperationalError, AlpacaTemporaryError, AlpacaError } from '../actors/brokers/alpaca/errors.js';
+import { AlpacaRest } from '../actors/brokers/alpaca/rest.js';
+import { alpacaBaseUrl } from '../actors/brokers/alpaca/settings.js';
+import { WireAccountSchema } from '../actors/brokers/alpaca/wire.js';
 import { InputError } from '../domain/errors.js';
 import { checkBarsFacts } from './bars-check.js';
+import { liveGateProblems } from './live-gate.js';
 import { inputFiles, missingFiles } from './load.js';
 import type { Config } from './schema.js';
 
@@ -22,11 +31,14 @@ export interface PreflightOptions {
   readonly env?: NodeJS.ProcessEnv;
   /** How long the broker's base_url may take to answer; default 5 s. */
   readonly timeoutMs?: number;
+  /** Runs the Alpaca client's deadline (virtual time in tests); default the real one. */
+  readonly scheduler?: SchedulerLike;
 }
 
 interface Context {
   readonly env: NodeJS.ProcessEnv;
   readonly timeoutMs: number;
+  readonly scheduler: SchedulerLike;
 }
 
 const live = (c: Config) => c.mode !== 'backtest';
@@ -168,11 +180,15 @@ function causeOf(e: unknown, timeoutMs: number): string {
   return (code && NETWORK_CAUSES[code]) ?? code ?? (e instanceof Error ? e.message : String(e));
 }
 
+/** Broker types with an adapter that live mode can trade through. */
+const CONNECTED: ReadonlySet<string> = new Set(['alpaca']);
+
 async function checkBroker(config: Config, ctx: Context): Promise<string[]> {
   const { type, base_url: url } = config.broker;
+  if (config.mode === 'live' && type === 'alpaca') return [...liveGateProblems(config, ctx.env), ...(await checkAlpacaAccount(config, ctx))];
   const problems: string[] = [];
   // As the paper/live process says when it starts (src/paper-process.ts).
-  if (config.mode === 'live') problems.push(`broker.type: ${type} is not connected yet; live trading needs a real broker adapter (paper mode runs on the simulated broker)`);
+  if (config.mode === 'live' && !CONNECTED.has(type)) problems.push(`broker.type: ${type} is not connected yet; live trading needs a real broker adapter (paper mode runs on the simulated broker)`);
   if (url !== undefined) {
     try {
       // Any HTTP answer, even 401 or 404, means the broker is there.
@@ -182,6 +198,36 @@ async function checkBroker(config: Config, ctx: Context): Promise<string[]> {
     }
   }
   return problems;
+}
+
+/**
+ * Live on Alpaca: GET /v2/account with the configured keys, once (no retries: a preflight says
+ * what is wrong now), through the client the broker uses. Missing keys are checkEnv's to name.
+ */
+async function checkAlpacaAccount(config: Config, ctx: Context): Promise<string[]> {
+  const { api_key_env: keyEnv, api_secret_env: secretEnv } = config.broker;
+  const keyId = keyEnv ? ctx.env[keyEnv]?.trim() : undefined;
+  const secretKey = secretEnv ? ctx.env[secretEnv]?.trim() : undefined;
+  if (!keyId || !secretKey) return [];
+  const baseUrl = alpacaBaseUrl(config.broker);
+  const where = `${baseUrl}/v2/account`;
+  const rest = new AlpacaRest({ baseUrl, keyId, secretKey, scheduler: ctx.scheduler, timeoutMs: ctx.timeoutMs, retry: { maxRetries: 0 } });
+  try {
+    const account = await rest.once('GET', '/v2/account', WireAccountSchema);
+    const problems: string[] = [];
+    const which = `the Alpaca account ${account.account_number ?? account.id}`;
+    if (account.status !== 'ACTIVE') problems.push(`broker: ${which} is ${account.status}, not ACTIVE: it cannot trade`);
+    if (account.trading_blocked || account.account_blocked) problems.push(`broker: ${which} is blocked from trading (see the Alpaca dashboard)`);
+    return problems;
+  } catch (e) {
+    const account = config.broker.paper ? 'paper' : 'live (real-money)';
+    if (e instanceof AlpacaOperationalError) return [`broker.api_key_env: Alpaca refused the keys in ${keyEnv} and ${secretEnv} at ${where} (401); they must be the ${account} account's keys`];
+    // The client's words without its prefix and its note for orders (a GET has no outcome to doubt).
+    const why = (err: AlpacaError) => err.message.replace(/^Alpaca GET \/v2\/account: /, '').replace(/; the outcome is unknown$/, '');
+    if (e instanceof AlpacaTemporaryError && e.status === undefined) return [`broker.base_url: cannot reach ${where}: ${why(e)}`];
+    if (e instanceof AlpacaError) return [`broker.base_url: ${where} did not give the account: ${why(e)}`];
+    return [`broker.base_url: ${where}: ${e instanceof Error ? e.message : String(e)}`];
+  }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -195,7 +241,7 @@ const CHECKS: readonly { readonly applies: (c: Config) => boolean; readonly run:
 
 /** Every problem that would stop (or cripple) a run of `config` on this machine now; [] when none. */
 export async function preflight(config: Config, options: PreflightOptions = {}): Promise<string[]> {
-  const ctx: Context = { env: options.env ?? process.env, timeoutMs: options.timeoutMs ?? 5000 };
+  const ctx: Context = { env: options.env ?? process.env, timeoutMs: options.timeoutMs ?? 5000, scheduler: options.scheduler ?? asyncScheduler };
   const results = await Promise.all(CHECKS.filter((c) => c.applies(config)).map((c) => c.run(config, ctx)));
   return results.flat();
 }

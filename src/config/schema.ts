@@ -318,6 +318,21 @@ export const BrokerSchema = z.strictObject({
   alpaca: AlpacaBrokerSchema.optional(),
 });
 
+/**
+ * `risk_control.live_ramp`: live, each signature's capital in use (positions at cost + open buys)
+ * is capped at `start_cap` on its first live trading day, growing by `growth_per_trading_day`
+ * each trading day after, up to `max` (src/domain/risk/live-ramp.ts). Required for real money.
+ */
+export const LiveRampSchema = z
+  .strictObject({
+    start_cap: positiveAmount(),
+    growth_per_trading_day: amount().default(0),
+    max: positiveAmount(),
+  })
+  .superRefine((r, ctx) => {
+    if (r.max < r.start_cap) ctx.addIssue({ code: 'custom', message: `expected at least start_cap (${r.start_cap})`, path: ['max'], input: r.max });
+  });
+
 export const RiskControlSchema = z.strictObject({
   max_single_position_ratio: ratio().default(0.3),
   max_daily_loss_ratio: ratio().default(0.05),
@@ -341,6 +356,8 @@ export const RiskControlSchema = z.strictObject({
   duplicate_window_seconds: int(0).default(60),
   allow_symbols: symbolList(1).optional(),
   deny_symbols: symbolList(0).optional(),
+  /** Live: the per-signature capital cap that ramps up from the first live trading day. */
+  live_ramp: LiveRampSchema.optional(),
 });
 
 export const ExecutionSchema = z.strictObject({
@@ -532,6 +549,17 @@ const ConfigObjectSchema = z
   // problem is reported at once; they therefore read the value defensively.
   .superRefine((value, ctx) => crossCheck(value as unknown as Loose, ctx), { when: () => true });
 
+/** Alpaca's trading hosts: the paper account's and the real-money one. */
+export const ALPACA_HOSTS = { paper: 'paper-api.alpaca.markets', live: 'api.alpaca.markets' } as const;
+
+function hostOf(url: string): string | undefined {
+  try {
+    return new URL(url).hostname.toLowerCase();
+  } catch {
+    return undefined;
+  }
+}
+
 type Loose = { [key: string]: unknown };
 const obj = (v: unknown): Loose | undefined =>
   typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Loose) : undefined;
@@ -575,7 +603,21 @@ function crossCheck(c: Loose | undefined, ctx: IssueSink): void {
     if (mode !== 'live' && broker['paper'] === false) {
       add(['broker', 'paper'], `expected true in ${String(mode)} mode (only live mode may use a real-money account)`, false);
     }
+    // Real money starts small: the capital ramp is not optional there.
+    if (mode === 'live' && broker['paper'] === false && (broker['type'] ?? 'simulated') !== 'simulated' && obj(c['risk_control'])?.['live_ramp'] === undefined) {
+      add(['risk_control', 'live_ramp'], 'expected a capital ramp ({ "start_cap", "growth_per_trading_day", "max" }) when broker.paper is false: real money starts small', undefined);
+    }
     if (broker['type'] === 'alpaca') {
+      // A config that says paper but points at the real-money endpoint (or the reverse) is a
+      // mistake either way; other hosts (a proxy, a local fake) are the user's to choose.
+      const host = typeof broker['base_url'] === 'string' ? hostOf(broker['base_url']) : undefined;
+      const paper = broker['paper'] !== false;
+      if (paper && host === ALPACA_HOSTS.live) {
+        add(['broker', 'base_url'], `expected Alpaca's paper endpoint (https://${ALPACA_HOSTS.paper}) when broker.paper is true: ${ALPACA_HOSTS.live} trades real money`, broker['base_url']);
+      }
+      if (!paper && host === ALPACA_HOSTS.paper) {
+        add(['broker', 'paper'], `expected true: broker.base_url is Alpaca's paper endpoint (${ALPACA_HOSTS.paper})`, false);
+      }
       if (broker['api_key_env'] === undefined) {
         add(['broker', 'api_key_env'], 'expected the name of the environment variable holding the Alpaca key id', undefined);
       }

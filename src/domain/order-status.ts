@@ -12,7 +12,8 @@
  * - nothing is ever submitted twice blindly: every unknown outcome (timeout,
  *   disconnect, restart) leads to `reconciling`, never back to `submitting`; only
  *   the broker saying `not_found` about an order we were submitting, with nothing
- *   filled, does (the same client order id is sent again);
+ *   filled, does, and only after a back-off (`backing_off`, a deadline that doubles
+ *   with each resubmission, capped; the same client order id is sent again);
  * - a cancel request is honoured in every open status;
  * - a fill is accepted in every status where the order may be working at the
  *   broker (fills race cancels and reconciliations).
@@ -97,11 +98,12 @@ export const ORDER_TRANSITIONS: OrderTransitionTable = {
     resume: ['reconciling'],
   },
   reconciling: {
-    // the broker's answer wins; not_found -> submitting only when we were submitting and
-    // nothing is filled (else cancelled + alert); an open order we were cancelling ->
+    // the broker's answer wins; not_found -> backing_off (then submitting) only when we were
+    // submitting and nothing is filled, while resubmissions remain (then rejected,
+    // RESUBMITS_EXHAUSTED; else cancelled + alert); an open order we were cancelling ->
     // cancelling again. Adapters map venue statuses to ours (Alpaca pending_new/new ->
     // accepted, Futu FILLED_PART -> partially_filled, pending_cancel -> cancelling)
-    'broker.status': ['submitting', 'filled', 'cancelled', 'rejected', 'expired', 'cancelling', 'partially_filled', 'accepted'],
+    'broker.status': ['backing_off', 'filled', 'cancelled', 'rejected', 'expired', 'cancelling', 'partially_filled', 'accepted'],
     // fills are facts whatever the status answer will be
     'broker.fill': ['filled', 'reconciling'],
     // remembered: the answer then leads to cancelling (open) or cancelled (not found)
@@ -109,6 +111,17 @@ export const ORDER_TRANSITIONS: OrderTransitionTable = {
     // no answer in time, or a restore: ask again
     'clock.deadline': ['reconciling'],
     resume: ['reconciling'],
+  },
+  backing_off: {
+    // the back-off is over: the same request, the same client order id
+    'clock.deadline': ['submitting'],
+    // the broker has none of it: nothing to cancel there
+    'order.cancel': ['cancelled'],
+    // re-send the clock.schedule (the clock is idempotent by key)
+    resume: ['backing_off'],
+    // the earlier submit did land after all (a late acknowledgement or fill): it is working
+    'broker.accepted': ['accepted'],
+    'broker.fill': ['filled', 'partially_filled'],
   },
   filled: {},
   cancelled: {},

@@ -60,6 +60,8 @@ export const OrderStatusSchema = z.enum([
   'rejected',
   'expired',
   'reconciling',
+  // the broker never saw a submit: waiting out the back-off before submitting it again
+  'backing_off',
 ]);
 export type OrderStatus = z.infer<typeof OrderStatusSchema>;
 

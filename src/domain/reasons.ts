@@ -35,6 +35,8 @@ export const REASONS = {
   SYMBOL_NOT_TRADED: { by: 'risk', text: 'the symbol is not one of the symbols this run trades (data_source.symbols)' },
   KILL_SWITCH: { by: 'risk', text: 'trading is halted by the kill switch' },
   INVALID_ORDER: { by: 'risk', text: 'the order is malformed' },
+  LIVE_RAMP_CAP: { by: 'risk', text: "the signature's capital in use would exceed its live ramp cap for today" },
+  BUYING_POWER: { by: 'risk', text: "the broker account's buying power does not cover the order" },
   // protective orders (risk's own sells)
   STOP_LOSS: { by: 'risk', text: 'the price fell the stop-loss ratio below the cost basis' },
   TAKE_PROFIT: { by: 'risk', text: 'the price rose the take-profit ratio above the cost basis' },
@@ -43,6 +45,7 @@ export const REASONS = {
   LIMIT_TIMEOUT: { by: 'order', text: 'the limit order did not fill in time and was cancelled' },
   CANCELLED_BY_REQUEST: { by: 'order', text: 'the order was cancelled on request' },
   EXPIRED: { by: 'order', text: 'the order expired at the broker' },
+  RESUBMITS_EXHAUSTED: { by: 'order', text: 'the broker never took the order, however often it was submitted again; given up' },
   // agent: why a session ended as HOLD (the agent stopped deciding; orders already placed stand)
   LLM_TIMEOUT: { by: 'agent', text: 'the model did not answer before the session deadline' },
   LLM_HTTP_ERROR: { by: 'agent', text: 'the model endpoint kept failing after every retry' },

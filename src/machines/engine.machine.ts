@@ -37,7 +37,7 @@ export interface EngineInput {
   readonly maxIntents: number;
   readonly orders: Pick<
     OrderMachineInput,
-    'outsideHours' | 'submitTimeoutMs' | 'cancelTimeoutMs' | 'limitTimeoutMs' | 'queryRetryMs'
+    'outsideHours' | 'submitTimeoutMs' | 'cancelTimeoutMs' | 'limitTimeoutMs' | 'queryRetryMs' | 'resubmitBackoffMs' | 'resubmitBackoffMaxMs'
   > & {
     /** `execution.queued_limit_band`: a queued market order's protective limit (default DEFAULT_QUEUED_LIMIT_BAND). */
     readonly queuedLimitBand?: number;

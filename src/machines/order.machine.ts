@@ -12,7 +12,10 @@
  * monitor and the parent are optional. Context is plain JSON (persisted).
  *
  * Never resubmits blindly: an unknown outcome goes to `reconciling`, which asks
- * `broker.queryStatus` and follows the answer.
+ * `broker.queryStatus` and follows the answer. An order the broker never saw
+ * (`not_found` while submitting, nothing filled) waits in `backing_off` for a
+ * deadline that doubles with each resubmission (capped, `resubmitDelayMs`) before it
+ * is submitted again; after MAX_RESUBMITS it is rejected (`RESUBMITS_EXHAUSTED`).
  */
 import { enqueueActions, setup } from 'xstate';
 import { SYSTEM_IDS } from '../domain/ids.js';
@@ -25,6 +28,7 @@ import {
   intentOf,
   isForThisOrder,
   reconciledStatus,
+  resubmitDelayMs,
   resultOf,
   type DeadlineWait,
   type OrderContext,
@@ -39,7 +43,7 @@ export { MissingSystemActorError } from './order/outbox.js';
 
 type FinalStatus = Extract<OrderStatus, 'filled' | 'cancelled' | 'rejected' | 'expired'>;
 
-const BUDGET: Record<Exclude<DeadlineWait, 'queued' | 'limit'>, keyof OrderMachineInput> = {
+const BUDGET: Record<Exclude<DeadlineWait, 'queued' | 'limit' | 'backoff'>, keyof OrderMachineInput> = {
   submitting: 'submitTimeoutMs',
   cancelling: 'cancelTimeoutMs',
   reconciling: 'queryRetryMs',
@@ -110,7 +114,9 @@ export const orderMachine = setup({
           ? context.nextOpenMs
           : wait === 'limit'
             ? (context.limitAtMs ?? event.tsEvent + context.limitTimeoutMs)
-            : event.tsEvent + (context[BUDGET[wait]] as number);
+            : wait === 'backoff'
+              ? event.tsEvent + resubmitDelayMs(context, context.resubmits ?? 1)
+              : event.tsEvent + (context[BUDGET[wait]] as number);
       const seq = context.deadlineSeq + 1;
       const deadline = { key: `${wait}#${seq}`, atMs };
       enqueue.assign({ deadline, deadlineSeq: seq, ...(wait === 'limit' ? { limitAtMs: atMs } : {}) });
@@ -162,7 +168,7 @@ export const orderMachine = setup({
       if (event.type === 'broker.rejected') enqueue.assign({ reason: event.reason, message: event.message });
       if (event.type === 'broker.status' && event.status === 'not_found') {
         const n = (context.resubmits ?? 0) + 1;
-        enqueue.assign({ reason: 'BROKER_REJECTED', message: `the broker did not take the order after ${n} submissions (it answers not_found); given up` });
+        enqueue.assign({ reason: 'RESUBMITS_EXHAUSTED', message: `the broker did not take the order after ${n} submissions with back-off (it answers not_found); given up` });
       } else if (event.type === 'broker.status') enqueue.assign({ reason: event.reason ?? 'BROKER_REJECTED', message: event.message });
     }),
     countResubmit: enqueueActions(({ context, enqueue }) => enqueue.assign({ resubmits: (context.resubmits ?? 0) + 1 })),
@@ -283,7 +289,7 @@ export const orderMachine = setup({
       entry: ['askStatus', { type: 'scheduleDeadline', params: { wait: 'reconciling' } }],
       on: {
         'broker.status': [
-          reconciledTo('submitting', 'countResubmit'),
+          reconciledTo('backing_off', 'countResubmit'),
           reconciledTo('filled'),
           reconciledTo('cancelled', 'noteCancelled'),
           reconciledTo('rejected', 'noteRejection'),
@@ -299,6 +305,19 @@ export const orderMachine = setup({
         'order.cancel': { actions: ['noteCancelRequest', { type: 'markCameFrom', params: { from: 'cancelling' } }] },
         'clock.deadline': { guard: 'isCurrentDeadline', target: 'reconciling', reenter: true },
         resume: { target: 'reconciling', reenter: true },
+      },
+    },
+    backing_off: {
+      entry: { type: 'scheduleDeadline', params: { wait: 'backoff' } },
+      on: {
+        'clock.deadline': { guard: 'isCurrentDeadline', target: 'submitting' },
+        'order.cancel': { target: 'cancelled', actions: 'noteCancelled' },
+        resume: { actions: 'resendDeadline' },
+        'broker.accepted': { guard: 'forThisOrder', target: 'accepted', actions: 'rememberBrokerOrderId' },
+        'broker.fill': [
+          { guard: 'fillCompletes', target: 'filled', actions: 'recordFills' },
+          { guard: 'isNewFill', target: 'partially_filled', actions: 'recordFills' },
+        ],
       },
     },
     filled: { type: 'final', entry: ['clearDeadline', { type: 'reportResult', params: { status: 'filled' } }] },

@@ -1,5 +1,14 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { calendarCheckYears, calendarDifferences, checkCalendarWithTushare } from '../../src/actors/market-data/calendar-check.js';
+import { DateTime } from 'luxon';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  alpacaCalendarDifferences,
+  calendarCheckYears,
+  calendarDifferences,
+  checkCalendarWithTushare,
+  startupAlpacaCalendarCheck,
+} from '../../src/actors/market-data/calendar-check.js';
+import { parseConfig } from '../../src/config/load.js';
+import { FakeAlpacaProcess } from '../support/fake-alpaca/process.js';
 import { CLOSURE_TABLES, ClosureFileSchema, installClosureTables, mergeClosureFile } from '../../src/domain/calendar/index.js';
 import { HttpTestServer } from '../streams/cn-quotes/helpers.js';
 
@@ -68,5 +77,89 @@ describe('checkCalendarWithTushare', () => {
   it('checks the current year alone without a closures file, each year once', () => {
     expect(calendarCheckYears(2026, [])).toEqual([2026]);
     expect(calendarCheckYears(2027, [2027, 2028])).toEqual([2027, 2028]);
+  });
+});
+
+describe("calendar check against Alpaca's /v2/calendar (NYSE)", () => {
+  const day = (date: string, open = '09:30', close = '16:00') => ({ date, open, close });
+
+  it('names days Alpaca has closed, days it has open, and hours that differ; nothing when they agree', () => {
+    // Thanksgiving week 2025: our calendar closes on the 27th and closes early (13:00) on the 28th.
+    const agree = [day('2025-11-24'), day('2025-11-25'), day('2025-11-26'), day('2025-11-28', '09:30', '13:00')];
+    expect(alpacaCalendarDifferences(agree, '2025-11-24', '2025-11-30')).toEqual([]);
+    expect(alpacaCalendarDifferences([day('2025-11-24'), day('2025-11-26'), day('2025-11-27'), day('2025-11-28')], '2025-11-24', '2025-11-30')).toEqual([
+      '2025-11-25: Alpaca says closed, our calendar says open 09:30-16:00',
+      '2025-11-27: Alpaca says open 09:30-16:00, our calendar says closed',
+      '2025-11-28: Alpaca says open 09:30-16:00, our calendar says open 09:30-13:00',
+    ]);
+    // Beyond our tables: not compared.
+    expect(alpacaCalendarDifferences([day('2030-01-02')], '2030-01-01', '2030-01-03')).toEqual([]);
+  });
+
+  describe('at start, against the fake Alpaca (its own process; it knows no holidays)', () => {
+    let fake: FakeAlpacaProcess;
+    beforeAll(async () => {
+      fake = await FakeAlpacaProcess.start();
+    });
+    afterAll(() => fake.stop());
+
+    const config = (raw: Record<string, unknown> = {}) =>
+      parseConfig(
+        {
+          mode: 'live',
+          market: 'us',
+          data_source: { type: 'replay', replay_url: 'ws://127.0.0.1:9/v2/replay' },
+          broker: { type: 'alpaca', base_url: fake.baseUrl, api_key_env: 'CC_KEY', api_secret_env: 'CC_SECRET' },
+          models: [{ name: 'EW', signature: 'ew', agent: { kind: 'rules' } }],
+          ...raw,
+        },
+        'test',
+      );
+    const env = () => ({ CC_KEY: fake.key, CC_SECRET: fake.secret });
+    const alerts: { level: string; code: string; message: string }[] = [];
+    const notify = (level: string, code: string, message: string) => alerts.push({ level, code, message });
+    afterEach(() => void alerts.splice(0));
+
+    it('alerts CALENDAR_MISMATCH for each coming day that differs, asking /v2/calendar for today and the days after', async () => {
+      const now = DateTime.fromISO('2025-11-24T10:00:00', { zone: 'America/New_York' });
+      const diffs = await startupAlpacaCalendarCheck({ config: config(), env: env(), now, notify, days: 7 });
+      expect(diffs).toEqual([
+        '2025-11-27: Alpaca says open 09:30-16:00, our calendar says closed',
+        '2025-11-28: Alpaca says open 09:30-16:00, our calendar says open 09:30-13:00',
+      ]);
+      expect(alerts).toEqual([
+        {
+          level: 'warning',
+          code: 'CALENDAR_MISMATCH',
+          message: `Alpaca's calendar differs from ours on 2 day(s) from 2025-11-24 to 2025-11-30: ${diffs.join('; ')}`,
+        },
+      ]);
+      const asked = (await fake.state()).requests.filter((r) => r.path === '/v2/calendar').at(-1);
+      expect(asked).toMatchObject({ method: 'GET', query: { start: '2025-11-24', end: '2025-11-30' }, status: 200 });
+    });
+
+    it('is quiet when the days agree (a week without holidays), in paper mode too', async () => {
+      const now = DateTime.fromISO('2025-11-03T08:00:00', { zone: 'America/New_York' });
+      expect(await startupAlpacaCalendarCheck({ config: config({ mode: 'paper' }), env: env(), now, notify, days: 7 })).toEqual([]);
+      expect(alerts).toEqual([]);
+    });
+
+    it('says CALENDAR_CHECK_FAILED (info) when Alpaca refuses, never showing the keys', async () => {
+      const now = DateTime.fromISO('2025-11-24T10:00:00', { zone: 'America/New_York' });
+      expect(await startupAlpacaCalendarCheck({ config: config(), env: { CC_KEY: 'PKWRONG', CC_SECRET: 'wrong-secret' }, now, notify, days: 7 })).toEqual([]);
+      expect(alerts).toEqual([{ level: 'info', code: 'CALENDAR_CHECK_FAILED', message: `could not check the calendar with Alpaca (${fake.baseUrl}): GET /v2/calendar: 401 request is not authorized` }]);
+      expect(JSON.stringify(alerts)).not.toMatch(/PKWRONG|wrong-secret/);
+    });
+
+    it('does not run without Alpaca keys, for A-shares, or in a backtest', async () => {
+      const before = (await fake.state()).requests.length;
+      const now = DateTime.fromISO('2025-11-24T10:00:00', { zone: 'America/New_York' });
+      const noAlpaca = config({ broker: { type: 'simulated' }, mode: 'paper' });
+      expect(await startupAlpacaCalendarCheck({ config: noAlpaca, env: env(), now, notify })).toEqual([]);
+      expect(await startupAlpacaCalendarCheck({ config: { ...config(), mode: 'backtest' }, env: env(), now, notify })).toEqual([]);
+      expect(await startupAlpacaCalendarCheck({ config: { ...config(), market: 'cn' }, env: env(), now, notify })).toEqual([]);
+      expect(alerts).toEqual([]);
+      expect((await fake.state()).requests.length).toBe(before);
+    });
   });
 });

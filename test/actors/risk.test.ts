@@ -12,6 +12,9 @@ import type { RiskDecision } from '../../src/domain/risk/book.js';
 import { storeRiskJournal } from '../../src/actors/risk/risk-journal.js';
 import { openStore } from '../../src/actors/store/store.js';
 import { dec } from '../../src/domain/money.js';
+import { LIVE_RAMP_SUBLEVEL, storeLiveRampDays } from '../../src/actors/risk/live-ramp-days.js';
+import { order as alpacaOrder, startWorld, until } from '../support/fake-alpaca/harness.js';
+import { FakeAlpacaProcess } from '../support/fake-alpaca/process.js';
 
 const AT = '2025-10-09T09:35:00+08:00';
 const NEXT_DAY = '2025-10-10T09:35:00+08:00';
@@ -341,5 +344,126 @@ describe('risk actor', () => {
     q.ask({ clientOrderId: 'c1' });
     await vi.waitFor(() => expect(replies(q)).toEqual(['c1 rejected ACTOR_FAILED', 'c1 approved']));
     q.stop();
+  });
+});
+
+describe('risk actor: live', () => {
+  const RAMP = { start_cap: 20_000, growth_per_trading_day: 10_000, max: 40_000 };
+  /** 1,000 shares held at a cost of 10,000 CNY: 10,000 of capital in use before any buy. */
+  const holding = () => flat({ positions: { '600519.SH': { quantity: 1000, sellable: 1000, costBasis: '10000' } }, equity: '110000' });
+  const at = (date: string) => `${date}T09:35:00+08:00`;
+
+  it('live ramp: the first check records the first live day; the cap grows by trading day up to max; a restart counts from the same day', async () => {
+    const storeDir = join(dir, 'state');
+    const store = await openStore(storeDir);
+    const days = await storeLiveRampDays(store, 'real');
+    const p = system({ mode: 'live', liveRamp: { ramp: RAMP, firstDay: (s, d) => days.firstDay(s, d) } });
+    p.account = holding();
+    // Thursday 2025-10-09, the first live day: cap 20,000. 10,000 held + 1,000 x 10 + 5.10 fees is over it; 900 fits.
+    p.ask({ clientOrderId: 'd1.1', at: at('2025-10-09'), intent: buy(1000) });
+    p.ask({ clientOrderId: 'd1.2', at: at('2025-10-09'), intent: buy(900) });
+    p.ask({ clientOrderId: 'd1.3', at: at('2025-10-09'), intent: sell(1000) }); // sells are never capped
+    await vi.waitFor(() => expect(replies(p)).toEqual(['d1.1 rejected LIVE_RAMP_CAP', 'd1.2 approved', 'd1.3 approved']));
+    expect((p.session[0] as Message<'risk.rejected'>).message).toBe(
+      "LIVE_RAMP_CAP: buying 1000 600519.SH would bring alpha's capital in use to 20005.10 CNY (positions at cost 10000.00 + open buys 0.00 + this order 10005.10), " +
+        "over today's live ramp cap 20000.00 CNY (trading day 0 since 2025-10-09: 20000.00 + 10000.00 a trading day, at most 40000.00)",
+    );
+    expect((p.session[0] as Message<'risk.rejected'>).checks?.at(-1)).toMatchObject({ rule: 'live_ramp', code: 'LIVE_RAMP_CAP', passed: false, value: '20005.10', limit: '20000.00' });
+    // Friday: one trading day later, 30,000.
+    p.ask({ clientOrderId: 'd2.1', at: at('2025-10-10'), intent: buy(1000) });
+    await vi.waitFor(() => expect(replies(p).at(-1)).toBe('d2.1 approved'));
+    p.stop();
+    expect(await store.getRecord(LIVE_RAMP_SUBLEVEL, 'real/alpha')).toEqual({ account: 'real', signature: 'alpha', firstDay: '2025-10-09' });
+    await store.close();
+
+    // A restarted process on the same store: the weekend does not count, Monday is day 2 (40,000).
+    const again = await openStore(storeDir);
+    try {
+      const days2 = await storeLiveRampDays(again, 'real');
+      expect([...days2.recorded]).toEqual([['alpha', '2025-10-09']]);
+      const q = system({ mode: 'live', liveRamp: { ramp: RAMP, firstDay: (s, d) => days2.firstDay(s, d) } });
+      q.account = flat({ positions: { '600519.SH': { quantity: 3000, sellable: 3000, costBasis: '30000' } }, equity: '130000' });
+      q.ask({ clientOrderId: 'd3.1', at: at('2025-10-13'), intent: buy(1000, '600000.SH') }); // 30,000 + 10,005.10 > 40,000
+      q.ask({ clientOrderId: 'd3.2', at: at('2025-10-13'), intent: buy(900, '600000.SH') });
+      q.ask({ clientOrderId: 'd9.1', at: at('2025-10-20'), intent: buy(1000, '600000.SH') }); // later still: max 40,000
+      await vi.waitFor(() => expect(replies(q)).toEqual(['d3.1 rejected LIVE_RAMP_CAP', 'd3.2 approved', 'd9.1 rejected LIVE_RAMP_CAP']));
+      expect((q.session[2] as Message<'risk.rejected'>).message).toContain("over today's live ramp cap 40000.00 CNY (trading day 7 since 2025-10-09");
+      q.stop();
+    } finally {
+      await again.close();
+    }
+  });
+
+  it('live ramp: open buys count as capital in use', async () => {
+    const days = new Map<string, string>();
+    const p = system({
+      mode: 'live',
+      committedCash: () => dec(9_000),
+      liveRamp: { ramp: RAMP, firstDay: async (s, d) => days.get(s) ?? (days.set(s, d), d) },
+    });
+    p.account = holding();
+    p.ask({ clientOrderId: 'c1', intent: buy(100) }); // 10,000 + 9,000 + 1,005 > 20,000
+    await vi.waitFor(() => expect(replies(p)).toEqual(['c1 rejected LIVE_RAMP_CAP']));
+    expect((p.session[0] as Message<'risk.rejected'>).message).toContain('(positions at cost 10000.00 + open buys 9000.00 + this order 1005.01)');
+    p.stop();
+  });
+
+  it("buying power: each buy is checked against the broker's answer of the moment; sells do not ask", async () => {
+    let power = '5000';
+    let asked = 0;
+    const p = system({
+      mode: 'live',
+      buyingPower: async () => {
+        asked++;
+        return power;
+      },
+    });
+    p.ask({ clientOrderId: 'c1', intent: buy(400) }); // 4,000 + 5 fees
+    await vi.waitFor(() => expect(replies(p)).toEqual(['c1 approved']));
+    power = '3000';
+    p.ask({ clientOrderId: 'c2', intent: buy(400, '600000.SH') });
+    p.ask({ clientOrderId: 'c3', intent: sell(100) });
+    await vi.waitFor(() => expect(replies(p)).toEqual(['c1 approved', 'c2 rejected BUYING_POWER', 'c3 approved']));
+    expect((p.session[1] as Message<'risk.rejected'>).message).toBe("BUYING_POWER: buying 400 600000.SH costs 4005.04 CNY with fees, the broker account's buying power is 3000.00 CNY");
+    expect(asked).toBe(2);
+    p.stop();
+  });
+
+  it('buying power that cannot be read fails closed (ACTOR_FAILED, alerted, not recorded)', async () => {
+    const p = system({ mode: 'live', buyingPower: async () => Promise.reject(new Error('Alpaca GET /v2/account: 503 down')) });
+    p.ask({ clientOrderId: 'c1' });
+    await vi.waitFor(() => expect(replies(p)).toEqual(['c1 rejected ACTOR_FAILED']));
+    expect((p.session[0] as Message<'risk.rejected'>).message).toBe("ACTOR_FAILED: risk could not read the broker account's buying power for c1: Alpaca GET /v2/account: 503 down");
+    expect(p.alerts).toMatchObject([{ level: 'critical', code: 'RISK_CHECK_FAILED' }]);
+    expect(p.journal).toEqual([]);
+    p.stop();
+  });
+
+  it("buying power from the AlpacaBroker against the fake Alpaca: an order resting there lowers what the next buy may spend", async () => {
+    const fake = await FakeAlpacaProcess.start({ cash: '5000' });
+    await fake.price('AAPL', '270.25');
+    const world = await startWorld({}, fake);
+    try {
+      const p = system({
+        mode: 'live',
+        market: 'us',
+        riskConfig: { max_single_position_ratio: 0.9, max_daily_loss_ratio: 0.05, min_cash_reserve: 0, max_orders_per_session: 10, max_orders_per_minute: 30, duplicate_window_seconds: 0 },
+        quote: () => ({ price: '270.25', atMs: NOW }),
+        buyingPower: (s) => world.broker.buyingPower(s),
+      });
+      const aapl = (q: number): OrderIntent => ({ side: 'buy', symbol: 'AAPL', quantity: q, type: 'market' });
+      p.ask({ clientOrderId: 'c1', intent: aapl(10), at: '2025-11-07T10:05:00-05:00' }); // 2,702.50 of 5,000
+      await vi.waitFor(() => expect(replies(p)).toEqual(['c1 approved']));
+      // A limit buy rests at the fake and holds 2,700 of the buying power.
+      await world.broker.submit(alpacaOrder('ew.1', { type: 'limit', limitPrice: '270', quantity: 10 }));
+      await until(async () => (await fake.state()).orders.some((o) => o.client_order_id === 'ew.1'), 'the resting order');
+      p.ask({ clientOrderId: 'c2', intent: aapl(10), at: '2025-11-07T10:05:00-05:00' });
+      await vi.waitFor(() => expect(replies(p)).toEqual(['c1 approved', 'c2 rejected BUYING_POWER']));
+      expect((p.session[1] as Message<'risk.rejected'>).message).toBe("BUYING_POWER: buying 10 AAPL costs 2702.50 USD with fees, the broker account's buying power is 2300.00 USD");
+      p.stop();
+    } finally {
+      await world.stop();
+      await fake.stop();
+    }
   });
 });

@@ -5,6 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cliAsync, ROOT } from '../support/cli.js';
+import { FakeAlpacaProcess } from '../support/fake-alpaca/process.js';
+
+/** Real money needs a capital ramp (test/config/live-gate.test.ts). */
+const LIVE_RAMP = { live_ramp: { start_cap: 1000, growth_per_trading_day: 500, max: 5000 } };
 
 describe('agent-trader config check --preflight, and run', () => {
   it('lists every problem at once and exits 2; plain config check still says ok; run starts nothing', async () => {
@@ -52,4 +56,46 @@ describe('agent-trader config check --preflight, and run', () => {
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stdout).toMatch(/^ok: config\/cn-daily\.json — backtest cn daily, .*; preflight passed$/m);
   });
+
+  it('live on Alpaca with real money: refused without AGENT_TRADER_LIVE=I_UNDERSTAND (naming it), passed with it; the keys are never printed', async () => {
+    const fake = await FakeAlpacaProcess.start();
+    try {
+      const dir = await mkdtemp(join(tmpdir(), 'agent-trader-preflight-live-'));
+      const file = join(dir, 'live.json');
+      const stateDir = join(dir, 'state');
+      await writeFile(
+        file,
+        JSON.stringify({
+          mode: 'live',
+          market: 'us',
+          frequency: 'hourly',
+          data_source: { type: 'replay', bars_file: join(ROOT, 'data/sample/us_hourly.jsonl') },
+          broker: { type: 'alpaca', paper: false, base_url: fake.baseUrl, api_key_env: 'AT_TEST_ALPACA_KEY', api_secret_env: 'AT_TEST_ALPACA_SECRET' },
+          risk_control: LIVE_RAMP,
+          models: [{ name: 'EW', signature: 'ew', agent: { kind: 'rules' } }],
+          server: { port: 0 },
+          state_dir: stateDir,
+        }),
+      );
+      const env: NodeJS.ProcessEnv = { ...process.env, AT_TEST_ALPACA_KEY: fake.key, AT_TEST_ALPACA_SECRET: fake.secret };
+      delete env['AGENT_TRADER_LIVE'];
+      const [pre, run] = await Promise.all([cliAsync(['config', 'check', '--preflight', file], { env }), cliAsync(['run', '--config', file], { env })]);
+      for (const r of [pre, run]) {
+        expect(r.code, r.stderr).toBe(2);
+        expect(r.stderr).toContain(`error: ${file} cannot run here: 1 problem (preflight)`);
+        expect(r.stderr).toContain('broker.paper: false trades real money, but AGENT_TRADER_LIVE is not set; set AGENT_TRADER_LIVE=I_UNDERSTAND');
+        expect(r.stdout + r.stderr).not.toContain(fake.key);
+        expect(r.stdout + r.stderr).not.toContain(fake.secret);
+      }
+      expect(existsSync(stateDir)).toBe(false);
+      const ok = await cliAsync(['config', 'check', '--preflight', file], { env: { ...env, AGENT_TRADER_LIVE: 'I_UNDERSTAND' } });
+      expect(ok.code, ok.stderr).toBe(0);
+      expect(ok.stdout).toMatch(/^ok: .* — live us hourly, .*broker alpaca\/strict.*; preflight passed$/m);
+      expect(ok.stdout).not.toContain(fake.key);
+      // Every preflight asked the account (every check runs, every problem is listed), with the right keys.
+      expect((await fake.state()).requests.filter((r) => r.path === '/v2/account').map((r) => r.status)).toEqual([200, 200, 200]);
+    } finally {
+      await fake.stop();
+    }
+  }, 60_000);
 });

@@ -83,12 +83,17 @@ describe('preflight', () => {
     expect(problems.join('\n')).not.toContain('PF_UNUSED');
   });
 
-  it('a reachable broker passes whatever it answers; a live broker is one we cannot connect yet', async () => {
+  it('a reachable broker passes whatever it answers; a live broker without an adapter is refused; live Alpaca asks for the account', async () => {
     const paper = config({ mode: 'paper', market: 'us', frequency: 'hourly', data_source: { type: 'replay', bars_file: sample('us_hourly.jsonl') }, broker: { type: 'alpaca', api_key_env: 'K', api_secret_env: 'S', base_url: brokerUrl }, server: { port: 0 } });
     expect(await preflight(paper, { env: { K: 'k', S: 's' } })).toEqual([]);
-    const live = config({ ...paper, mode: 'live', broker: { type: 'alpaca', api_key_env: 'K', api_secret_env: 'S', base_url: brokerUrl, paper: false } });
+    const futu = config({ ...paper, mode: 'live', broker: { type: 'futu', base_url: brokerUrl } });
+    expect(await preflight(futu, { env: {} })).toEqual([
+      'broker.type: futu is not connected yet; live trading needs a real broker adapter (paper mode runs on the simulated broker)',
+    ]);
+    // This broker answers 401 to everything: live on Alpaca is more than an answer (test/config/live-gate.test.ts).
+    const live = config({ ...paper, mode: 'live' });
     expect(await preflight(live, { env: { K: 'k', S: 's' } })).toEqual([
-      'broker.type: alpaca is not connected yet; live trading needs a real broker adapter (paper mode runs on the simulated broker)',
+      `broker.api_key_env: Alpaca refused the keys in K and S at ${brokerUrl}/v2/account (401); they must be the paper account's keys`,
     ]);
   });
 

@@ -52,6 +52,12 @@ const SCENARIOS: Scenario[] = [
     tick: tick({ marketOpen: false, nextOpenMs: AT_MS + 18 * 3_600_000 }),
   },
   {
+    name: 'a submit lost on the way: not found, backed off, submitted again',
+    world: { intents: { lossy: [buy('LOST')] }, venue: { LOST: 'lost' } },
+    input: engineInput({ agents: [{ signature: 'lossy', enabled: true }] }),
+    tick: tick(),
+  },
+  {
     name: 'an agent that never answers (deadline)',
     world: { intents: {}, silentAgents: ['mute'] },
     input: engineInput({ agents: [{ signature: 'mute', enabled: true }] }),

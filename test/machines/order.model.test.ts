@@ -15,7 +15,8 @@
  *   over the whole graph do not finish (reconciling links every state with every
  *   other): phase 1 from the initial state with `reconciling` as a sink (every way
  *   to the first unknown outcome), phase 2 from every way into `reconciling` with
- *   its exits as sinks (every way out).
+ *   its exits as sinks (every way out), and phase 3 likewise from every way into
+ *   `backing_off` (the wait before a resubmission), which only `reconciling` leads to.
  * Then: every state node reached, every (state, event, target) edge of the machine
  * taken by a real actor, and those edges equal the table in order-status.ts.
  */
@@ -26,6 +27,7 @@ import { ORDER_EVENT_TYPES, ORDER_TRANSITIONS, isTerminal } from '../../src/doma
 import { OrderStatusSchema, type OrderStatus } from '../../src/domain/orders.js';
 import type { Message } from '../../src/domain/messages.js';
 import { orderMachine, type OrderEvent, type OrderMachineInput } from '../../src/machines/order.machine.js';
+import { resubmitDelayMs } from '../../src/machines/order/context.js';
 import {
   edgeKey,
   edgeOf,
@@ -52,7 +54,7 @@ const INPUTS: Record<string, OrderMachineInput> = {
 };
 
 const STATUSES = OrderStatusSchema.options;
-const WAITING = new Set<OrderStatus>(['queued', 'submitting', 'cancelling', 'reconciling']);
+const WAITING = new Set<OrderStatus>(['queued', 'submitting', 'cancelling', 'reconciling', 'backing_off']);
 
 /** Self-loop edges (from the table): taking one marks the vertex, so a simple path can take it once. */
 const selfLoop = (value: unknown, eventType: string): boolean =>
@@ -91,6 +93,9 @@ function expectedEffects(h: OrderHarness, before: OrderSnapshot, event: OrderEve
       case 'queued':
         out.push('clock <- clock.schedule', `${input.replyTo} <- order.result`);
         break;
+      case 'backing_off':
+        out.push('clock <- clock.schedule');
+        break;
       case 'submitting':
         out.push('broker <- broker.submit', 'clock <- clock.schedule');
         break;
@@ -108,7 +113,7 @@ function expectedEffects(h: OrderHarness, before: OrderSnapshot, event: OrderEve
       default:
         if (isTerminal(String(after.value))) out.push(`${input.replyTo} <- order.result`, 'engine <- order.finished');
     }
-  } else if (after.value === 'queued' && event.type === 'resume') {
+  } else if ((after.value === 'queued' || after.value === 'backing_off') && event.type === 'resume') {
     out.push('clock <- clock.schedule');
   }
   for (let i = before.context.fills.length; i < after.context.fills.length; i++) out.push('ledger <- ledger.applyFill');
@@ -123,15 +128,23 @@ function checkProtocol(before: OrderSnapshot, event: OrderEvent, after: OrderSna
   const from = before.value as OrderStatus;
   const to = after.value as OrderStatus;
   if (to === 'submitting' && from !== 'submitting') {
-    // never resubmit blindly: only a fresh order, a queued one at the open, or one the broker never saw
+    // never resubmit blindly: only a fresh order, a queued one at the open, or one the broker never saw once its back-off is over
     const fresh = from === 'new' || (from === 'queued' && event.type === 'clock.deadline');
+    const backedOff = from === 'backing_off' && event.type === 'clock.deadline';
+    expect(fresh || backedOff, `${from} --${event.type}--> submitting`).toBe(true);
+  }
+  if (to === 'backing_off' && from !== 'backing_off') {
+    // only an order the broker never saw waits to be submitted again, for the doubling back-off
     const neverSeen =
       from === 'reconciling' &&
       event.type === 'broker.status' &&
       event.status === 'not_found' &&
       before.context.cameFrom === 'submitting' &&
       before.context.filledQuantity === 0;
-    expect(fresh || neverSeen, `${from} --${event.type}--> submitting`).toBe(true);
+    expect(neverSeen, `${from} --${event.type}--> backing_off`).toBe(true);
+    const n = after.context.resubmits ?? 0;
+    expect(n).toBe((before.context.resubmits ?? 0) + 1);
+    expect(after.context.deadline).toEqual({ key: `backoff#${after.context.deadlineSeq}`, atMs: event.tsEvent + resubmitDelayMs(after.context, n) });
   }
   if (to === 'reconciling' && from !== 'reconciling') {
     // only an unknown outcome leads to reconciling
@@ -145,7 +158,7 @@ function checkProtocol(before: OrderSnapshot, event: OrderEvent, after: OrderSna
   if (event.type === 'broker.status' && from === 'reconciling') {
     // the broker's answer wins
     if (isTerminal(event.status)) expect(to).toBe(event.status);
-    if (event.status === 'not_found') expect(to).toBe(before.context.cameFrom === 'submitting' && before.context.filledQuantity === 0 ? 'submitting' : 'cancelled');
+    if (event.status === 'not_found') expect(to).toBe(before.context.cameFrom === 'submitting' && before.context.filledQuantity === 0 ? 'backing_off' : 'cancelled');
   }
   if (to === 'accepted' || to === 'partially_filled') expect(to).toBe(after.context.filledQuantity > 0 ? 'partially_filled' : 'accepted');
   if (isTerminal(to) && to !== 'filled') expect(after.context.filledQuantity).toBeLessThan(after.context.order.quantity);
@@ -271,7 +284,9 @@ function restartAndResume(h: OrderHarness): void {
       expect(after.value).toBe(h.input.marketOpen ? 'submitting' : h.input.outsideHours === 'reject' ? 'rejected' : 'queued');
       break;
     case 'queued':
-      expect(after.value).toBe('queued');
+    case 'backing_off':
+      // waiting for a time: the same deadline again (a back-off already over is delivered at once)
+      expect(after.value).toBe(saved.value);
       expect(sent).toEqual(['clock <- clock.schedule']);
       expect(r.received('clock', 'clock.schedule')).toEqual([{ type: 'clock.schedule', target: r.selfId, ...saved.context.deadline }]);
       break;
@@ -295,9 +310,11 @@ for (const [name, input] of Object.entries(INPUTS)) {
   const toEvery = model.getShortestPaths({ allowDuplicatePaths: true }) as Path[];
   const intoReconciling = toEvery.filter((p) => p.state.value === 'reconciling');
   const phase2 = model.getSimplePathsFrom(intoReconciling, { filterEvents: can, stopWhen: (s) => s.value !== 'reconciling' }) as Path[];
+  const intoBackingOff = toEvery.filter((p) => p.state.value === 'backing_off');
+  const phase3 = model.getSimplePathsFrom(intoBackingOff, { filterEvents: can, stopWhen: (s) => s.value !== 'backing_off' }) as Path[];
   const adjacency = model.getAdjacencyMap();
   summary.push(
-    `${name}: ${Object.keys(adjacency).length} vertices, ${shortest.length} shortest paths, ${phase1.length} + ${phase2.length} simple paths`,
+    `${name}: ${Object.keys(adjacency).length} vertices, ${shortest.length} shortest paths, ${phase1.length} + ${phase2.length} + ${phase3.length} simple paths`,
   );
 
   describe(`order machine model: ${name}`, () => {
@@ -320,6 +337,10 @@ for (const [name, input] of Object.entries(INPUTS)) {
 
     it(`takes every transition through reconciling (${phase2.length} simple paths from ${intoReconciling.length} ways in)`, async () => {
       for (const path of phase2) (await runPath(input, path)).stop();
+    });
+
+    it(`takes every transition out of the back-off (${phase3.length} simple paths from ${intoBackingOff.length} ways in)`, async () => {
+      for (const path of phase3) (await runPath(input, path)).stop();
     });
   });
 }

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { ORDER_TRANSITIONS, isTerminal } from '../../src/domain/order-status.js';
 import type { Fill } from '../../src/domain/orders.js';
 import { MissingSystemActorError, orderMachine } from '../../src/machines/order.machine.js';
-import { MAX_RESUBMITS } from '../../src/machines/order/context.js';
+import { MAX_RESUBMITS, RESUBMIT_BACKOFF, resubmitDelayMs } from '../../src/machines/order/context.js';
 import { queuedOrder } from '../../src/domain/queued-orders.js';
 import {
   edgeKey,
@@ -122,13 +122,24 @@ describe('order machine: never resubmits blindly', () => {
     expect(h.received('broker', 'broker.submit')).toHaveLength(1);
   });
 
-  it('resubmits with the SAME client order id when a submit timed out and the broker never saw it', () => {
+  const notFound = (h: OrderHarness) =>
+    h.fromBroker({ type: 'broker.status', clientOrderId: h.input.order.clientOrderId, status: 'not_found', fills: [], tsEvent: h.now() });
+
+  it('resubmits with the SAME client order id when a submit timed out and the broker never saw it, after a back-off', () => {
     const h = startOrderHarness(orderInput(marketOrder));
     h.send({ type: 'order.place', tsEvent: h.now() });
     h.fromClock(); // the submit timeout
     expect(h.snapshot().value).toBe('reconciling');
     expect(h.received('broker', 'broker.submit')).toHaveLength(1);
-    h.fromBroker({ type: 'broker.status', clientOrderId: marketOrder.clientOrderId, status: 'not_found', fills: [], tsEvent: h.now() });
+    const answered = notFound(h);
+    // Not at once: the back-off deadline first, through the clock actor.
+    expect(h.snapshot().value).toBe('backing_off');
+    expect(h.received('broker', 'broker.submit')).toHaveLength(1);
+    expect(h.takeEffects().map((d) => `${d.to} <- ${d.event.type}`).at(-1)).toBe('clock <- clock.schedule');
+    expect(h.received('clock', 'clock.schedule').at(-1)).toMatchObject({ key: expect.stringMatching(/^backoff#/), atMs: answered.tsEvent + RESUBMIT_BACKOFF.baseMs });
+    h.fromClock('backoff#0'); // a stale key changes nothing
+    expect(h.snapshot().value).toBe('backing_off');
+    h.fromClock();
     expect(h.snapshot().value).toBe('submitting');
     const submits = h.received('broker', 'broker.submit');
     expect(submits).toHaveLength(2);
@@ -136,23 +147,61 @@ describe('order machine: never resubmits blindly', () => {
     expect(submits[1]?.order.clientOrderId).toBe(marketOrder.clientOrderId);
   });
 
-  it('gives up as rejected after MAX_RESUBMITS submissions the broker never took (no endless resubmit loop)', () => {
-    const h = startOrderHarness(orderInput(marketOrder));
+  it('doubles the back-off with each resubmission, capped, and gives up as RESUBMITS_EXHAUSTED after MAX_RESUBMITS (no endless loop)', () => {
+    const h = startOrderHarness(orderInput(marketOrder, { resubmitBackoffMs: 1_000, resubmitBackoffMaxMs: 3_000 }));
     h.send({ type: 'order.place', tsEvent: h.now() });
+    const waits: number[] = [];
     for (let i = 0; i < MAX_RESUBMITS; i++) {
       h.fromClock(); // the submit timed out again
-      h.fromBroker({ type: 'broker.status', clientOrderId: marketOrder.clientOrderId, status: 'not_found', fills: [], tsEvent: h.now() });
+      const answered = notFound(h);
+      expect(h.snapshot().value).toBe('backing_off');
+      waits.push(h.snapshot().context.deadline!.atMs - answered.tsEvent);
+      h.fromClock();
       expect(h.snapshot().value).toBe('submitting');
     }
+    expect(waits).toEqual([1_000, 2_000, 3_000]);
     h.fromClock();
-    h.fromBroker({ type: 'broker.status', clientOrderId: marketOrder.clientOrderId, status: 'not_found', fills: [], tsEvent: h.now() });
+    notFound(h);
     expect(h.snapshot().value).toBe('rejected');
     expect(h.received('broker', 'broker.submit')).toHaveLength(MAX_RESUBMITS + 1);
     expect(h.received(h.input.replyTo, 'order.result')[0]?.result).toMatchObject({
       status: 'rejected',
-      reason: 'BROKER_REJECTED',
-      message: `the broker did not take the order after ${MAX_RESUBMITS + 1} submissions (it answers not_found); given up`,
+      reason: 'RESUBMITS_EXHAUSTED',
+      message: `the broker did not take the order after ${MAX_RESUBMITS + 1} submissions with back-off (it answers not_found); given up`,
     });
+  });
+
+  it('the default back-off is 2 s, 4 s, 8 s, never more than a minute', () => {
+    expect([1, 2, 3, 4, 10].map((n) => resubmitDelayMs({}, n))).toEqual([2_000, 4_000, 8_000, 16_000, 60_000]);
+  });
+
+  it('while backing off: a cancel ends it (the broker has nothing), a restart keeps the same deadline, a late acknowledgement or fill means the first submit landed', () => {
+    const backingOff = () => {
+      const h = startOrderHarness(orderInput(marketOrder));
+      h.send({ type: 'order.place', tsEvent: h.now() });
+      h.fromClock();
+      notFound(h);
+      expect(h.snapshot().value).toBe('backing_off');
+      return h;
+    };
+    const cancelled = backingOff();
+    cancelled.send({ type: 'order.cancel', reason: 'CANCELLED_BY_REQUEST', tsEvent: cancelled.now() });
+    expect(cancelled.snapshot().value).toBe('cancelled');
+    expect(cancelled.received('broker', 'broker.cancel')).toEqual([]);
+
+    const restarted = backingOff();
+    const deadline = restarted.snapshot().context.deadline;
+    const r = startOrderHarness(restarted.input, { snapshot: JSON.parse(restarted.persist()) as unknown });
+    r.send({ type: 'resume', tsEvent: r.now() });
+    expect(r.snapshot().value).toBe('backing_off');
+    expect(r.received('clock', 'clock.schedule')).toEqual([{ type: 'clock.schedule', target: r.selfId, ...deadline }]);
+    expect(r.received('broker', 'broker.submit')).toEqual([]);
+
+    const late = backingOff();
+    late.fromBroker({ type: 'broker.accepted', clientOrderId: marketOrder.clientOrderId, brokerOrderId: 'B-7', tsEvent: late.now() });
+    expect(late.snapshot().value).toBe('accepted');
+    expect(late.snapshot().context.brokerOrderId).toBe('B-7');
+    expect(late.received('broker', 'broker.submit')).toHaveLength(1);
   });
 
   it('reconciles a DUPLICATE_CLIENT_ORDER_ID rejection instead of rejecting', () => {

@@ -18,8 +18,8 @@ import type { SystemActors } from '../../src/runtime/engine-runtime.js';
 import type { AnyMessage, Message, SessionOutcome } from '../../src/domain/messages.js';
 import type { Fill, OrderIntent, OrderRequest, OrderStatus } from '../../src/domain/orders.js';
 
-/** What the venue does with an order, chosen by symbol. */
-export type VenueScript = 'fill' | 'partial' | 'reject' | 'rest' | 'expire';
+/** What the venue does with an order, chosen by symbol (`lost`: the first submit never reaches it; a later one fills). */
+export type VenueScript = 'fill' | 'partial' | 'reject' | 'rest' | 'expire' | 'lost';
 
 export interface VenueOrder {
   readonly request: OrderRequest;
@@ -58,6 +58,8 @@ export class World {
   private brokerSystem: AnyActorSystem | undefined;
   private deadlines: { target: string; key: string; atMs: number; system: AnyActorSystem }[] = [];
   private brokerOrderSeq = 0;
+  /** Orders whose first submit was lost on the way (the venue never saw it). */
+  readonly lostSubmits = new Set<string>();
 
   constructor(
     start: number,
@@ -228,6 +230,10 @@ export class World {
           return;
         }
         const script = this.options.venue?.[m.order.symbol] ?? 'fill';
+        if (script === 'lost' && !this.lostSubmits.has(cid)) {
+          this.lostSubmits.add(cid); // no answer: the submit timeout will ask for its status
+          return;
+        }
         const order: VenueOrder = { request: m.order, status: 'accepted', fills: [], submits: 1 };
         this.venue.set(cid, order);
         if (script === 'reject') {
@@ -244,7 +250,7 @@ export class World {
           order.status = filled >= m.order.quantity ? 'filled' : 'partially_filled';
           reply(this.brokerSystem ?? system, m.replyTo, { type: 'broker.fill', clientOrderId: cid, fill: f, tsEvent: this.now });
         };
-        if (script === 'fill') fill(m.order.quantity, '10.00');
+        if (script === 'fill' || script === 'lost') fill(m.order.quantity, '10.00');
         if (script === 'partial') {
           const first = Math.floor(m.order.quantity * 0.4);
           fill(first, '10.01');

@@ -35,6 +35,11 @@ export interface Broker {
   status(clientOrderId: string): Promise<BrokerStatus>;
   positions(account: string): Promise<BrokerPosition[]>;
   balance(account: string): Promise<BrokerBalance>;
+  /**
+   * What the real account may still buy now (decimal string), open orders already held back: a
+   * broker that knows it says so, and risk checks every buy against it (`BUYING_POWER`).
+   */
+  buyingPower?(account: string): Promise<string>;
   readonly updates$: Observable<BrokerUpdate>;
 }
 

@@ -155,13 +155,13 @@ export function startMonitor(deps: MonitorDeps): Monitor {
         await ledger.idle();
         await engine.flush();
         // Not while anything is in flight: a session deciding, or an order whose answer from the
-        // broker may still be on its way (submitting, cancelling, reconciling): its fill would be
-        // at the broker and not yet in the ledger.
+        // broker may still be on its way (submitting, cancelling, reconciling, and backing_off, whose
+        // earlier submit may still land): its fill would be at the broker and not yet in the ledger.
         const snap = engine.actor.getSnapshot();
         if (Object.keys(snap.context.running).length > 0) return {};
         const inFlight = Object.keys(snap.context.openOrders).some((cid) => {
           const value = (snap.children[`order:${cid}`]?.getSnapshot() as { value?: unknown } | undefined)?.value;
-          return value === 'submitting' || value === 'cancelling' || value === 'reconciling' || value === 'new';
+          return value === 'submitting' || value === 'cancelling' || value === 'reconciling' || value === 'backing_off' || value === 'new';
         });
         if (inFlight) return {};
         const out: Record<string, string[]> = {};

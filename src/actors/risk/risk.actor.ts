@@ -25,6 +25,11 @@
  *   the watcher fires. A reset raises an info alert (`KILL_SWITCH_RESET`).
  * - `order.result` (protective orders the stop-loss watcher places with `replyTo: 'risk'`) ->
  *   `deps.onProtectiveResult`.
+ * - Live: with `deps.liveRamp`, a buy is checked against the signature's capital cap of the day
+ *   (src/domain/risk/live-ramp.ts), counted from its first live trading day, which
+ *   `liveRamp.firstDay` keeps (recorded durably at the signature's first check); with
+ *   `deps.buyingPower`, the broker account's buying power is fetched before each buy and the buy
+ *   must fit in it (`BUYING_POWER`).
  *
  * Fails closed: an account that cannot be read, or a check that throws, is answered
  * `risk.rejected` (`ACTOR_FAILED`, not recorded, so a re-ask tries again) and alerted; never
@@ -40,6 +45,7 @@ import { dec, type Dec } from '../../domain/money.js';
 import type { OrderResult } from '../../domain/orders.js';
 import { RiskBook, type RiskDecision } from '../../domain/risk/book.js';
 import { exchangeDay, gateOf, limitPercent, money, ratioPercent, runChecks, type RiskIntent, type RiskLimits, type TradingMode } from '../../domain/risk/checks.js';
+import { liveRampCap, type LiveRamp } from '../../domain/risk/live-ramp.js';
 import { MARKET_RULES } from '../../domain/market-rules.js';
 import { haltsSignature, KILL_SWITCH_OFF, type KillSwitch, type KillSwitchState } from './kill-switch.js';
 
@@ -89,6 +95,14 @@ export interface RiskActorDeps {
   readonly history?: readonly RiskDecision[];
   /** Also told about every error (logs, tests). */
   readonly onError?: (error: unknown, request?: AnyMessage) => void;
+  /**
+   * Live: the capital ramp (`risk_control.live_ramp`), and the signature's first live trading
+   * day: the one recorded, or `day` (recorded durably before it resolves) when there is none yet.
+   * Absent: capital in use is not capped.
+   */
+  readonly liveRamp?: { readonly ramp: LiveRamp; readonly firstDay: (signature: string, day: string) => Promise<string> };
+  /** The broker account's buying power now (decimal string), asked before each buy; absent: not checked. */
+  readonly buyingPower?: (signature: string) => Promise<string>;
 }
 
 type Alert = Message<'monitor.alert'>;
@@ -208,6 +222,24 @@ export function riskActor(deps: RiskActorDeps) {
         return failed(m, 'read the account', err);
       }
       if (stopped) return;
+      // What the live checks need from outside, read before the table runs (it is pure).
+      let firstDay: string | undefined;
+      let buyingPower: Dec | undefined;
+      if (deps.liveRamp) {
+        try {
+          firstDay = await deps.liveRamp.firstDay(m.signature, exchangeDay(deps.market, m.at));
+        } catch (err) {
+          return failed(m, 'read the first live trading day', err);
+        }
+      }
+      if (deps.buyingPower && m.intent.side === 'buy') {
+        try {
+          buyingPower = dec(await deps.buyingPower(m.signature));
+        } catch (err) {
+          return failed(m, "read the broker account's buying power", err);
+        }
+      }
+      if (stopped) return;
       let decision: RiskDecision;
       try {
         const nowMs = deps.now();
@@ -238,6 +270,8 @@ export function riskActor(deps: RiskActorDeps) {
           gate: gateOf({ halted, reducing }),
           committedCash: m.intent.side === 'buy' ? deps.committedCash?.(m.signature) : undefined,
           halt: halted ? { reason: ks.reason, at: ks.at } : undefined,
+          liveRamp: deps.liveRamp && firstDay !== undefined ? liveRampCap(deps.liveRamp.ramp, deps.market, firstDay, day) : undefined,
+          buyingPower,
         });
         decision = {
           clientOrderId: m.clientOrderId,

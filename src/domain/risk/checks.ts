@@ -45,6 +45,7 @@ import { Dec, dec } from '../money.js';
 import type { OrderSide } from '../orders.js';
 import { renderReason, type ReasonCode } from '../reasons.js';
 import { localDate } from '../local-date.js';
+import type { LiveRampCap } from './live-ramp.js';
 
 export type TradingMode = 'backtest' | 'paper' | 'live';
 
@@ -120,6 +121,10 @@ export interface RiskInput {
   readonly committedCash?: Dec | undefined;
   /** Why the gate is halted (kill switch), for the message. */
   readonly halt?: { readonly reason: string; readonly at: string } | undefined;
+  /** Live: today's cap on the signature's capital in use (`risk_control.live_ramp`); absent: no cap. */
+  readonly liveRamp?: LiveRampCap | undefined;
+  /** The broker account's buying power now (fetched before a buy); absent: the broker does not say. */
+  readonly buyingPower?: Dec | undefined;
 }
 
 /** The input with the order priced: what every row reads. */
@@ -473,6 +478,51 @@ export const RISK_TABLE: readonly RiskRule[] = [
           ? `${orderText(ctx)} for ${money(notional)} + ${money(fees)} fees would leave ${value} ${ccy} in cash${committedText(ctx)}, reserve ${limit} ${ccy}`
           : `${orderText(ctx)} brings ${money(notional)} but costs ${money(fees)} in fees, leaving ${value} ${ccy} in cash, reserve ${limit} ${ccy}`,
       };
+    },
+  },
+  {
+    // Live, buys only: a new account starts small (src/domain/risk/live-ramp.ts). Capital in use
+    // is at cost, not marked: a position that gained does not shrink what may be added.
+    rule: 'live_ramp',
+    code: 'LIVE_RAMP_CAP',
+    appliesTo: 'buy',
+    enabled: (ctx) => ctx.liveRamp !== undefined,
+    check: (ctx) => {
+      const ramp = need(ctx.liveRamp, 'a live ramp');
+      const held = Object.values(ctx.account.positions).reduce((sum, p) => sum.plus(p.costBasis), dec(0));
+      const committed = ctx.committedCash ?? dec(0);
+      const order = need(ctx.notional, 'a notional').plus(need(ctx.estimatedFees, 'fees').total);
+      const after = held.plus(committed).plus(order);
+      const value = money(after);
+      const limit = money(ramp.cap);
+      if (after.lte(ramp.cap)) return { value, limit };
+      const { start_cap: start, growth_per_trading_day: growth, max } = ramp.ramp;
+      const ccy = ctx.currency;
+      return {
+        value,
+        limit,
+        message:
+          `${orderText(ctx)} would bring ${ctx.signature}'s capital in use to ${value} ${ccy} ` +
+          `(positions at cost ${money(held)} + open buys ${money(committed)} + this order ${money(order)}), ` +
+          `over today's live ramp cap ${limit} ${ccy} (trading day ${ramp.tradingDay} since ${ramp.firstDay}: ` +
+          `${money(dec(start))} + ${money(dec(growth))} a trading day, at most ${money(dec(max))})`,
+      };
+    },
+  },
+  {
+    // Buys: the account's real buying power, as the broker says it now (its own open orders
+    // already held back there, so committed cash is not subtracted again).
+    rule: 'buying_power',
+    code: 'BUYING_POWER',
+    appliesTo: 'buy',
+    enabled: (ctx) => ctx.buyingPower !== undefined,
+    check: (ctx) => {
+      const power = need(ctx.buyingPower, 'the buying power');
+      const cost = need(ctx.notional, 'a notional').plus(need(ctx.estimatedFees, 'fees').total);
+      const value = money(cost);
+      const limit = money(power);
+      if (cost.lte(power)) return { value, limit };
+      return { value, limit, message: `${orderText(ctx)} costs ${value} ${ctx.currency} with fees, the broker account's buying power is ${limit} ${ctx.currency}` };
     },
   },
 ];

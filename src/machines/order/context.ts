@@ -33,10 +33,14 @@ export interface OrderMachineInput {
   readonly limitTimeoutMs: number;
   /** How long to wait for a `broker.status` answer before asking again. */
   readonly queryRetryMs: number;
+  /** The first wait before submitting again an order the broker answered `not_found`; it doubles each time. Default RESUBMIT_BACKOFF. */
+  readonly resubmitBackoffMs?: number | undefined;
+  /** The longest such wait. Default RESUBMIT_BACKOFF. */
+  readonly resubmitBackoffMaxMs?: number | undefined;
 }
 
 /** What a pending `clock.schedule` was for; the key is `<wait>#<n>`. */
-export type DeadlineWait = 'queued' | 'submitting' | 'limit' | 'cancelling' | 'reconciling';
+export type DeadlineWait = 'queued' | 'submitting' | 'limit' | 'cancelling' | 'reconciling' | 'backoff';
 
 export interface Deadline {
   readonly key: string;
@@ -54,7 +58,7 @@ export interface OrderContext extends OrderMachineInput, FillBook {
   readonly deadlineSeq: number;
   /** When the limit timeout falls (set once, kept across reconciliations). */
   readonly limitAtMs?: number | undefined;
-  /** Submissions after the first (a broker that answered `not_found`); bounded by MAX_RESUBMITS. */
+  /** Submissions after the first (a broker that answered `not_found`), counted when the back-off starts; bounded by MAX_RESUBMITS. */
   readonly resubmits?: number | undefined;
   /** What the last `reconciling` was entered from: decides what `not_found` means. */
   readonly cameFrom?: 'submitting' | 'accepted' | 'cancelling' | undefined;
@@ -118,6 +122,20 @@ export function bookAfter(context: OrderContext, event: OrderEvent): FillBook {
  */
 export const MAX_RESUBMITS = 3;
 
+/**
+ * The back-off before each resubmission: `baseMs`, doubling, at most `maxMs` (2 s, 4 s, 8 s with
+ * MAX_RESUBMITS 3). A submit the broker did not take (it was down, overloaded, or lost the
+ * request) is not hammered at once: its next try waits, in market time, on the clock actor.
+ */
+export const RESUBMIT_BACKOFF = { baseMs: 2_000, maxMs: 60_000 } as const;
+
+/** The wait before resubmission number `n` (1-based) of this order. */
+export function resubmitDelayMs(context: Pick<OrderMachineInput, 'resubmitBackoffMs' | 'resubmitBackoffMaxMs'>, n: number): number {
+  const base = context.resubmitBackoffMs ?? RESUBMIT_BACKOFF.baseMs;
+  const max = context.resubmitBackoffMaxMs ?? RESUBMIT_BACKOFF.maxMs;
+  return Math.min(max, base * 2 ** Math.max(0, n - 1));
+}
+
 /** `not_found` is believed (and the order submitted again) only for an order that was being submitted and has no fill. */
 export function neverReachedBroker(context: OrderContext): boolean {
   return context.cameFrom === 'submitting' && context.filledQuantity === 0;
@@ -127,16 +145,16 @@ export function neverReachedBroker(context: OrderContext): boolean {
  * Where a `broker.status` answer leads. The broker wins: terminal statuses are
  * followed as they are; `not_found` means "never reached the broker" only if we
  * were submitting and nothing was filled (then it is safe to submit again, with the
- * same client order id), otherwise the order is gone (cancelled, alerted: a fill
- * proves the broker had it, and a resubmission could double the position); an
- * open order is working again, unless we were cancelling it (cancel again) or its
- * fills already cover the quantity.
+ * same client order id, after the back-off), otherwise the order is gone (cancelled,
+ * alerted: a fill proves the broker had it, and a resubmission could double the
+ * position); an open order is working again, unless we were cancelling it (cancel
+ * again) or its fills already cover the quantity.
  */
 export function reconciledStatus(context: OrderContext, event: Message<'broker.status'>): OrderStatus {
   const reported = event.status;
   if (reported === 'not_found') {
     if (!neverReachedBroker(context)) return 'cancelled';
-    return (context.resubmits ?? 0) < MAX_RESUBMITS ? 'submitting' : 'rejected';
+    return (context.resubmits ?? 0) < MAX_RESUBMITS ? 'backing_off' : 'rejected';
   }
   if (reported === 'filled' || reported === 'cancelled' || reported === 'rejected' || reported === 'expired') return reported;
   const book = bookAfter(context, event);

@@ -309,6 +309,11 @@ export class AlpacaBroker implements Broker {
     return { cash: dec((await this.account()).cash).toFixed() };
   }
 
+  /** The account's buying power now (Alpaca holds open buys back from it already). */
+  async buyingPower(_account?: string): Promise<string> {
+    return dec((await this.account()).buying_power).toFixed();
+  }
+
   // -------------------------------------------------------------------------------------
   // Alpaca extras (for risk and reconciliation)
 

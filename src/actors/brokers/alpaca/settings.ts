@@ -20,10 +20,15 @@ export interface AlpacaSettings {
   readonly maxRetries: number;
 }
 
+/** The REST base: `base_url`, else Alpaca's paper or live endpoint by `paper`; no trailing slash. */
+export function alpacaBaseUrl(broker: Pick<BrokerConfig, 'base_url' | 'paper'>): string {
+  return (broker.base_url ?? (broker.paper ? ALPACA_PAPER_URL : ALPACA_LIVE_URL)).replace(/\/+$/, '');
+}
+
 export function alpacaSettings(broker: BrokerConfig, env: NodeJS.ProcessEnv = process.env): AlpacaSettings {
   if (broker.type !== 'alpaca') throw new InputError(`broker.type: expected alpaca, got ${broker.type}`);
   if (!broker.api_key_env || !broker.api_secret_env) throw new InputError('broker.api_key_env and broker.api_secret_env must name the variables holding the Alpaca key id and secret');
-  const baseUrl = (broker.base_url ?? (broker.paper ? ALPACA_PAPER_URL : ALPACA_LIVE_URL)).replace(/\/+$/, '');
+  const baseUrl = alpacaBaseUrl(broker);
   const streamUrl = broker.alpaca?.stream_url ?? `${baseUrl.replace(/^http/, 'ws')}/stream`;
   return {
     baseUrl,

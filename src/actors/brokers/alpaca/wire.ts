@@ -41,6 +41,9 @@ export const WireAccountSchema = z.looseObject({
   cash: Decimal,
   buying_power: Decimal,
   equity: Decimal.optional(),
+  account_number: z.string().optional(),
+  trading_blocked: z.boolean().optional(),
+  account_blocked: z.boolean().optional(),
 });
 export type WireAccount = z.infer<typeof WireAccountSchema>;
 
@@ -70,6 +73,14 @@ export const WireTradeUpdateSchema = z.looseObject({
   position_qty: Decimal.nullable().optional(),
 });
 export type WireTradeUpdate = z.infer<typeof WireTradeUpdateSchema>;
+
+/** One day of GET /v2/calendar: a trading day with its regular hours (New York time, "HH:MM"); closed days are absent. */
+export const WireCalendarDaySchema = z.looseObject({
+  date: z.string().regex(/^\d{4}-\d{2}-\d{2}$/),
+  open: z.string().regex(/^\d{2}:\d{2}$/),
+  close: z.string().regex(/^\d{2}:\d{2}$/),
+});
+export type WireCalendarDay = z.infer<typeof WireCalendarDaySchema>;
 
 export const WireErrorSchema = z.looseObject({ code: z.number().optional(), message: z.string() });
 

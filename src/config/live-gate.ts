@@ -1,0 +1,35 @@
+/**
+ * The gate in front of real money. `mode: live` with `broker.paper: true` trades the broker's
+ * paper account; `broker.paper: false` trades real money and needs, besides the config, an
+ * acknowledgement in the environment of the process that runs it:
+ *
+ *   AGENT_TRADER_LIVE=I_UNDERSTAND
+ *
+ * so that a config copied from somewhere, or a `paper: false` left in by mistake, cannot put
+ * money at risk on its own: the person starting the process says so, each time, where the config
+ * cannot say it for them. `run` and `config check --preflight` refuse (exit 2) without it, naming
+ * the variable (src/config/preflight.ts); the runtime may call `liveGateProblems` again at start.
+ */
+import type { Config } from './schema.js';
+
+export const LIVE_ACK_ENV = 'AGENT_TRADER_LIVE';
+export const LIVE_ACK_VALUE = 'I_UNDERSTAND';
+
+/** What kind of account a config trades: none (backtest, paper on the simulated venue), a broker's paper account, or real money. */
+export type AccountKind = 'simulated' | 'paper' | 'real';
+
+export function accountKind(config: Pick<Config, 'mode' | 'broker'>): AccountKind {
+  if (config.mode !== 'live' || config.broker.type === 'simulated') return 'simulated';
+  return config.broker.paper ? 'paper' : 'real';
+}
+
+/** Why this process may not trade this config's real-money account ([] when it may, or when no real money is involved). */
+export function liveGateProblems(config: Pick<Config, 'mode' | 'broker'>, env: NodeJS.ProcessEnv): string[] {
+  if (accountKind(config) !== 'real') return [];
+  const ack = env[LIVE_ACK_ENV];
+  const how = `set ${LIVE_ACK_ENV}=${LIVE_ACK_VALUE} in the environment to confirm, or set broker.paper: true to trade the paper account`;
+  // The value is not a secret, but it is not echoed either: it is the user's own words.
+  if (ack === undefined) return [`broker.paper: false trades real money, but ${LIVE_ACK_ENV} is not set; ${how}`];
+  if (ack !== LIVE_ACK_VALUE) return [`broker.paper: false trades real money, but ${LIVE_ACK_ENV} is not ${LIVE_ACK_VALUE}; ${how}`];
+  return [];
+}
