@@ -162,6 +162,13 @@ describe('bars at load', () => {
     expect(problems[0]!.message).toContain('the next prices did not follow it');
   });
 
+  // Open (found with a copy of data/sample/us_hourly.jsonl whose AAPL close at 2025-10-21 14:00 and
+  // the next bar's open and close and the one after's open were 100x): four prints confirm the
+  // spike, the return to the old level is confirmed in turn, and the file loads; a backtest on it
+  // reported +1393%. A bar file has no run clock to wait on; a spike that reverts needs a rule of
+  // its own (a confirmed move undone within a few prints is a problem).
+  it.todo('refuses a bars file whose 100x spike lasts confirmations + 1 prints and then reverts');
+
   it('accepts a move the following bars confirm (a split), and a first bar with nothing before it', () => {
     expect(checkBarPrints('us', daily('NVDA', ['1000', '1010', '101', '102', '101', '103']))).toEqual([]);
     expect(prices(daily('NVDA', ['5']))).toEqual(['5']);
