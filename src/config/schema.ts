@@ -255,6 +255,8 @@ export const DataSourceSchema = z.strictObject({
       confirmations: int(1).default(3),
       /** A print stamped later than now + this is dropped. */
       future_tolerance_seconds: z.number({ error: 'expected seconds >= 0' }).min(0, { error: 'expected seconds >= 0' }).default(5),
+      /** A move away from an established price is confirmed only once it has also held this long (run clock): a burst of bad prints confirms nothing. */
+      confirm_after_seconds: z.number({ error: 'expected seconds >= 0' }).min(0, { error: 'expected seconds >= 0' }).default(60),
     })
     .prefault({}),
 });

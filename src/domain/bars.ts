@@ -52,6 +52,7 @@
  */
 import { DateTime } from 'luxon';
 import { z } from 'zod';
+import { calendarCoverage, closureName, isTradingDay } from './calendar/calendar.js';
 import { InputError } from './errors.js';
 import { MARKETS, MarketSchema, type Market, type WallTime } from './markets.js';
 import { Dec, dec } from './money.js';
@@ -291,6 +292,28 @@ export function barSpan(
   return { start, end };
 }
 
+/**
+ * Why the exchange was closed on a bar's date (a weekend, a holiday), or undefined. Such a bar
+ * would be a quote for the stop-loss watcher on a day nobody traded. Years the calendar does not
+ * cover are not judged (old data stays loadable). Cached by date: a file repeats its dates.
+ */
+const closedCache = new Map<string, string | null>();
+function closedDay(market: Market, date: string): string | undefined {
+  const key = `${market} ${date}`;
+  let why = closedCache.get(key);
+  if (why === undefined) {
+    const day = DateTime.fromISO(date, { zone: MARKETS[market].zone, locale: 'en' });
+    const { fromYear, toYear } = calendarCoverage(market);
+    why =
+      !day.isValid || day.year < fromYear || day.year > toYear || isTradingDay(market, date)
+        ? null
+        : `${date} is not a ${market} trading day (${day.weekday >= 6 ? `a ${day.toFormat('cccc')}` : (closureName(market, date) ?? 'closed')})`;
+    if (closedCache.size >= WALL_CACHE_LIMIT) closedCache.clear();
+    closedCache.set(key, why);
+  }
+  return why ?? undefined;
+}
+
 // ---------------------------------------------------------------------------------------
 // Markets from file metadata
 
@@ -484,6 +507,8 @@ export function parseAlphaVantageDocument(doc: unknown, opts: ParseOptions): Par
     let span: { start: DateTime; end: DateTime };
     try {
       span = barSpan(market, interval, label, meaning);
+      const closed = closedDay(market, label.slice(0, 10));
+      if (closed) throw new InputError(`label "${label}": ${closed}`);
     } catch (e) {
       if (e instanceof InputError) {
         errors.push(`${symbol}: ${e.message}`);

@@ -19,7 +19,9 @@
  * - A dropped print is forgotten. A quarantined print starts a *chain*: each further print within
  *   `maxDeviationRatio` of the chain's latest print, not older than it, and caught by the same rule
  *   (still away from the old reference, still outside the band; an exact repeat does not count)
- *   extends it, and the `confirmations`-th one confirms the move: that print is accepted
+ *   extends it, and the `confirmations`-th one confirms the move (for `deviation` and
+ *   `price_band`, the first one once the chain has also held `confirmAfterMs` on the run's clock:
+ *   a burst from one source confirms nothing): that print is accepted
  *   and the reference restarts from the chain's prices. A print that passes the rules while a
  *   chain is open discards the chain (the outlier was not followed); a print that starts a new
  *   chain discards the old one.
@@ -47,21 +49,29 @@ export interface PriceSanityLimits {
   readonly confirmations: number;
   /** A print stamped later than now + this is dropped. */
   readonly futureToleranceMs: number;
+  /**
+   * A move away from an established price (deviation, band) is confirmed only once it has also
+   * held this long on the run's clock since its first print: a burst of bad prints from one
+   * source confirms nothing, whatever the stamps it puts on them. Bar files are history: no wait.
+   */
+  readonly confirmAfterMs: number;
 }
 
-export const DEFAULT_PRICE_SANITY: PriceSanityLimits = { maxDeviationRatio: 0.25, confirmations: 3, futureToleranceMs: 5_000 };
+export const DEFAULT_PRICE_SANITY: PriceSanityLimits = { maxDeviationRatio: 0.25, confirmations: 3, futureToleranceMs: 5_000, confirmAfterMs: 60_000 };
 
 /** The config's `data_source.price_sanity` (mirrored: domain/ does not import config/). */
 export interface PriceSanityConfig {
   readonly max_deviation_ratio: number;
   readonly confirmations: number;
   readonly future_tolerance_seconds: number;
+  readonly confirm_after_seconds: number;
 }
 
 export const limitsFromConfig = (c: PriceSanityConfig): PriceSanityLimits => ({
   maxDeviationRatio: c.max_deviation_ratio,
   confirmations: c.confirmations,
   futureToleranceMs: c.future_tolerance_seconds * 1000,
+  confirmAfterMs: c.confirm_after_seconds * 1000,
 });
 
 /** Accepted prints the reference median is taken over. */
@@ -110,6 +120,8 @@ export interface PriceSanityRule {
   readonly confirmOnlyWhileCaught?: boolean;
   /** After a confirmed move this rule caught, it is waived for the rest of the exchange day. */
   readonly waiveForDayOnConfirm?: boolean;
+  /** A move it caught must also hold for `confirmAfterMs` (off for `unreferenced`: there is no price to move away from). */
+  readonly confirmAfterHolding?: boolean;
   /** Why the print is caught (for people), or undefined when it passes. */
   readonly test: (ctx: PrintContext) => string | undefined;
 }
@@ -146,6 +158,7 @@ export const PRICE_SANITY_RULES: readonly PriceSanityRule[] = [
     alert: 'warning',
     confirmOnlyWhileCaught: true,
     waiveForDayOnConfirm: true,
+    confirmAfterHolding: true,
     test: ({ print, market, previousClose, waived }) => {
       if (previousClose === undefined || waived.has('price_band')) return undefined;
       const band = priceBand(market, print.symbol, previousClose);
@@ -158,6 +171,7 @@ export const PRICE_SANITY_RULES: readonly PriceSanityRule[] = [
     action: 'quarantine',
     alert: 'warning',
     confirmOnlyWhileCaught: true,
+    confirmAfterHolding: true,
     test: ({ print, reference, limits }) =>
       reference && !near(print.price, reference.price, limits)
         ? `${pct(deviation(print.price, reference.price))} away from ${reference.what} ${reference.price.toFixed()}, limit ${pct(dec(limits.maxDeviationRatio))}`
@@ -202,6 +216,8 @@ interface Chain {
   readonly rule: PriceRuleName;
   readonly reason: string;
   readonly first: Print;
+  /** The run clock when the first print came (the wait of `confirmAfterMs` starts there). */
+  readonly firstNowMs: number;
   last: Print;
   /** Prices of the chain, newest last (at most MEDIAN_WINDOW), to restart the reference from. */
   readonly prices: Dec[];
@@ -241,6 +257,7 @@ export function checkLimits(limits: PriceSanityLimits): PriceSanityLimits {
   if (!(limits.maxDeviationRatio > 0 && Number.isFinite(limits.maxDeviationRatio))) throw new RangeError('price sanity: maxDeviationRatio must be a number > 0');
   if (!(Number.isSafeInteger(limits.confirmations) && limits.confirmations >= 1)) throw new RangeError('price sanity: confirmations must be a whole number >= 1');
   if (!(limits.futureToleranceMs >= 0)) throw new RangeError('price sanity: futureToleranceMs must be >= 0');
+  if (!(limits.confirmAfterMs >= 0)) throw new RangeError('price sanity: confirmAfterMs must be >= 0');
   return limits;
 }
 
@@ -342,6 +359,12 @@ export class PriceSanity {
       if (chain.confirmations < limits.confirmations) {
         return { print, outcome: 'quarantined', rule: chain.rule, reason: `${chain.confirmations} of ${limits.confirmations} confirmations of ${chain.first.price.toFixed()}` };
       }
+      // Enough prints, but not yet for long enough on the run's clock (a file's bars: now is +Infinity).
+      const heldUntil = chain.firstNowMs + limits.confirmAfterMs;
+      if (chainRule?.confirmAfterHolding && Number.isFinite(nowMs) && nowMs < heldUntil) {
+        const reason = `${chain.confirmations} confirmations of ${chain.first.price.toFixed()}, held until ${iso(heldUntil, this.#market)} (confirm_after_seconds ${limits.confirmAfterMs / 1000})`;
+        return { print, outcome: 'quarantined', rule: chain.rule, reason };
+      }
       s.chain = undefined;
       s.recent.splice(0, s.recent.length, ...chain.prices);
       s.lastAcceptedMs = Math.max(s.lastAcceptedMs ?? print.atMs, print.atMs);
@@ -355,7 +378,7 @@ export class PriceSanity {
       if (rule.action !== 'quarantine') continue;
       const reason = rule.test(ctx);
       if (reason === undefined) continue;
-      s.chain = { rule: rule.rule, reason, first: print, last: print, prices: [print.price], confirmations: 0 };
+      s.chain = { rule: rule.rule, reason, first: print, firstNowMs: nowMs, last: print, prices: [print.price], confirmations: 0 };
       const alert = this.#alert(s, 'quarantine', rule, print, reason);
       return { print, outcome: 'quarantined', rule: rule.rule, reason, ...(alert ? { alert } : {}), ...discarded };
     }

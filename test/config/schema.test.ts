@@ -31,7 +31,7 @@ describe('config defaults', () => {
       alpaca_url: 'wss://stream.data.alpaca.markets/v2/iex',
       poll_interval_seconds: 3,
       request_timeout_seconds: 5,
-      price_sanity: { max_deviation_ratio: 0.25, confirmations: 3, future_tolerance_seconds: 5 },
+      price_sanity: { max_deviation_ratio: 0.25, confirmations: 3, future_tolerance_seconds: 5, confirm_after_seconds: 60 },
     });
     expect(c.broker).toEqual({
       type: 'simulated',

@@ -237,6 +237,19 @@ describe('parseAlphaVantageDocument layouts and errors', () => {
     expect(() => parseAlphaVantageDocument([], { where: 'w' })).toThrow(InputError);
   });
 
+  it('refuses a bar on a day the exchange was closed (a weekend, a holiday), as it refuses one outside the session hours', () => {
+    // Found: a Saturday bar 20% under Friday's close loaded silently; the stop-loss watcher took it
+    // as a quote and sold five positions at Monday's open, to buy them back at 10:05.
+    const bar = { '1. open': '400', '2. high': '400', '3. low': '400', '4. close': '400', '5. volume': '10' };
+    const one = (label: string, key = 'Time Series (60min)') => () => parseAlphaVantageDocument({ 'Meta Data': meta, [key]: { [label]: bar } }, { where: 'w' });
+    expect(one('2025-11-08 10:00:00')).toThrow(/QQQ: label "2025-11-08 10:00:00": 2025-11-08 is not a us trading day \(a Saturday\)/);
+    expect(one('2025-11-27 10:00:00')).toThrow(/2025-11-27 is not a us trading day \(Thanksgiving Day\)/);
+    expect(one('2025-11-09', 'Time Series (Daily)')).toThrow(/2025-11-09 is not a us trading day \(a Sunday\)/);
+    expect(one('2025-11-07 10:00:00')).not.toThrow();
+    // A year the calendar does not cover is not judged (old data stays loadable).
+    expect(one('2010-01-02 10:00:00')).not.toThrow();
+  });
+
   it('skips an empty {} bar with a problem, keeps an inconsistent bar with a problem', () => {
     const p = parseAlphaVantageDocument(
       {

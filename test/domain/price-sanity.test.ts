@@ -64,21 +64,40 @@ describe('deviation from the reference', () => {
 
   it('confirms a real move after N further prints near it; exact repeats do not count; the reference restarts there', () => {
     const { check, sanity } = gate({ NVDA: { previousClose: dec('100') } });
+    const M = 20 * S; // prints 20 s apart: the move holds for confirm_after_seconds (60) by the 4th
     check('NVDA', '100', T0);
     const vs = [
-      check('NVDA', '130', T0 + S),
-      check('NVDA', '130', T0 + S), // the same print again
-      check('NVDA', '131', T0 + 2 * S),
-      check('NVDA', '132', T0 + 3 * S),
+      check('NVDA', '130', T0 + M),
+      check('NVDA', '130', T0 + M), // the same print again
+      check('NVDA', '131', T0 + 2 * M),
+      check('NVDA', '132', T0 + 3 * M),
     ];
     expect(outcomes(vs)).toEqual(['quarantined:deviation', 'quarantined:deviation', 'quarantined:deviation', 'quarantined:deviation']);
     expect(sanity.quarantined()).toEqual(['NVDA']);
-    const confirmed = check('NVDA', '131.5', T0 + 4 * S);
+    const confirmed = check('NVDA', '131.5', T0 + 4 * M);
     expect(confirmed).toMatchObject({ outcome: 'confirmed', rule: 'deviation' });
     expect(vs.filter((v) => v.alert)).toHaveLength(1);
     // The reference is now the move's median (131.25), not 100: 132 passes, 95 is the outlier.
-    expect(check('NVDA', '132', T0 + 5 * S).outcome).toBe('accepted');
-    expect(check('NVDA', '95', T0 + 6 * S).outcome).toBe('quarantined');
+    expect(check('NVDA', '132', T0 + 5 * M).outcome).toBe('accepted');
+    expect(check('NVDA', '95', T0 + 6 * M).outcome).toBe('quarantined');
+  });
+
+  it('a burst of absurd prints does not confirm itself: a move is confirmed only once it has held for confirm_after_seconds of the run clock', () => {
+    // Found through a hostile proxy in front of the replay server: five MSFT trades at 1e12 stamped
+    // 1 ms apart were "confirmed"; a take-profit sold 3 MSFT at $1e12 and the next session bought
+    // 999,775,406 MSFT. The stamps are the source's, so the wait is on the run's own clock.
+    const { check, sanity } = gate({ MSFT: { previousClose: dec('500') } });
+    check('MSFT', '500', T0);
+    const burst = [1, 2, 3, 4, 5].map((i) => check('MSFT', '1000000000000', T0 + S + i, T0 + S));
+    expect(outcomes(burst)).toEqual(Array(5).fill('quarantined:deviation'));
+    expect(burst[4]!.reason).toMatch(/^4 confirmations of 1000000000000, held until 2025-11-07T10:01:01\.000-05:00 \(confirm_after_seconds 60\)$/);
+    expect(sanity.quarantined()).toEqual(['MSFT']);
+    // The feed's next real print ends the episode: the burst is discarded, never the last price.
+    const real = check('MSFT', '501', T0 + 2 * S);
+    expect(real).toMatchObject({ outcome: 'accepted', discarded: { print: { price: dec('1000000000000') } } });
+    // A move that goes on for the whole wait is real.
+    const moves = [0, 20, 40, 59, 60].map((t) => check('MSFT', '700', T0 + 10 * S + t * S));
+    expect(outcomes(moves)).toEqual(['quarantined:deviation', 'quarantined:deviation', 'quarantined:deviation', 'quarantined:deviation', 'confirmed:deviation']);
   });
 
   it('alerts once per symbol and episode: a second absurd print of the same episode is counted, not alerted', () => {
@@ -118,8 +137,8 @@ describe('the A-share daily band', () => {
     const day1 = Date.parse('2025-11-18T02:00:00Z');
     expect(check('600000.SH', '11.50', day1).rule).toBe('price_band');
     for (let i = 1; i < 3; i++) check('600000.SH', '11.50', day1 + i * S + 1);
-    expect(check('600000.SH', '11.55', day1 + 10 * S).outcome).toBe('confirmed');
-    expect(check('600000.SH', '11.60', day1 + 11 * S).outcome).toBe('accepted');
+    expect(check('600000.SH', '11.55', day1 + 60 * S).outcome).toBe('confirmed'); // held confirm_after_seconds
+    expect(check('600000.SH', '11.60', day1 + 61 * S).outcome).toBe('accepted');
     const day2 = day1 + 86_400 * S;
     expect(check('600000.SH', '11.60', day2).rule).toBe('price_band'); // the given previous close is 10.00 again
   });
@@ -142,6 +161,13 @@ describe('bars at load', () => {
     expect((problems[0]!.price as Dec).toFixed()).toBe('0.01');
     expect(problems[0]!.message).toContain('the next prices did not follow it');
   });
+
+  // Open (found with a copy of data/sample/us_hourly.jsonl whose AAPL close at 2025-10-21 14:00 and
+  // the next bar's open and close and the one after's open were 100x): four prints confirm the
+  // spike, the return to the old level is confirmed in turn, and the file loads; a backtest on it
+  // reported +1393%. A bar file has no run clock to wait on; a spike that reverts needs a rule of
+  // its own (a confirmed move undone within a few prints is a problem).
+  it.todo('refuses a bars file whose 100x spike lasts confirmations + 1 prints and then reverts');
 
   it('accepts a move the following bars confirm (a split), and a first bar with nothing before it', () => {
     expect(checkBarPrints('us', daily('NVDA', ['1000', '1010', '101', '102', '101', '103']))).toEqual([]);

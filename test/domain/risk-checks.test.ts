@@ -406,7 +406,7 @@ describe('wiring', () => {
     expect(limits.max_order_notional).toBeUndefined();
     expect(limits.max_order_notional_ratio).toBe(1);
     expect(config.data_source.stale_quote_seconds).toBe(30);
-    expect(config.data_source.price_sanity).toEqual({ max_deviation_ratio: 0.25, confirmations: 3, future_tolerance_seconds: 5 });
+    expect(config.data_source.price_sanity).toEqual({ max_deviation_ratio: 0.25, confirmations: 3, future_tolerance_seconds: 5, confirm_after_seconds: 60 });
   });
 
   it('the checks travel on risk.approved and risk.rejected', () => {
