@@ -18,6 +18,7 @@ import { registerKillCommand } from './commands/kill.js';
 import { registerReplayServerCommand } from './commands/replay-server.js';
 import { registerExplainCommand } from './commands/explain.js';
 import { registerTranscriptsCommand } from './commands/transcripts.js';
+import { registerBrokerCommand } from './commands/broker.js';
 
 /** The version in package.json, the one source of it. */
 export function packageVersion(): string {
@@ -42,6 +43,7 @@ export function buildProgram(): Command {
   registerReplayServerCommand(program);
   registerExplainCommand(program);
   registerTranscriptsCommand(program);
+  registerBrokerCommand(program);
   unknownOptionsFirst(program);
   return program;
 }

@@ -9,7 +9,7 @@
  * answer):
  *   POST   /v2/orders                          200 the order | 403 buying power / qty | 422 validation,
  *                                              a reused client_order_id: 422 40010001 "client_order_id must be unique"
- *   GET    /v2/orders?status=open|closed|all   newest first, `limit` (default 50)
+ *   GET    /v2/orders?status=open|closed|all   newest first, `limit` (default 50), `after` / `until`, `direction`
  *   GET    /v2/orders/{id}                     404 40410000 "order not found"
  *   GET    /v2/orders:by_client_order_id?client_order_id=
  *   DELETE /v2/orders/{id}                     204 (the `canceled` update follows on the stream) | 422 not cancelable
@@ -396,7 +396,10 @@ export class FakeAlpaca {
   #listOrders(query: Record<string, string>): Order[] {
     const status = query['status'] ?? 'open';
     const limit = Math.min(500, Number(query['limit'] ?? 50));
-    const which = this.#orders.filter((o) => status === 'all' || (status === 'open') === OPEN.has(o.status));
+    // `after` / `until`: orders submitted strictly after / before these instants, as Alpaca filters them.
+    const after = query['after'] ? Date.parse(query['after']) : -Infinity;
+    const until = query['until'] ? Date.parse(query['until']) : Infinity;
+    const which = this.#orders.filter((o) => (status === 'all' || (status === 'open') === OPEN.has(o.status)) && o.createdAt > after && o.createdAt < until);
     const sorted = query['direction'] === 'asc' ? which : [...which].reverse();
     return sorted.slice(0, limit);
   }

@@ -327,6 +327,11 @@ export class AlpacaBroker implements Broker {
     return this.#call('GET', '/v2/orders', OrdersSchema, { query: { status: 'open', limit: 500, direction: 'asc' } });
   }
 
+  /** Orders of every status created after `afterMs`, oldest first (one page: Alpaca's limit, 500). */
+  ordersSince(afterMs: number): Promise<WireOrder[]> {
+    return this.#call('GET', '/v2/orders', OrdersSchema, { query: { status: 'all', after: new Date(afterMs).toISOString(), limit: 500, direction: 'asc' } });
+  }
+
   /** FILL activities after `afterMs`, oldest first, every page. */
   async fillsSince(afterMs: number): Promise<WireFillActivity[]> {
     const out: WireFillActivity[] = [];
