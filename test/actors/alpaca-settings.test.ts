@@ -5,8 +5,9 @@ import { parseConfig } from '../../src/config/load.js';
 import { InputError } from '../../src/domain/errors.js';
 
 const models = [{ name: 'EW', signature: 'ew', agent: { kind: 'rules', strategy: 'equal_weight' } }];
+// Real money (paper: false) needs its capital ramp (src/config/live-gate.ts).
 const config = (broker: Record<string, unknown>, mode = 'live') =>
-  parseConfig({ mode, market: 'us', data_source: { type: 'replay', bars_file: 'data/sample/us_hourly.jsonl' }, broker: { type: 'alpaca', api_key_env: 'APCA_KEY', api_secret_env: 'APCA_SECRET', ...broker }, models }, 'test').broker;
+  parseConfig({ mode, market: 'us', data_source: { type: 'replay', bars_file: 'data/sample/us_hourly.jsonl' }, broker: { type: 'alpaca', api_key_env: 'APCA_KEY', api_secret_env: 'APCA_SECRET', ...broker }, risk_control: { live_ramp: { start_cap: 1000, max: 5000 } }, models }, 'test').broker;
 const env = { APCA_KEY: 'PKTESTKEY', APCA_SECRET: 'test-secret-value' };
 
 describe('alpacaSettings', () => {
