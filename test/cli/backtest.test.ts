@@ -1,5 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtemp, readFile, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -90,6 +90,14 @@ describe('agent-trader backtest', () => {
     expect(missing.stderr).toContain('price file not found');
     const noOut = cli(['backtest', '--bars', 'data/sample/cn_daily.jsonl']);
     expect(noOut.code).toBe(2);
+    // An empty --out was the working directory: a whole run (state/, report.json, a folder per
+    // signature) landed in the project root.
+    const cwd = await tmp();
+    await symlink(join(ROOT, 'node_modules'), join(cwd, 'node_modules')); // the CLI loads tsx from there
+    const emptyOut = cli(['backtest', '--bars', join(ROOT, 'data/sample/cn_daily.jsonl'), '--out', ''], { cwd });
+    expect(emptyOut.code).toBe(2);
+    expect(emptyOut.stderr).toContain('error: --out: expected a directory, got ""');
+    expect(readdirSync(cwd)).toEqual(['node_modules']);
   });
 
   it('takes the market and interval from the bars, and refuses flags that contradict them before writing anything', async () => {

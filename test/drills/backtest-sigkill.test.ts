@@ -134,6 +134,25 @@ describe('drill: SIGKILL a backtest and start it again', () => {
     expect(await outputs(killed)).toEqual(expected);
   });
 
+  it('extended with a later --to, killed during the first run and during the extension, it ends byte-identical too', { timeout: 300_000 }, async () => {
+    const { dir, config, expected } = await uninterrupted();
+    const out = join(dir, 'extended');
+    const args = ['backtest', '--config', config, '--out', out];
+    const steps: [string[], string | undefined][] = [
+      [['--to', '2025-10-15'], 'commit:3'], // the first commit of a fresh run is done, its effects not
+      [['--to', '2025-10-15'], undefined],
+      [[], 'commit:1'], // the extension's first commit (its manifest's new end)
+      [[], 'broker.fill:2'],
+      [[], undefined],
+    ];
+    for (const [extra, fp] of steps) {
+      const r = await runUntil([...args, ...extra], undefined, fp ? { ...ENV, AGENT_TRADER_FAILPOINT: fp } : ENV);
+      if (fp) expect(r.signal, `${fp}: ${r.stderr}`).toBe('SIGKILL');
+      else expect(r.code, r.stderr).toBe(0);
+    }
+    expect(await outputs(out)).toEqual(expected);
+  });
+
   it('refuses to resume with other inputs (exit 2, says what differs), and --force-new starts over', { timeout: 120_000 }, async () => {
     const dir = await mkdtemp(join(tmpdir(), 'agent-trader-drill-'));
     const config = await drillConfig(dir);

@@ -1,6 +1,6 @@
 /**
  * A hostile quote server (issue 13, item 8): a real local Alpaca-protocol WebSocket server sends
- * valid-looking trades with absurd prices and times, through the real AlpacaQuoteStream (as the
+ * valid-looking trades with absurd prices and times (a burst of them too), through the real AlpacaQuoteStream (as the
  * process opens it, behind the price sanity gate) into a paper run: two sessions of an
  * equal-weight agent, the stop-loss watcher on every quote, the simulated venue on the live
  * prices. Nothing may trade on a bad print; each case is counted and alerted once.
@@ -138,7 +138,9 @@ describe('a paper run fed by a hostile quote server', () => {
     push(r, [
       { S: 'AAPL', p: 0.01, t: iso(at('11:02:00.100')) },
       { S: 'GOOGL', p: 1.5, t: iso(at('10:02:00')) }, // stamped an hour earlier
-      { S: 'MSFT', p: 1e12, t: iso(at('11:02:00.200')) },
+      // A burst: five prints 1 ms apart would be "confirmed" by count alone (found through a
+      // hostile proxy: a take-profit then sold MSFT at $1e12); the move must also hold 60 s.
+      ...[0, 1, 2, 3, 4].map((i) => ({ S: 'MSFT', p: 1e12, t: iso(at(`11:02:00.20${i}`)) })),
       { S: 'TSLA', p: normal['TSLA']!, t: '2030-01-02T15:00:00Z' }, // from the future
       { S: 'AAPL', p: 0.01, t: iso(at('11:02:00.300')) }, // the same outlier again: same episode
       { S: 'NVDA', p: nvdaMoved, t: iso(at('11:02:00.400')) },
@@ -207,6 +209,6 @@ describe('a paper run fed by a hostile quote server', () => {
       future: count('future', 'dropped'),
       deviation: count('deviation', 'quarantined'),
       confirmed: count('deviation', 'confirmed'),
-    }).toEqual({ accepted: 12, out_of_order: 1, future: 1, deviation: 2 + 1 + 3, confirmed: 1 });
+    }).toEqual({ accepted: 12, out_of_order: 1, future: 1, deviation: 2 + 5 + 3, confirmed: 1 });
   });
 });

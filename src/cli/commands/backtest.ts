@@ -103,6 +103,8 @@ export function registerBacktestCommand(program: Command): void {
     .requiredOption('--out <dir>', 'output directory: <signature>/position.jsonl, report.json, report.html, state/')
     .option('--force-new', 'start over in --out: delete its stored run (state/), report and position.jsonl files first')
     .action(async (opts: BacktestCliOptions) => {
+      // resolve('') is the working directory: a run would land wherever the command was typed.
+      if (opts.out.trim() === '') throw new InputError(`--out: expected a directory, got ${JSON.stringify(opts.out)}`);
       const config = await backtestConfig(opts);
       if (opts.forceNew) await startOver(config, resolve(opts.out));
       await backtestAndPrint(config, resolve(opts.out));
