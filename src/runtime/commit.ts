@@ -11,7 +11,7 @@
  * venue has that the ledger lacks are applied (the broker wins), fills the ledger has that the
  * venue does not know are alerted.
  */
-import type { SimulatedBroker } from '../actors/brokers/simulated-broker.js';
+import type { SimulatedBroker, VenueOrderState } from '../actors/brokers/simulated-broker.js';
 import type { Ledger } from '../actors/ledger/ledger.js';
 import { LEDGER_SUBLEVELS } from '../actors/ledger/ledger.js';
 import type { Alert } from '../actors/monitor/alert-collector.actor.js';
@@ -81,9 +81,9 @@ const byId = (a: FillFact, b: FillFact) => (a.fill.fillId < b.fill.fillId ? -1 :
  * position.jsonl follows the order fills are applied, so a repaired log reads as the venue
  * made them; a fill the venue does not know goes by its id.
  */
-function venueOrder(venue: SimulatedBroker | undefined): (a: FillFact, b: FillFact) => number {
+function venueOrder(orders: readonly VenueOrderState[]): (a: FillFact, b: FillFact) => number {
   const rank = new Map<string, number>();
-  venue?.state().orders.forEach((o, i) => o.fills.forEach((f, j) => rank.set(fillFactKey(o.order.signature, f.fillId), (o.received ?? i) * 1e6 + j)));
+  orders.forEach((o, i) => o.fills.forEach((f, j) => rank.set(fillFactKey(o.order.signature, f.fillId), (o.received ?? i) * 1e6 + j)));
   const of = (f: FillFact) => rank.get(fillFactKey(f.signature, f.fill.fillId));
   return (a, b) => {
     if (a.fill.atMs !== b.fill.atMs) return a.fill.atMs - b.fill.atMs;
@@ -102,7 +102,9 @@ export async function reconcile(store: Store, ledger: Ledger, venue: SimulatedBr
   // The ledger's fill ids and the fill facts' ids, keys only and read once (one read per fill
   // made a restart with 10,000 orders take a second); values only for the facts it lacks.
   const key = fillFactKey;
-  const byTime = venueOrder(venue);
+  // The venue's orders, built once: a restart with 10,000 of them should not copy them twice.
+  const venueOrders = venue?.state().orders ?? [];
+  const byTime = venueOrder(venueOrders);
   const inLedger = new Set(await store.listKeys(LEDGER_SUBLEVELS.fills));
   const facts: FillFact[] = [];
   for (const k of await store.listKeys(FILL_FACTS_SUBLEVEL)) {
@@ -123,7 +125,7 @@ export async function reconcile(store: Store, ledger: Ledger, venue: SimulatedBr
   if (venue) {
     const venueFills = new Set<string>();
     const missing: FillFact[] = [];
-    for (const o of venue.state().orders) {
+    for (const o of venueOrders) {
       for (const fill of o.fills) {
         venueFills.add(key(o.order.signature, fill.fillId));
         if (!ledger.signatures().includes(o.order.signature)) continue;
