@@ -6,20 +6,11 @@
  * Each fill must come out of `updates$` exactly once, acceptance first and at most once, the end
  * last and never followed by an acceptance.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { eventually } from '../support/eventually.js';
-import { fillsOf, kinds, order, requests, startWorld, until, type BrokerWorld } from '../support/fake-alpaca/harness.js';
+import { fillsOf, kinds, order, requests, worldsPerTest, until, type BrokerWorld } from '../support/fake-alpaca/harness.js';
 
-let worlds: BrokerWorld[] = [];
-afterEach(async () => {
-  await Promise.all(worlds.map((w) => w.stop()));
-  worlds = [];
-});
-const world = async (...args: Parameters<typeof startWorld>) => {
-  const w = await startWorld(...args);
-  worlds.push(w);
-  return w;
-};
+const { start: world } = worldsPerTest();
 
 /** Release the held updates in `sequence`, then wait until the broker has handled them all. */
 async function release(w: BrokerWorld, sequence: readonly number[], expectedUpdates: number): Promise<void> {

@@ -6,21 +6,12 @@
  * Stream faults (a drop mid-order, updates out of order or twice, a fill before its `new`,
  * partial fills then a cancel, external activity): alpaca-broker-stream.test.ts.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { AlpacaOperationalError } from '../../src/actors/brokers/alpaca/errors.js';
 import { eventually } from '../support/eventually.js';
-import { fillsOf, kinds, order, requests, startWorld, TIMEOUT_MS, until, type BrokerWorld } from '../support/fake-alpaca/harness.js';
+import { fillsOf, kinds, order, requests, worldsPerTest, TIMEOUT_MS, until } from '../support/fake-alpaca/harness.js';
 
-let worlds: BrokerWorld[] = [];
-afterEach(async () => {
-  await Promise.all(worlds.map((w) => w.stop()));
-  worlds = [];
-});
-const world = async (...args: Parameters<typeof startWorld>) => {
-  const w = await startWorld(...args);
-  worlds.push(w);
-  return w;
-};
+const { start: world, track } = worldsPerTest();
 
 describe('AlpacaBroker: submits', () => {
   it('a market buy is accepted and filled once, with Alpaca ids: brokerOrderId is the order id, fillId the execution id', async () => {
@@ -74,7 +65,7 @@ describe('AlpacaBroker: submits', () => {
     await eventually(() => expect(kinds(first.updates, 'mom.20251107T1005.0')).toEqual(['broker.accepted', 'broker.fill']));
     first.broker.close();
     const restarted = await first.another();
-    worlds.push(restarted);
+    track(restarted);
     await restarted.broker.submit(order('mom.20251107T1005.0', { quantity: 4 }));
     expect(kinds(restarted.updates, 'mom.20251107T1005.0')).toEqual(['broker.accepted', 'broker.fill']);
     // the same execution, the same fill id, as the first broker saw on the stream

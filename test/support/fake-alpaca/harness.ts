@@ -2,6 +2,7 @@
  * The real AlpacaBroker against the fake Alpaca in its own process, on virtual time: what a test
  * of the broker needs (the updates it emitted, the fake's state, moving time on).
  */
+import { afterEach } from 'vitest';
 import type { BrokerUpdate } from '../../../src/actors/brokers/broker.js';
 import { AlpacaBroker, ownedBy, type AlpacaBrokerOptions, type AlpacaHalt, type ExternalActivity, type RetryEvent, type TradeStreamEvent } from '../../../src/actors/brokers/alpaca/alpaca-broker.js';
 import type { OrderRequest } from '../../../src/domain/orders.js';
@@ -25,6 +26,23 @@ export interface BrokerWorld {
   /** Another broker on the same fake (a restarted process). */
   another(options?: Partial<AlpacaBrokerOptions>): Promise<BrokerWorld>;
   stop(): Promise<void>;
+}
+
+/**
+ * `startWorld` for a test file: every world a test starts (or hands to `track`, such as one
+ * from `another()`) is stopped after it. Call once at the top of the file.
+ */
+export function worldsPerTest(): { start: (...args: Parameters<typeof startWorld>) => Promise<BrokerWorld>; track: (w: BrokerWorld) => BrokerWorld } {
+  let worlds: BrokerWorld[] = [];
+  afterEach(async () => {
+    await Promise.all(worlds.map((w) => w.stop()));
+    worlds = [];
+  });
+  const track = (w: BrokerWorld) => {
+    worlds.push(w);
+    return w;
+  };
+  return { start: async (...args) => track(await startWorld(...args)), track };
 }
 
 export async function startWorld(options: Partial<AlpacaBrokerOptions> = {}, fake?: FakeAlpacaProcess): Promise<BrokerWorld> {
