@@ -36,6 +36,9 @@ import { explainRoute, routes } from './server/explain-route.js';
 import { Writable } from 'node:stream';
 import { existsSync } from 'node:fs';
 import { openStore } from './actors/store/store.js';
+import { startupAlpacaCalendarCheck } from './actors/market-data/calendar-check.js';
+import { liveGateProblems } from './config/live-gate.js';
+import { tradesBrokerAccount } from './runtime/live-broker.js';
 
 /** The last session instant a stored run took (epoch ms), read and released before the run opens its store. */
 async function lastSessionMs(outDir: string): Promise<number | undefined> {
@@ -131,9 +134,12 @@ async function startAndRun(
   const wallNow = options.wallNow ?? (() => DateTime.now());
   const env = options.env ?? process.env;
   const ds = config.data_source;
-  if (config.mode === 'live' && config.broker.type !== 'simulated') {
-    throw new InputError(`broker.type: ${config.broker.type} is not connected yet; live trading needs a real broker adapter (paper mode runs on the simulated broker)`);
+  if (config.mode === 'live' && !tradesBrokerAccount(config)) {
+    throw new InputError(`broker.type: ${config.broker.type} is not connected yet; live trading runs on alpaca (paper mode runs on the simulated broker)`);
   }
+  // Real money needs the acknowledgement in this process's environment, whoever started it.
+  const gate = liveGateProblems(config, env);
+  if (gate.length > 0) throw new InputError(gate.join('; '));
   // The calendar first: a bad closures file stops the start before anything opens.
   const calendar = await applyCalendarConfig(config);
   const demo = ds.type === 'replay' && ds.replay_url === undefined;
@@ -272,6 +278,8 @@ async function startAndRun(
         (err: unknown) => notify('info', 'CALENDAR_CHECK_FAILED', `could not check the calendar with Tushare: ${err instanceof Error ? err.message : String(err)}`),
       );
     }
+    // Trading an Alpaca account: Alpaca's calendar of the coming days against ours.
+    if (tradesBrokerAccount(config)) void startupAlpacaCalendarCheck({ config, env, now: wallNow(), notify });
     const over = 'the replayed day is over';
     const finished = paper.finished.then(() => over);
     // An external replay server closing its feed ends the run: at once mid-day; once the day's

@@ -53,6 +53,9 @@ import { startEngine, type EngineRuntime } from './engine-runtime.js';
 import { feedInspector } from './feed-events.js';
 import { dashboardState, healthReport, RunTracker } from './paper-views.js';
 import { tradingActors } from './trading-actors.js';
+import { liveBroker, startLive, tradesBrokerAccount } from './live-broker.js';
+import { liveAccount } from './live-account.js';
+import { liveRampDeps } from '../actors/risk/live-ramp-days.js';
 import { writePaperReport } from './paper-report.js';
 import { runSchedule } from './paper-schedule.js';
 
@@ -135,7 +138,13 @@ export async function startPaper(options: PaperOptions): Promise<PaperRun> {
       ...(options.env ? { env: options.env } : {}),
     };
     const deciders = await buildDeciders(config, logs, llm);
-    const broker = await simulatedVenue(config, prices, now, store);
+    const wall = options.wall ?? asyncScheduler;
+    // Live on a broker's account (live-broker.ts), else the simulated venue at the live prices.
+    const live = tradesBrokerAccount(config) ? liveBroker({ config, env: options.env ?? process.env, wall, alert: (a) => raise(a) }) : undefined;
+    if (live) cleanups.push(() => live.close());
+    const venue = live ? undefined : await simulatedVenue(config, prices, now, store);
+    const broker = live?.broker ?? venue!;
+    const killSwitch = live ? live.killSwitch(options.killSwitch) : options.killSwitch;
     const ledger = await restoreLedger(config, store, outDir, view, universeSymbols, logs);
 
     const alerts: Alert[] = [];
@@ -145,7 +154,7 @@ export async function startPaper(options: PaperOptions): Promise<PaperRun> {
       options.onAlert?.(a);
     };
     const halted = (signature: string) => {
-      return haltsSignature(options.killSwitch.state(), signature);
+      return haltsSignature(killSwitch.state(), signature);
     };
     let engineRef: EngineRuntime | undefined;
     /** Alerts raised outside the engine (stop-loss, monitor): the same path, plus the feed. */
@@ -166,10 +175,11 @@ export async function startPaper(options: PaperOptions): Promise<PaperRun> {
     if (watched) guard.watcher.restore(watched);
     // The venue and the watcher are in every commit from the start (a fill made while
     // resuming included); a restart first makes the ledger agree with what is committed.
-    cleanups.push(joinVenue(store, broker), joinWatcher(store, guard.watcher));
+    if (venue) cleanups.push(joinVenue(store, venue));
+    cleanups.push(joinWatcher(store, guard.watcher));
     const restarted = (await store.loadSnapshot('engine')) !== undefined;
     if (restarted) {
-      const r = await reconcile(store, ledger, broker, raise, nowMs());
+      const r = await reconcile(store, ledger, venue, raise, nowMs());
       if (r.replayed + r.fromBroker + r.unknownToBroker > 0) {
         raise({ type: 'monitor.alert', level: 'info', code: 'RECONCILED', message: `restart: ${r.replayed} committed fill(s) re-applied to the ledger, ${r.fromBroker} taken from the broker, ${r.unknownToBroker} unknown to the broker`, tsEvent: nowMs() });
       }
@@ -190,10 +200,11 @@ export async function startPaper(options: PaperOptions): Promise<PaperRun> {
       prices,
       broker,
       now,
-      killSwitch: options.killSwitch,
+      killSwitch,
       onProtectiveResult: (result) => guard.onResult(result),
       engine: () => engineRef,
       universe: universeSymbols,
+      ...(live ? { liveRamp: await liveRampDeps(config, store), buyingPower: () => live.broker.buyingPower() } : {}),
     });
     runtime = await startEngine({
       store,
@@ -216,6 +227,8 @@ export async function startPaper(options: PaperOptions): Promise<PaperRun> {
     });
     const engine = runtime;
     engineRef = runtime;
+    const account = live ? await liveAccount({ broker: live.broker, ledger, store, engine: () => engine, signatures: config.models.map((m) => m.signature), zone, now: nowMs, alert: raise }) : undefined;
+    let reconciled = !live;
 
     const monitor = startMonitor({
       config,
@@ -224,7 +237,9 @@ export async function startPaper(options: PaperOptions): Promise<PaperRun> {
       timeScale: options.timeScale ?? 1,
       ledger,
       broker,
-      brokerConnected: () => true,
+      brokerConnected: live ? () => live.connected() : () => true,
+      // One account shared by the agents: compared as a whole, differences to the external book.
+      ...(account ? { compare: (reason: string) => (reconciled ? account.sync(reason) : Promise.resolve({})) } : {}),
       engine,
       quotes,
       store,
@@ -236,13 +251,14 @@ export async function startPaper(options: PaperOptions): Promise<PaperRun> {
     cleanups.push(() => void monitor.stop());
 
     // The kill switch on the feed too (the risk actor cancels and alerts).
-    const unwatchKill = options.killSwitch.watch((s) => emit({ type: 'kill', time: now().toISO()!, payload: { ...s } }));
+    live?.onAccountChange((reason) => void monitor.sync(reason));
+    const unwatchKill = killSwitch.watch((s) => emit({ type: 'kill', time: now().toISO()!, payload: { ...s } }));
     cleanups.push(unwatchKill);
 
     // Live quotes, subscribed once: a feed that fails for good (bad credentials, retries
     // exhausted) raises one alert and ends the stream for every consumer instead of an
     // unhandled error that would take the process down.
-    const live = quotes.quotes.pipe(
+    const quoteStream = quotes.quotes.pipe(
       catchError((err: unknown) => {
         raise({ type: 'monitor.alert', level: 'critical', code: 'QUOTE_FEED_FAILED', message: `quote feed stopped: ${err instanceof Error ? err.message : String(err)}`, tsEvent: nowMs() });
         return EMPTY;
@@ -252,26 +268,26 @@ export async function startPaper(options: PaperOptions): Promise<PaperRun> {
 
     // The venue's time step on live prices: resting orders meet new quotes. Its books go into
     // the commit of the step that changed them (joinVenue), with the ledger's and the engine's.
-    subs.push(live.pipe(auditTime(1000, scheduler)).subscribe(() => broker.fillPending()));
+    if (venue) subs.push(quoteStream.pipe(auditTime(1000, scheduler)).subscribe(() => venue.fillPending()));
     const saveState = () => store.commitNow().catch((err: unknown) => raise(storeAlert('run', err, nowMs())));
     if (quotes.alerts) subs.push(quotes.alerts.subscribe((a) => raise(a))); // price sanity: once per symbol and episode
     const r = config.risk_control;
-    if (r.enable_stop_loss || r.take_profit_ratio || r.trailing_stop_ratio) subs.push(guard.watch(live));
+    if (r.enable_stop_loss || r.take_profit_ratio || r.trailing_stop_ratio) subs.push(guard.watch(quoteStream));
 
     // The schedule on the run's clock; resume after the last tick the stored engine took.
     const saved = engine.actor.getSnapshot().context.lastTick;
     const spec = scheduleSpecOf(config);
     let clockRunning = true;
     let ticksDone = false;
-    subs.push(
+    const schedule = () =>
       runSchedule(
         config,
         { scheduler, ...(options.until ? { until: options.until } : {}), ...(options.timeScale ? { timeScale: options.timeScale } : {}), ...(saved ? { resumeAfterMs: saved.atMs } : {}) },
         {
           tick: (tick) => {
             lastTick = tick.at;
-            broker.fillPending();
-            engine.send(tickMessage(tick, nowMs(), broker.hours));
+            venue?.fillPending();
+            engine.send(tickMessage(tick, nowMs(), venue?.hours));
             options.onTick?.(tick.at);
           },
           alert: raise,
@@ -283,8 +299,16 @@ export async function startPaper(options: PaperOptions): Promise<PaperRun> {
             checkFinished();
           },
         },
-      ),
-    );
+      );
+    // Live: no session before the broker's account is reconciled (live-broker.ts); it may take a while.
+    if (!live || !account) subs.push(schedule());
+    else {
+      void startLive(live, account, { engine, ledger, wall, raise, nowMs, stopped: () => stopped }).then((ok) => {
+        if (!ok || stopped) return;
+        reconciled = true;
+        subs.push(schedule());
+      });
+    }
 
     // Finished: the clock passed `until` and nothing runs any more.
     const quiet = () => Object.keys(engine.actor.getSnapshot().context.running).length === 0;
@@ -313,7 +337,7 @@ export async function startPaper(options: PaperOptions): Promise<PaperRun> {
         clockRunning: clockRunning && !stopped,
         lastTick,
         nextSession: stopped ? undefined : nextSession(),
-        killSwitch: options.killSwitch.state(),
+        killSwitch: killSwitch.state(),
         lastSessions: tracker.lastSessions,
       });
     const state = (): Promise<DashboardState> => dashboardState({ config, at: now(), ledger, prices, halted, orders: tracker.orders(), quotes: quotes.health(), nextSession: stopped ? undefined : nextSession() });
@@ -345,6 +369,7 @@ export async function startPaper(options: PaperOptions): Promise<PaperRun> {
         try {
           await engine.stop();
         } finally {
+          live?.close();
           try {
             await ledger.idle();
             await saveState();

@@ -10,7 +10,7 @@ import type { Broker, OrderEstimates } from '../actors/brokers/broker.js';
 import type { Ledger } from '../actors/ledger/ledger.js';
 import { haltsSignature, type KillSwitch } from '../actors/risk/kill-switch.js';
 import { storeRiskJournal } from '../actors/risk/risk-journal.js';
-import { riskActor } from '../actors/risk/risk.actor.js';
+import { riskActor, type RiskActorDeps } from '../actors/risk/risk.actor.js';
 import type { Store } from '../actors/store/store.js';
 import type { InFlight } from '../domain/in-flight.js';
 import type { OrderResult } from '../domain/orders.js';
@@ -37,6 +37,10 @@ export interface TradingActorsOptions {
   readonly universe?: readonly string[];
   /** A backtest counts every request it starts, to move virtual time only when none is in flight. */
   readonly inFlight?: InFlight;
+  /** Live on a broker's account: each signature's capital cap of the day (risk_control.live_ramp). */
+  readonly liveRamp?: RiskActorDeps['liveRamp'];
+  /** Live on a broker's account: what the real account may still buy, asked before each buy. */
+  readonly buyingPower?: RiskActorDeps['buyingPower'];
 }
 
 /** The `risk` and `broker` actors of the engine; the risk decisions recorded before a restart are read first. */
@@ -65,6 +69,8 @@ export async function tradingActors(o: TradingActorsOptions) {
     journal: risk.journal,
     history: await risk.history(),
     ...(o.inFlight ? { inFlight: o.inFlight } : {}),
+    ...(o.liveRamp ? { liveRamp: o.liveRamp } : {}),
+    ...(o.buyingPower ? { buyingPower: o.buyingPower } : {}),
     committedCash: (signature) => {
       const engine = o.engine();
       return engine ? committedBuyCash(engine, signature, priceOf) : dec(0);

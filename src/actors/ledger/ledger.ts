@@ -262,6 +262,8 @@ export class Ledger {
   readonly #curves = new Map<string, CurvePoint[]>();
   readonly #knownFills = new Set<string>();
   readonly #knownSessions = new Set<string>();
+  /** Shares booked per client order id, read from the fill records on first use (a live account's reconciliation). */
+  #filledByOrder: Promise<Map<string, number>> | undefined;
   #tail: Promise<unknown> = Promise.resolve();
 
   /** A fresh ledger (nothing recorded yet). To resume from the store, use `Ledger.restore`. */
@@ -518,7 +520,28 @@ export class Ledger {
       const record = { signature: m.signature, clientOrderId: m.clientOrderId, intent: m.intent, fill: m.fill };
       await this.#commit(next, journal, [{ sublevel: LEDGER_SUBLEVELS.fills, key, value: record }]);
       this.#knownFills.add(key);
+      if (this.#filledByOrder) {
+        const byOrder = await this.#filledByOrder;
+        byOrder.set(m.clientOrderId, (byOrder.get(m.clientOrderId) ?? 0) + m.fill.quantity);
+      }
       return { applied: true };
+    });
+  }
+
+  /**
+   * Shares booked so far for one order, every signature's fills counted (0 when none). The first
+   * call reads every fill record once; later fills keep the count.
+   */
+  filledQuantity(clientOrderId: string): Promise<number> {
+    return this.#run(async () => {
+      this.#filledByOrder ??= (async () => {
+        const byOrder = new Map<string, number>();
+        for await (const { value } of this.#options.store.listRecords<{ clientOrderId: string; fill: { quantity: number } }>(LEDGER_SUBLEVELS.fills)) {
+          byOrder.set(value.clientOrderId, (byOrder.get(value.clientOrderId) ?? 0) + value.fill.quantity);
+        }
+        return byOrder;
+      })();
+      return (await this.#filledByOrder).get(clientOrderId) ?? 0;
     });
   }
 

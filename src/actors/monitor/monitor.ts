@@ -64,6 +64,13 @@ export interface MonitorDeps {
   readonly intervalMs?: number;
   readonly syncEveryMs?: number;
   readonly reportDelayMs?: number;
+  /**
+   * The comparison with the broker, when it is not per signature: one broker account shared by the
+   * agents (src/runtime/live-account.ts). Run under the same conditions (nothing in flight); its
+   * differences by book. Default: each signature's ledger against the broker's account of that
+   * signature, the broker winning.
+   */
+  readonly compare?: (reason: string) => Promise<Record<string, string[]>>;
 }
 
 export interface Monitor {
@@ -164,6 +171,7 @@ export function startMonitor(deps: MonitorDeps): Monitor {
           return value === 'submitting' || value === 'cancelling' || value === 'reconciling' || value === 'backing_off' || value === 'new';
         });
         if (inFlight) return {};
+        if (deps.compare) return await deps.compare(reason);
         const out: Record<string, string[]> = {};
         for (const m of config.models) {
           const [positions, balance] = await Promise.all([deps.broker.positions(m.signature), deps.broker.balance(m.signature)]);

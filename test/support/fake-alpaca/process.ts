@@ -16,6 +16,8 @@ export interface FakeAlpacaProcessOptions {
   readonly cash?: string;
   readonly startMs?: number;
   readonly textFrames?: boolean;
+  /** A replay server (ws://) whose trades set the fill prices and whose clock the fake follows. */
+  readonly quotesUrl?: string;
 }
 
 /** What GET /__control/state answers. */
@@ -59,6 +61,7 @@ export class FakeAlpacaProcess {
         ...(options.cash ? { FAKE_ALPACA_CASH: options.cash } : {}),
         ...(options.startMs !== undefined ? { FAKE_ALPACA_START_MS: String(options.startMs) } : {}),
         ...(options.textFrames ? { FAKE_ALPACA_TEXT_FRAMES: '1' } : {}),
+        ...(options.quotesUrl ? { FAKE_ALPACA_QUOTES_URL: options.quotesUrl } : {}),
       },
     });
     let err = '';

@@ -229,6 +229,16 @@ export class FakeAlpaca {
     return (this.#http.address() as AddressInfo).port;
   }
 
+  /** The price market orders fill at from now on (quotes.ts feeds it from a replay server). */
+  setPrice(symbol: string, price: string): void {
+    this.#prices.set(symbol, price);
+  }
+
+  /** Move the fake's clock on to `atMs` (never back). */
+  clockTo(atMs: number): void {
+    this.#nowMs = Math.max(this.#nowMs, atMs);
+  }
+
   async close(): Promise<void> {
     for (const c of this.#clients) c.ws.terminate();
     for (const s of this.#sockets) s.destroy();

@@ -151,6 +151,8 @@ export class AlpacaBroker implements Broker {
   readonly #external = new Subject<ExternalActivity>();
   readonly #halts = new Subject<AlpacaHalt>();
   #halt: AlpacaOperationalError | undefined;
+  #fillsEmitted = 0;
+  #catchingUp: Promise<void> = Promise.resolve();
 
   readonly updates$ = this.#updates.asObservable();
   /** Orders on the account that are not ours. */
@@ -188,9 +190,37 @@ export class AlpacaBroker implements Broker {
     this.#stream.events$.subscribe((e) => this.#onStreamEvent(e));
   }
 
-  /** Open the stream; resolves once it listens (and the first catch-up ran). */
+  /** Open the stream; resolves once it listens and the first catch-up (every order known so far) has run. */
   async start(): Promise<void> {
     await this.#stream.start();
+    await this.#catchingUp;
+  }
+
+  /**
+   * An order of ours a restarted process already knows (from its committed engine state): its
+   * Alpaca id if it had one and the fills already booked, so that the catch-up after `start()`
+   * emits only what happened since (a fill is known by its id and by the cumulative quantity after
+   * it, whichever id Alpaca's activities give it), and so that it is asked about at all.
+   */
+  resumeOrder(clientOrderId: string, known: { readonly brokerOrderId?: string | undefined; readonly quantity: number; readonly fills: readonly Fill[] }): void {
+    const t = this.#track(clientOrderId);
+    if (known.brokerOrderId) t.orderId = known.brokerOrderId;
+    t.qty = known.quantity;
+    for (const f of known.fills) {
+      if (t.execIds.has(f.fillId)) continue;
+      t.execIds.add(f.fillId);
+      t.filled += f.quantity;
+      t.cums.add(t.filled);
+      t.fills.push(f);
+    }
+    t.coveredTo = Math.max(t.coveredTo, t.filled);
+    // Known to Alpaca once it has an id or a fill: a second `accepted` would tell the order nothing new.
+    t.accepted ||= known.brokerOrderId !== undefined || known.fills.length > 0;
+  }
+
+  /** Fills emitted on `updates$` so far (an account comparison that saw this number change raced a fill). */
+  get fillsEmitted(): number {
+    return this.#fillsEmitted;
   }
 
   close(): void {
@@ -416,20 +446,40 @@ export class AlpacaBroker implements Broker {
   }
 
   async #catchUpFills(t: Tracked, order: WireOrder, filled: number): Promise<void> {
-    const since = Date.parse(order.created_at) - 1_000;
-    const mine = (await this.fillsSince(since)).filter((a) => a.order_id === order.id).sort((a, b) => wholeShares(a.cum_qty) - wholeShares(b.cum_qty));
-    for (const a of mine) {
-      const execId = a.id.includes('::') ? a.id.slice(a.id.indexOf('::') + 2) : a.id;
-      this.#addFill(t, execId, wholeShares(a.qty), a.price, Date.parse(a.transaction_time), wholeShares(a.cum_qty));
-    }
+    for (const f of await this.#executions(order, filled)) this.#addFill(t, f.fillId, f.quantity, f.price, f.atMs, f.cum);
     if (t.filled < filled && order.filled_avg_price !== null) {
       // The activities lag behind the order: the rest, at the price the totals imply, so no share is lost.
-      const known = t.fills.reduce((s, f) => s.plus(dec(f.price).times(f.quantity)), dec(0));
-      const qty = filled - t.filled;
-      const price = dec(order.filled_avg_price).times(filled).minus(known).div(qty).toDecimalPlaces(6).toFixed();
-      this.#addFill(t, `${order.id}:cum:${filled}`, qty, price, Date.parse(order.updated_at ?? order.created_at), filled);
+      const rest = impliedRest(order, filled, t.fills);
+      this.#addFill(t, rest.fillId, rest.quantity, rest.price, rest.atMs, filled);
       t.coveredTo = filled;
     }
+  }
+
+  /** The order's FILL activities, by cumulative quantity (up to `filled`), each with the cumulative quantity after it. */
+  async #executions(order: WireOrder, filled: number): Promise<(Fill & { readonly cum: number })[]> {
+    const since = Date.parse(order.created_at) - 1_000;
+    return (await this.fillsSince(since))
+      .filter((a) => a.order_id === order.id && wholeShares(a.cum_qty) <= filled)
+      .sort((a, b) => wholeShares(a.cum_qty) - wholeShares(b.cum_qty))
+      .map((a) => ({ fillId: a.id.includes('::') ? a.id.slice(a.id.indexOf('::') + 2) : a.id, quantity: wholeShares(a.qty), price: a.price, fee: '0', atMs: Date.parse(a.transaction_time), cum: wholeShares(a.cum_qty) }));
+  }
+
+  /**
+   * The fills of an order beyond the first `known` shares (an order of ours this process did not
+   * follow: the runtime books them to its signature). From the FILL activities; shares the
+   * activities do not show yet come as one fill at the price the order's totals imply.
+   */
+  async fillsBeyond(order: WireOrder, known: number): Promise<Fill[]> {
+    const filled = wholeShares(order.filled_qty);
+    if (filled <= known) return [];
+    const all = await this.#executions(order, filled);
+    const out: Fill[] = all.filter((f) => f.cum > known && f.cum - f.quantity >= known).map(({ cum: _cum, ...f }) => f);
+    const covered = Math.max(known, all.at(-1)?.cum ?? 0);
+    if (covered < filled && order.filled_avg_price !== null) {
+      const before = [...all.filter((f) => f.cum <= covered)];
+      out.push(impliedRest(order, filled, before.length > 0 && (all.at(-1)?.cum ?? 0) === covered ? before : undefined, covered));
+    }
+    return out;
   }
 
   #accept(t: Tracked): void {
@@ -448,6 +498,7 @@ export class AlpacaBroker implements Broker {
     const fill: Fill = { fillId: execId, quantity: qty, price, fee: '0', atMs };
     t.fills.push(fill);
     t.filled += qty;
+    this.#fillsEmitted++;
     this.#updates.next({ type: 'broker.fill', clientOrderId: t.cid, fill, tsEvent: this.#scheduler.now() });
     if (t.qty !== undefined && t.filled >= t.qty && !t.terminal) t.terminal = 'filled';
   }
@@ -500,7 +551,7 @@ export class AlpacaBroker implements Broker {
   }
 
   #onStreamEvent(e: TradeStreamEvent): void {
-    if (e.type === 'listening') void this.#catchUp();
+    if (e.type === 'listening') this.#catchingUp = this.#catchUp().catch(() => undefined);
     if (e.type === 'unauthorized') this.#haltOn(new AlpacaOperationalError(e.message, 401), 'stream');
   }
 
@@ -510,7 +561,8 @@ export class AlpacaBroker implements Broker {
    * longer open (they ended while we were away: the few whose end we missed).
    */
   async #catchUp(): Promise<void> {
-    const pending = [...this.#orders.values()].filter((t) => !t.terminal && t.orderId !== undefined);
+    // Orders without an Alpaca id yet are asked by client order id (a resumed order whose submit's answer was lost).
+    const pending = [...this.#orders.values()].filter((t) => !t.terminal);
     if (pending.length === 0) return;
     const open = new Map((await this.openOrders().catch(() => [] as WireOrder[])).map((o) => [o.client_order_id, o]));
     await Promise.all(
@@ -527,6 +579,20 @@ export class AlpacaBroker implements Broker {
     this.#halt = e;
     if (first) this.#halts.next({ source, message: e.message, tsEvent: this.#scheduler.now() });
   }
+}
+
+/**
+ * The shares of `order` beyond what `fills` cover, at the price the order's totals imply (filled x
+ * average less what `fills` paid). Without the fills of the first `covered` shares, they are taken
+ * at the order's average price.
+ */
+function impliedRest(order: WireOrder, filled: number, fills: readonly Fill[] | undefined, covered = fills?.reduce((s, f) => s + f.quantity, 0) ?? 0): Fill {
+  const qty = filled - covered;
+  const avg = dec(order.filled_avg_price ?? '0');
+  const price = fills
+    ? avg.times(filled).minus(fills.reduce((s, f) => s.plus(dec(f.price).times(f.quantity)), dec(0))).div(qty).toDecimalPlaces(6).toFixed()
+    : avg.toFixed();
+  return { fillId: `${order.id}:cum:${filled}`, quantity: qty, price, fee: '0', atMs: Date.parse(order.updated_at ?? order.created_at) };
 }
 
 export type { RetryEvent, TradeStreamEvent };

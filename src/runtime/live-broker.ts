@@ -1,0 +1,174 @@
+/**
+ * A live run on a broker's account (today: Alpaca, paper or real money), around the same engine as
+ * a paper run: the broker is built from the config, told which orders the committed engine already
+ * follows, and started; trading waits until the start-up reconciliation is done.
+ *
+ * Start-up, in this order (the nautilus way: reconcile before the first session):
+ * 1. The engine is restored (startEngine): orders in flight resume per their committed state; an
+ *    order whose submit's answer was lost asks Alpaca by client order id before anything is sent.
+ * 2. `resumeOrders`: every open order of the engine, with its Alpaca id and the fills already
+ *    booked, is handed to the broker, so that what happened while we were down (a fill, a cancel)
+ *    comes out once, and only that.
+ * 3. `start()`: the trade_updates stream listens; the broker asks REST for each of those orders
+ *    (open orders in one request, the others by client order id) and the updates flow into the
+ *    order machines and the ledger.
+ * 4. The account pass (live-account.ts): orders of ours the engine does not follow are adopted,
+ *    then the account is compared with the sub-accounts + the external book.
+ * Only then does the schedule start. A pass that fails (Alpaca down, a 5xx) is retried with a
+ * growing wait (`BROKER_RECONCILE_FAILED`, then `BROKER_RECONCILED` once it succeeds); refused keys
+ * (401) stop trading for good (`BROKER_AUTH_FAILED`, critical): the process stays up for the
+ * dashboard and the CLI but takes no session.
+ *
+ * While running: a 401 anywhere halts trading (every signature, as a kill switch that only a
+ * restart with valid keys lifts); an order on the account that is not ours is alerted
+ * (`EXTERNAL_ORDER`) and asks for an account pass; every reconnect of the stream asks the broker to
+ * catch up (alpaca-broker.ts) and the monitor for an account pass.
+ */
+import type { SchedulerLike, Subscription } from 'rxjs';
+import { AlpacaBroker, ownedBy } from '../actors/brokers/alpaca/alpaca-broker.js';
+import { alpacaSettings } from '../actors/brokers/alpaca/settings.js';
+import type { KillSwitch, KillSwitchState } from '../actors/risk/kill-switch.js';
+import type { Config } from '../config/schema.js';
+import type { Message } from '../domain/messages.js';
+import type { Fill } from '../domain/orders.js';
+import { orderSystemId } from '../domain/ids.js';
+import type { EngineRuntime } from './engine-runtime.js';
+
+type Alert = Message<'monitor.alert'>;
+
+/** Whether this config trades a broker's account through this module (else: the simulated venue). */
+export function tradesBrokerAccount(config: Pick<Config, 'mode' | 'broker'>): boolean {
+  return config.mode === 'live' && config.broker.type === 'alpaca';
+}
+
+export interface LiveBrokerOptions {
+  readonly config: Config;
+  readonly env: NodeJS.ProcessEnv;
+  /** The wall clock: request deadlines, back-off, reconnects. */
+  readonly wall: SchedulerLike;
+  readonly alert: (alert: Alert) => void;
+}
+
+export interface LiveBroker {
+  readonly broker: AlpacaBroker;
+  /** The kill switch with the broker's halt in front of it: a 401 halts every signature. */
+  killSwitch(ks: Pick<KillSwitch, 'state' | 'watch'>): Pick<KillSwitch, 'state' | 'watch'>;
+  /** Step 2: the orders the committed engine follows. */
+  resumeOrders(engine: Pick<EngineRuntime, 'actor'>): number;
+  /** The stream is listening now. */
+  connected(): boolean;
+  /** Call `onAccountChange` when an account pass is worth running (an order not ours was seen). */
+  onAccountChange(listener: (reason: string) => void): void;
+  close(): void;
+}
+
+export function liveBroker(o: LiveBrokerOptions): LiveBroker {
+  const s = alpacaSettings(o.config.broker, o.env);
+  const signatures = o.config.models.map((m) => m.signature);
+  const broker = new AlpacaBroker({
+    baseUrl: s.baseUrl,
+    streamUrl: s.streamUrl,
+    keyId: s.keyId,
+    secretKey: s.secretKey,
+    scheduler: o.wall,
+    isOurs: ownedBy(signatures),
+    requestTimeoutMs: s.requestTimeoutMs,
+    retry: { maxRetries: s.maxRetries },
+  });
+  const subs: Subscription[] = [];
+  let halt: { reason: string; at: string } | undefined;
+  let listening = false;
+  const listeners: ((reason: string) => void)[] = [];
+  const raise = (level: Alert['level'], code: string, message: string) => o.alert({ type: 'monitor.alert', level, code, message, tsEvent: o.wall.now() });
+
+  subs.push(
+    broker.halts$.subscribe((h) => {
+      halt = { reason: `BROKER_AUTH_FAILED: Alpaca refused the keys (${h.source}): ${h.message}`, at: new Date(h.tsEvent).toISOString() };
+      raise('critical', 'BROKER_AUTH_FAILED', `Alpaca refused the API keys (401 on the ${h.source === 'rest' ? 'REST API' : 'trade stream'}): trading is halted for every agent; no order is sent until the process is restarted with valid keys (${h.message})`);
+    }),
+    broker.external$.subscribe((e) => {
+      raise(
+        e.event === 'fill' || e.event === 'partial_fill' ? 'warning' : 'info',
+        'EXTERNAL_ORDER',
+        `an order that is not ours on the account: ${e.event} ${e.side} ${e.qty ?? ''} ${e.symbol}${e.price ? ` at ${e.price}` : ''} (client order id ${e.clientOrderId}); its effect goes to the external book, no agent's account`.replace(/\s+/g, ' '),
+      );
+      if (e.event === 'fill' || e.event === 'partial_fill') for (const l of listeners) l('an order that is not ours filled');
+    }),
+    broker.connection$.subscribe((e) => {
+      if (e.type === 'listening') listening = true;
+      else if (e.type === 'disconnected' || e.type === 'unauthorized') listening = false;
+    }),
+  );
+
+  return {
+    broker,
+    killSwitch: (ks) => ({
+      state: (): KillSwitchState => (halt ? { active: true, signatures: 'all', reason: halt.reason, at: halt.at } : ks.state()),
+      watch: (onChange) => ks.watch(onChange),
+    }),
+    resumeOrders(engine) {
+      const snap = engine.actor.getSnapshot();
+      let n = 0;
+      for (const cid of Object.keys(snap.context.openOrders)) {
+        const child = snap.children[orderSystemId(cid)]?.getSnapshot() as { context?: { order?: { quantity: number }; brokerOrderId?: string; fills?: readonly Fill[] } } | undefined;
+        const c = child?.context;
+        if (!c?.order) continue;
+        broker.resumeOrder(cid, { brokerOrderId: c.brokerOrderId, quantity: c.order.quantity, fills: c.fills ?? [] });
+        n++;
+      }
+      return n;
+    },
+    connected: () => listening,
+    onAccountChange: (l) => void listeners.push(l),
+    close() {
+      for (const sub of subs.splice(0)) sub.unsubscribe();
+      broker.close();
+    },
+  };
+}
+
+export interface StartLiveDeps {
+  readonly engine: Pick<EngineRuntime, 'actor' | 'flush'>;
+  readonly ledger: { idle(): Promise<void> };
+  readonly wall: SchedulerLike;
+  readonly raise: (alert: Alert) => void;
+  readonly nowMs: () => number;
+  readonly stopped: () => boolean;
+  /** Waits between failed passes: 5 s doubling up to 5 min (wall clock). */
+  readonly retryMs?: (attempt: number) => number;
+}
+
+/**
+ * Steps 2-4 of the start-up (see the module comment); resolves true once the account is reconciled
+ * (trading may start), false when it never can (the keys are refused, or the run stopped first).
+ */
+export async function startLive(live: LiveBroker, account: { sync(reason: string): Promise<Record<string, string[]>> }, d: StartLiveDeps): Promise<boolean> {
+  const alert = (level: Alert['level'], code: string, message: string) => d.raise({ type: 'monitor.alert', level, code, message, tsEvent: d.nowMs() });
+  const resumed = live.resumeOrders(d.engine);
+  try {
+    await live.broker.start();
+  } catch (err) {
+    // Refused keys (the halt has raised BROKER_AUTH_FAILED) or a stop during the start.
+    if (!live.broker.halted && !d.stopped()) alert('critical', 'BROKER_AUTH_FAILED', `the trade stream did not start: ${err instanceof Error ? err.message : String(err)}; no session is taken`);
+    return false;
+  }
+  const wait = d.retryMs ?? ((n: number) => Math.min(300_000, 5_000 * 2 ** (n - 1)));
+  for (let attempt = 1; !d.stopped(); attempt++) {
+    try {
+      await live.broker.settled();
+      await d.ledger.idle();
+      await d.engine.flush();
+      const out = await account.sync('start-up reconciliation');
+      const external = out['external']?.length ?? 0;
+      const adopted = out['adopted']?.length ?? 0;
+      alert('info', 'BROKER_RECONCILED', `start-up reconciliation with the broker done${attempt > 1 ? ` (attempt ${attempt})` : ''}: ${resumed} open order(s) resumed, ${adopted} order(s) adopted, ${external} difference(s) booked to the external book; trading starts`);
+      return true;
+    } catch (err) {
+      if (live.broker.halted) return false;
+      const ms = wait(attempt);
+      alert(attempt === 1 ? 'critical' : 'warning', 'BROKER_RECONCILE_FAILED', `start-up reconciliation with the broker failed (attempt ${attempt}): ${err instanceof Error ? err.message : String(err)}; no session is taken; trying again in ${Math.round(ms / 1000)} s`);
+      await new Promise<void>((resolve) => d.wall.schedule(() => resolve(), ms));
+    }
+  }
+  return false;
+}
