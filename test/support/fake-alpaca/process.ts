@@ -16,8 +16,6 @@ export interface FakeAlpacaProcessOptions {
   readonly cash?: string;
   readonly startMs?: number;
   readonly textFrames?: boolean;
-  /** A replay server (ws://) whose trades set the fill prices and whose clock the fake follows. */
-  readonly quotesUrl?: string;
 }
 
 /** What GET /__control/state answers. */
@@ -61,7 +59,6 @@ export class FakeAlpacaProcess {
         ...(options.cash ? { FAKE_ALPACA_CASH: options.cash } : {}),
         ...(options.startMs !== undefined ? { FAKE_ALPACA_START_MS: String(options.startMs) } : {}),
         ...(options.textFrames ? { FAKE_ALPACA_TEXT_FRAMES: '1' } : {}),
-        ...(options.quotesUrl ? { FAKE_ALPACA_QUOTES_URL: options.quotesUrl } : {}),
       },
     });
     let err = '';
@@ -149,6 +146,11 @@ export class FakeAlpacaProcess {
   /** Send the held updates by index in this order (repeats allowed); default all, in order. */
   release(sequence?: readonly number[]): Promise<unknown> {
     return this.#call('POST', 'stream/release', sequence ? { sequence } : {});
+  }
+
+  /** Follow a replay server (ws://): its trades set the fill prices, its clock the fake's (quotes.ts). */
+  follow(url: string): Promise<unknown> {
+    return this.#call('POST', 'follow', { url });
   }
 
   dropStream(): Promise<unknown> {

@@ -2,7 +2,7 @@
  * The fake Alpaca's market: it follows a market-data stream in Alpaca's protocol (our replay
  * server, src/server/replay-server.ts) as the real Alpaca follows the exchange: every trade sets
  * the price its market orders fill at, and the replay's clock moves the fake's clock (fills are
- * stamped in market time). Off unless main.ts is given FAKE_ALPACA_QUOTES_URL.
+ * stamped in market time). Off until the control API's `POST follow` names the server.
  */
 import WebSocket from 'ws';
 import type { FakeAlpaca } from './server.js';

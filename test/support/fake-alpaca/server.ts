@@ -36,12 +36,14 @@
  * or the symbol has no price; limit orders rest until the test fills them. Only long positions,
  * a cash account (buying power = cash less what open buys hold).
  *
- * Control API (no auth; JSON bodies), for the test: see `#control`.
+ * Control API (no auth; JSON bodies), for the test: see `#control`; `POST follow` makes prices and
+ * the clock follow a replay server (quotes.ts).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { Dec, dec } from '../../../src/domain/money.js';
+import { followQuotes } from './quotes.js';
 
 export interface FakeAlpacaOptions {
   readonly key: string;
@@ -170,6 +172,7 @@ export class FakeAlpaca {
   #nowMs: number;
   #cash: Dec;
   readonly #prices = new Map<string, string>();
+  #unfollow: () => void = () => undefined;
   readonly #positions = new Map<string, Position>();
   readonly #orders: Order[] = [];
   readonly #byId = new Map<string, Order>();
@@ -240,6 +243,7 @@ export class FakeAlpaca {
   }
 
   async close(): Promise<void> {
+    this.#unfollow();
     for (const c of this.#clients) c.ws.terminate();
     for (const s of this.#sockets) s.destroy();
     await new Promise<void>((resolve) => this.#wss.close(() => resolve()));
@@ -811,6 +815,11 @@ export class FakeAlpaca {
         this.#held.length = 0;
         return undefined;
       }
+      /** { url }: follow a replay server's trades and clock (quotes.ts). */
+      case 'POST follow':
+        this.#unfollow();
+        this.#unfollow = followQuotes(this, String(b['url']));
+        return undefined;
       /** Drop every stream connection without a closing handshake. */
       case 'POST stream/drop':
         for (const c of this.#clients) c.ws.terminate();
