@@ -140,6 +140,7 @@ const OrdersSchema = z.array(WireOrderSchema);
 const PositionsSchema = z.array(WirePositionSchema);
 const NoBody = z.unknown();
 const PAGE = 100;
+const ORDER_PAGE = 500;
 
 export class AlpacaBroker implements Broker {
   readonly #rest: AlpacaRest;
@@ -352,14 +353,35 @@ export class AlpacaBroker implements Broker {
     return this.#call('GET', '/v2/account', WireAccountSchema);
   }
 
-  /** Open orders, ours and others (start-up reconciliation). */
+  /** Open orders, ours and others, oldest first, every page (start-up reconciliation). */
   openOrders(): Promise<WireOrder[]> {
-    return this.#call('GET', '/v2/orders', OrdersSchema, { query: { status: 'open', limit: 500, direction: 'asc' } });
+    return this.#orderPages('open');
   }
 
-  /** Orders of every status created after `afterMs`, oldest first (one page: Alpaca's limit, 500). */
+  /** Orders of every status created after `afterMs`, oldest first, every page. */
   ordersSince(afterMs: number): Promise<WireOrder[]> {
-    return this.#call('GET', '/v2/orders', OrdersSchema, { query: { status: 'all', after: new Date(afterMs).toISOString(), limit: 500, direction: 'asc' } });
+    return this.#orderPages('all', afterMs);
+  }
+
+  /**
+   * GET /v2/orders page after page (Alpaca's limit is 500 a page): the next page starts a
+   * millisecond before the last order's creation, so orders created in the same millisecond are not
+   * skipped; the overlap is dropped by order id.
+   */
+  async #orderPages(status: 'open' | 'all', afterMs?: number): Promise<WireOrder[]> {
+    const seen = new Map<string, WireOrder>();
+    let after = afterMs;
+    for (;;) {
+      const page = await this.#call('GET', '/v2/orders', OrdersSchema, { query: { status, limit: ORDER_PAGE, direction: 'asc', ...(after !== undefined ? { after: new Date(after).toISOString() } : {}) } });
+      let fresh = 0;
+      for (const o of page) {
+        if (seen.has(o.id)) continue;
+        seen.set(o.id, o);
+        fresh++;
+      }
+      if (page.length < ORDER_PAGE || fresh === 0) return [...seen.values()];
+      after = Date.parse(page.at(-1)!.created_at) - 1;
+    }
   }
 
   /** FILL activities after `afterMs`, oldest first, every page. */
@@ -556,9 +578,9 @@ export class AlpacaBroker implements Broker {
   }
 
   /**
-   * After a (re)connect: bring every order of ours not known to be over up to Alpaca's state. One
-   * request for the open ones (up to 500, Alpaca's page limit); one lookup each for those no
-   * longer open (they ended while we were away: the few whose end we missed).
+   * After a (re)connect: bring every order of ours not known to be over up to Alpaca's state. The
+   * open ones in one listing (500 a page); one lookup each for those no longer open (they ended
+   * while we were away: the few whose end we missed).
    */
   async #catchUp(): Promise<void> {
     // Orders without an Alpaca id yet are asked by client order id (a resumed order whose submit's answer was lost).
