@@ -17,7 +17,9 @@
  * - fills: by execution id, then (for fills the broker's totals implied) by order, quantity and
  *   price; one side only is a difference.
  * - cash: the broker's against the sum of the signatures'; cash the agents were never given shows
- *   as a difference too (it is one).
+ *   as a difference too (it is one), unless a live run booked it to its external book.
+ * - A live run's external book (src/domain/account-book.ts: what the account holds beyond the
+ *   agents, booked by the run's reconciliation) counts on the ledger's side, as `(external)`.
  *
  * JSON (`--json`) is a contract (README, "broker"): keys are added, never renamed.
  */
@@ -29,6 +31,11 @@ import { InputError } from '../domain/errors.js';
 import { dec } from '../domain/money.js';
 import type { Fill, OrderIntent, OrderRequest } from '../domain/orders.js';
 import { openRunStore } from './run-dir.js';
+import { ExternalBookSchema } from '../domain/account-book.js';
+import { EXTERNAL_BOOK_KEY } from '../runtime/live-account.js';
+
+/** The external book's name among the signatures (a signature cannot hold parentheses). */
+export const EXTERNAL = '(external)';
 
 // ---------------------------------------------------------------------------------------
 // The ledger's side, from the store
@@ -57,6 +64,8 @@ export interface LedgerFill {
 
 export interface LedgerView {
   readonly signatures: readonly { readonly signature: string; readonly cash: string; readonly positions: Readonly<Record<string, number>> }[];
+  /** A live run's external book, when it has one. */
+  readonly external?: { readonly cash: string; readonly positions: Readonly<Record<string, number>> };
   readonly openOrders: readonly LedgerOrder[];
   readonly fills: readonly LedgerFill[];
 }
@@ -110,7 +119,9 @@ export async function readLedger(stateDir: string, sinceMs = -Infinity): Promise
       fills.push({ fillId: r.fill.fillId, clientOrderId: r.clientOrderId, signature: r.signature, symbol: r.intent.symbol, side: r.intent.side, quantity: r.fill.quantity, price: r.fill.price, atMs: r.fill.atMs });
     }
     fills.sort((a, b) => a.atMs - b.atMs || a.fillId.localeCompare(b.fillId));
-    return { stateDir, view: { signatures, openOrders, fills } };
+    const saved = await store.loadSnapshot(EXTERNAL_BOOK_KEY);
+    const external = saved === undefined ? undefined : ExternalBookSchema.parse(saved);
+    return { stateDir, view: { signatures, openOrders, fills, ...(external ? { external: { cash: external.cash, positions: external.positions } } : {}) } };
   } finally {
     await store.close();
   }
@@ -138,10 +149,11 @@ export interface PositionRow {
 }
 
 export function comparePositions(broker: readonly { symbol: string; quantity: number }[], ledger: LedgerView | undefined): PositionRow[] {
-  const symbols = new Set([...broker.map((p) => p.symbol), ...(ledger?.signatures ?? []).flatMap((s) => Object.keys(s.positions))]);
+  const books = [...(ledger?.signatures ?? []), ...(ledger?.external ? [{ signature: EXTERNAL, positions: ledger.external.positions }] : [])];
+  const symbols = new Set([...broker.map((p) => p.symbol), ...books.flatMap((s) => Object.keys(s.positions))]);
   return [...symbols].sort().map((symbol) => {
     const theirs = broker.find((p) => p.symbol === symbol)?.quantity ?? 0;
-    const bySig = Object.fromEntries((ledger?.signatures ?? []).flatMap((s) => (s.positions[symbol] ? [[s.signature, s.positions[symbol]!]] : [])));
+    const bySig = Object.fromEntries(books.flatMap((s) => (s.positions[symbol] ? [[s.signature, s.positions[symbol]!]] : [])));
     const ours = ledger ? Object.values(bySig).reduce((a, b) => a + b, 0) : null;
     const difference = ours === null ? null : theirs - ours;
     return { symbol, broker: theirs, ledger: ours, signatures: bySig, difference, differs: difference !== null && difference !== 0 };
@@ -251,12 +263,14 @@ export interface StatusView {
   readonly account: { readonly id: string; readonly account_number: string | null; readonly status: string; readonly currency: string | null; readonly cash: string; readonly buying_power: string; readonly equity: string | null };
   readonly signatures: readonly { readonly signature: string; readonly cash: string; readonly positions: number; readonly open_orders: number }[] | null;
   readonly cash: { readonly broker: string; readonly ledger: string | null; readonly difference: string | null; readonly differs: boolean };
+  /** A live run's external book (its cash counts in `cash.ledger`, its shares in the positions). */
+  readonly external: { readonly cash: string; readonly positions: Readonly<Record<string, number>> } | null;
   readonly positions: { readonly broker: number; readonly ledger: number | null; readonly differing: number };
   readonly open_orders: { readonly broker: number; readonly ledger: number | null; readonly differing: number };
 }
 
 export function statusView(account: WireAccount, positions: readonly PositionRow[], orders: readonly OrderRow[], ledger: LedgerView | undefined): StatusView {
-  const ledgerCash = ledger ? ledger.signatures.reduce((sum, s) => sum.plus(s.cash), dec(0)) : undefined;
+  const ledgerCash = ledger ? ledger.signatures.reduce((sum, s) => sum.plus(s.cash), dec(ledger.external?.cash ?? 0)) : undefined;
   const difference = ledgerCash ? dec(account.cash).minus(ledgerCash) : undefined;
   return {
     account: { id: account.id, account_number: account.account_number ?? null, status: account.status, currency: account.currency ?? null, cash: dec(account.cash).toFixed(), buying_power: dec(account.buying_power).toFixed(), equity: account.equity !== undefined ? dec(account.equity).toFixed() : null },
@@ -269,6 +283,7 @@ export function statusView(account: WireAccount, positions: readonly PositionRow
         }))
       : null,
     cash: { broker: dec(account.cash).toFixed(), ledger: ledgerCash?.toFixed() ?? null, difference: difference?.toFixed() ?? null, differs: difference !== undefined && !difference.isZero() },
+    external: ledger?.external ? { cash: dec(ledger.external.cash).toFixed(), positions: { ...ledger.external.positions } } : null,
     positions: { broker: positions.filter((p) => p.broker !== 0).length, ledger: ledger ? positions.filter((p) => (p.ledger ?? 0) !== 0).length : null, differing: positions.filter((p) => p.differs).length },
     open_orders: { broker: orders.filter((o) => o.broker).length, ledger: ledger ? orders.filter((o) => o.ledger).length : null, differing: orders.filter((o) => o.differs).length },
   };

@@ -194,3 +194,36 @@ describe('live on an Alpaca paper account: two agents on one account', () => {
     expect(ew.cash.eq(10000) && mom.cash.eq(10000)).toBe(false);
   });
 });
+
+describe('live on an Alpaca paper account: activity that is not ours', () => {
+  it('alerts an order of the user, books it and a transfer in kind to the external book, and leaves the agents alone', async () => {
+    const out = await mkdtemp(join(tmpdir(), 'agent-trader-live-ext-'));
+    const history = await loadPriceStore(SAMPLE, { market: 'us' });
+    const wall = new EpochVirtualScheduler(WALL0);
+    const fake = await FakeAlpacaProcess.start({ startMs: Date.UTC(2025, 10, 7, 14, 0) });
+    try {
+      const config = liveConfig(fake);
+      const source = await openQuoteSource(config, { history, symbols: history.symbols(), wall });
+      await fake.follow(source.replay!.url);
+      const r = await rig(config, out, history, source, wall);
+      await until(() => alerts(r, 'BROKER_RECONCILED').length > 0);
+      const before = { ew: r.run.ledger.account('ew').cash.toFixed(), mom: r.run.ledger.account('mom').cash.toFixed() };
+      // The user buys 4 MSFT in another app; 7 NVDA arrive by transfer.
+      await fake.externalOrder({ symbol: 'MSFT', side: 'buy', qty: 4, price: '500' });
+      await fake.positionChange('NVDA', 7, '190');
+      await until(() => alerts(r, 'EXTERNAL_ORDER').length > 0);
+      const diffs = await r.run.monitor.sync('test');
+      expect(diffs['external']).toEqual(['MSFT: agents + external 0, broker 4 (+4 booked to external)', 'NVDA: agents + external 0, broker 7 (+7 booked to external)', 'cash: agents + external 100000, broker 98000 (-2000 booked to external)']);
+      expect(alerts(r, 'EXTERNAL_ACTIVITY')).toHaveLength(1);
+      expect({ ew: r.run.ledger.account('ew').cash.toFixed(), mom: r.run.ledger.account('mom').cash.toFixed() }).toEqual(before);
+      expect(r.run.ledger.account('ew').positions).toEqual({});
+      // Booked once: the next pass finds nothing.
+      expect(await r.run.monitor.sync('again')).toEqual({});
+      await r.run.stop();
+      await source.close();
+    } finally {
+      await fake.stop();
+      await rm(out, { recursive: true, force: true });
+    }
+  }, 120_000);
+});

@@ -17,7 +17,7 @@ import { loadConfig, resolveConfigPath } from '../../config/load.js';
 import type { Config } from '../../config/schema.js';
 import { InputError } from '../../domain/errors.js';
 import { MARKETS } from '../../domain/markets.js';
-import { compareFills, compareOrders, comparePositions, MARK, ownerOf, readLedger, statusView, table, type LedgerSide } from '../broker-view.js';
+import { compareFills, compareOrders, comparePositions, EXTERNAL, MARK, ownerOf, readLedger, statusView, table, type LedgerSide } from '../broker-view.js';
 
 interface BrokerOptions {
   readonly config?: string;
@@ -119,7 +119,12 @@ async function status(ctx: Context, opts: BrokerOptions): Promise<void> {
       ],
     ),
   ];
-  if (view.signatures) lines.push('', table(['signature', 'cash', 'positions', 'open orders'], view.signatures.map((s) => [s.signature, s.cash, String(s.positions), String(s.open_orders)])));
+  if (view.signatures) {
+    const rows = view.signatures.map((s) => [s.signature, s.cash, String(s.positions), String(s.open_orders)]);
+    // What the account holds beyond the agents, booked by the live run (never an agent's).
+    if (view.external) rows.push([EXTERNAL, view.external.cash, String(Object.keys(view.external.positions).length), '-']);
+    lines.push('', table(['signature', 'cash', 'positions', 'open orders'], rows));
+  }
   lines.push('', footer(differences));
   print(lines.join('\n'));
 }
