@@ -1,13 +1,15 @@
 /**
  * The `agent-trader` bin, run the ways a user scripts it: through the symlink npm makes in
  * node_modules/.bin, through `npx`, in a shell pipe whose reader stops early, and the old
- * `npm run cli --` still working.
+ * `npm run cli --` still working. The bin runs the compiled build (dist/), built here first
+ * when it is missing or stale; its tsx fallback is tested in bin-dist.test.ts.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { ensureBuilt } from '../support/build.js';
 import { ROOT } from '../support/cli.js';
 
 const BIN = join(ROOT, 'bin', 'agent-trader.js');
@@ -16,6 +18,7 @@ let version: string;
 let linkedBin: string;
 
 beforeAll(async () => {
+  ensureBuilt();
   const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { version: string; bin: Record<string, string> };
   version = pkg.version;
   expect(pkg.bin).toEqual({ 'agent-trader': 'bin/agent-trader.js' });
@@ -29,6 +32,19 @@ beforeAll(async () => {
 const run = (file: string, args: readonly string[], cwd = ROOT) => spawnSync(file, args, { cwd, encoding: 'utf8' });
 
 describe('the agent-trader bin', () => {
+  it('runs the compiled build: help and a config check of the bundled config, nothing on stderr', () => {
+    // The tsx fallback always says so on stderr: an empty stderr is the build answering.
+    const help = run(BIN, ['--help']);
+    expect(help.stderr).toBe('');
+    expect(help.status).toBe(0);
+    expect(help.stdout).toMatch(/^Usage: agent-trader \[options\] \[command\]\n/);
+    for (const command of ['run', 'backtest', 'config', 'calendar', 'report']) expect(help.stdout).toMatch(new RegExp(`^  ${command}\\b`, 'm'));
+    const check = run(BIN, ['config', 'check', 'config/default.json']);
+    expect(check.stderr).toBe('');
+    expect(check.status).toBe(0);
+    expect(check.stdout).toBe('ok: config/default.json — paper us hourly, 2 models (rules-equal-weight, rules-momentum), broker simulated/strict, state_dir state\n');
+  });
+
   it('runs through the node_modules/.bin symlink, from any directory', () => {
     const v = run(linkedBin, ['--version'], tmpdir());
     expect(v.stderr).toBe('');
