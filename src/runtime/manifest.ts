@@ -5,6 +5,7 @@
  * `--force-new` starts over instead.
  */
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -45,7 +46,11 @@ let codeHash: Promise<string> | undefined;
 /** sha256 over the paths and bytes of src/ (this build's code), computed once per process. */
 export function codeVersion(): Promise<string> {
   codeHash ??= (async () => {
-    const root = dirname(dirname(fileURLToPath(import.meta.url)));
+    // The package's src/, whether this module runs from src/ (tsx) or from the build in dist/: a run
+    // started with one and resumed with the other is the same code. A package without src/ hashes its build.
+    const own = dirname(dirname(fileURLToPath(import.meta.url)));
+    const src = join(dirname(own), 'src');
+    const root = existsSync(src) ? src : own;
     const files: string[] = [];
     const walk = async (dir: string): Promise<void> => {
       for (const e of await readdir(dir, { withFileTypes: true })) {

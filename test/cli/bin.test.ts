@@ -79,3 +79,17 @@ describe('the agent-trader bin', () => {
     expect(r.stdout).toBe(`${version}\n`);
   });
 });
+
+// The code a run's manifest records is the package's src/, whichever way the CLI runs: from dist/
+// (the bin, npm start) or through tsx (npm run cli). A backtest started one way and resumed the
+// other is the same code, not refused as "the code differs". (Here, not in its own file:
+// ensureBuilt runs from one test file only.)
+describe('the run manifest from the build', () => {
+  it('records the same code version from dist/ as from src/', async () => {
+    ensureBuilt();
+    const { codeVersion } = await import('../../src/runtime/manifest.js');
+    const built = (await import(new URL('../../dist/runtime/manifest.js', import.meta.url).href)) as { codeVersion: () => Promise<string> };
+    expect(await built.codeVersion()).toBe(await codeVersion());
+    expect(await codeVersion()).toMatch(/^[0-9a-f]{64}$/);
+  }, 300_000);
+});
