@@ -79,17 +79,16 @@ export function liveBroker(o: LiveBrokerOptions): LiveBroker {
   let halt: { reason: string; at: string } | undefined;
   let listening = false;
   const listeners: ((reason: string) => void)[] = [];
-  const raise = (level: Alert['level'], code: string, message: string) => o.alert({ type: 'monitor.alert', level, code, message, tsEvent: o.wall.now() });
+  const alert = (level: Alert['level'], code: string, message: string) => o.alert({ type: 'monitor.alert', level, code, message, tsEvent: o.wall.now() });
 
   subs.push(
     broker.halts$.subscribe((h) => {
       halt = { reason: `BROKER_AUTH_FAILED: Alpaca refused the keys (${h.source}): ${h.message}`, at: new Date(h.tsEvent).toISOString() };
-      raise('critical', 'BROKER_AUTH_FAILED', `Alpaca refused the API keys (401 on the ${h.source === 'rest' ? 'REST API' : 'trade stream'}): trading is halted for every agent; no order is sent until the process is restarted with valid keys (${h.message})`);
+      alert('critical', 'BROKER_AUTH_FAILED', `Alpaca refused the API keys (401 on the ${h.source === 'rest' ? 'REST API' : 'trade stream'}): trading is halted for every agent; no order is sent until the process is restarted with valid keys (${h.message})`);
     }),
     broker.external$.subscribe((e) => {
-      raise(
-        e.event === 'fill' || e.event === 'partial_fill' ? 'warning' : 'info',
-        'EXTERNAL_ORDER',
+      const level = e.event === 'fill' || e.event === 'partial_fill' ? 'warning' : 'info';
+      alert(level, 'EXTERNAL_ORDER',
         `an order that is not ours on the account: ${e.event} ${e.side} ${e.qty ?? ''} ${e.symbol}${e.price ? ` at ${e.price}` : ''} (client order id ${e.clientOrderId}); its effect goes to the external book, no agent's account`.replace(/\s+/g, ' '),
       );
       if (e.event === 'fill' || e.event === 'partial_fill') for (const l of listeners) l('an order that is not ours filled');
@@ -166,7 +165,8 @@ export async function startLive(live: LiveBroker, account: { sync(reason: string
     } catch (err) {
       if (live.broker.halted) return false;
       const ms = wait(attempt);
-      alert(attempt === 1 ? 'critical' : 'warning', 'BROKER_RECONCILE_FAILED', `start-up reconciliation with the broker failed (attempt ${attempt}): ${err instanceof Error ? err.message : String(err)}; no session is taken; trying again in ${Math.round(ms / 1000)} s`);
+      const level = attempt === 1 ? 'critical' : 'warning';
+      alert(level, 'BROKER_RECONCILE_FAILED', `start-up reconciliation with the broker failed (attempt ${attempt}): ${err instanceof Error ? err.message : String(err)}; no session is taken; trying again in ${Math.round(ms / 1000)} s`);
       await new Promise<void>((resolve) => d.wall.schedule(() => resolve(), ms));
     }
   }
