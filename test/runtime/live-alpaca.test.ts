@@ -227,3 +227,39 @@ describe('live on an Alpaca paper account: activity that is not ours', () => {
     }
   }, 120_000);
 });
+
+describe('live on an Alpaca paper account: the keys refused mid-run', () => {
+  it('halts every agent at the first 401, alerts once, and sends no order after it', async () => {
+    const out = await mkdtemp(join(tmpdir(), 'agent-trader-live-401-'));
+    const history = await loadPriceStore(SAMPLE, { market: 'us' });
+    const wall = new EpochVirtualScheduler(WALL0);
+    const fake = await FakeAlpacaProcess.start({ startMs: Date.UTC(2025, 10, 7, 14, 0) });
+    try {
+      const config = liveConfig(fake);
+      const source = await openQuoteSource(config, { history, symbols: history.symbols(), wall });
+      await fake.follow(source.replay!.url);
+      const r = await rig(config, out, history, source, wall);
+      await until(() => alerts(r, 'BROKER_RECONCILED').length > 0);
+      // The keys are revoked (rotated in Alpaca's dashboard) before the first session.
+      await fake.credentials('PKOTHER', 'other-secret');
+      const before = (await fake.state()).requests.length;
+      let finished = false;
+      void r.run.finished.then(() => (finished = true));
+      await drive(r, () => finished);
+      const after = (await fake.state()).requests.slice(before);
+      expect(after.some((q) => q.status === 401)).toBe(true);
+      expect(after.filter((q) => q.method === 'POST' && q.path === '/v2/orders')).toEqual([]);
+      const halts = r.events.filter((e) => e.type === 'alert' && e.time === '' && e.payload['code'] === 'BROKER_AUTH_FAILED');
+      expect(halts).toHaveLength(1);
+      expect(halts[0]!.payload['level']).toBe('critical');
+      expect(r.run.health().killSwitch).toMatchObject({ active: true, signatures: 'all' });
+      // Agents hold what they had: nothing.
+      expect(r.run.ledger.account('ew').cash.eq(10000) && r.run.ledger.account('mom').cash.eq(10000)).toBe(true);
+      await r.run.stop();
+      await source.close();
+    } finally {
+      await fake.stop();
+      await rm(out, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
