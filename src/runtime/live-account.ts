@@ -34,7 +34,7 @@ export const EXTERNAL_BOOK_KEY = 'external-book';
 type Alert = Message<'monitor.alert'>;
 
 export interface LiveAccountDeps {
-  readonly broker: Pick<AlpacaBroker, 'account' | 'positions' | 'openOrders' | 'ordersSince' | 'fillsBeyond' | 'settled' | 'fillsEmitted'>;
+  readonly broker: Pick<AlpacaBroker, 'account' | 'positions' | 'openOrders' | 'ordersSince' | 'fillsSince' | 'fillsBeyond' | 'settled' | 'fillsEmitted' | 'reconcileOrders'>;
   readonly ledger: Ledger;
   readonly store: Store;
   readonly engine: () => Pick<EngineRuntime, 'actor'> | undefined;
@@ -77,12 +77,19 @@ export async function liveAccount(deps: LiveAccountDeps): Promise<LiveAccount> {
     const since = deps.now() - (deps.lookbackMs ?? 24 * 3_600_000);
     const [recent, stillOpen] = await Promise.all([deps.broker.ordersSince(since), deps.broker.openOrders()]);
     const byCid = new Map([...recent, ...stillOpen].map((o) => [o.client_order_id, o]));
-    const lines: string[] = [];
+    const behind: { order: (typeof recent)[number]; signature: string; known: number }[] = [];
     for (const order of byCid.values()) {
       const signature = owner(order.client_order_id);
       if (!signature || open.has(order.client_order_id) || wholeShares(order.filled_qty) === 0) continue;
       const known = await deps.ledger.filledQuantity(order.client_order_id);
-      const fills = await deps.broker.fillsBeyond(order, known);
+      if (wholeShares(order.filled_qty) > known) behind.push({ order, signature, known });
+    }
+    if (behind.length === 0) return [];
+    // The account's fills once, for every order behind (not a request per order).
+    const activities = await deps.broker.fillsSince(Math.min(...behind.map((b) => Date.parse(b.order.created_at))) - 1_000);
+    const lines: string[] = [];
+    for (const { order, signature, known } of behind) {
+      const fills = await deps.broker.fillsBeyond(order, known, activities.filter((a) => a.order_id === order.id));
       if (fills.length === 0) continue;
       const intent = { side: order.side === 'sell' ? ('sell' as const) : ('buy' as const), symbol: order.symbol, quantity: wholeShares(order.qty ?? order.filled_qty), type: 'market' as const };
       for (const fill of fills) await deps.ledger.applyFill({ signature, clientOrderId: order.client_order_id, intent, fill });
@@ -106,6 +113,8 @@ export async function liveAccount(deps: LiveAccountDeps): Promise<LiveAccount> {
 
   const sync = async (reason: string): Promise<Record<string, string[]>> => {
     const out: Record<string, string[]> = {};
+    // Every order of ours in flight brought up to Alpaca's state first (what the stream may have missed).
+    await deps.broker.reconcileOrders();
     await deps.broker.settled();
     const open = openInEngine();
     const adopted = await adopt(open);
@@ -138,5 +147,12 @@ export async function liveAccount(deps: LiveAccountDeps): Promise<LiveAccount> {
     return out;
   };
 
-  return { sync, external: () => book };
+  // One pass at a time: two at once would both book the same difference.
+  let tail: Promise<unknown> = Promise.resolve();
+  const serial = (reason: string) => {
+    const run = tail.then(() => sync(reason), () => sync(reason));
+    tail = run.catch(() => undefined);
+    return run;
+  };
+  return { sync: serial, external: () => book };
 }

@@ -154,6 +154,8 @@ export async function startLive(live: LiveBroker, account: { sync(reason: string
   const wait = d.retryMs ?? ((n: number) => Math.min(300_000, 5_000 * 2 ** (n - 1)));
   for (let attempt = 1; !d.stopped(); attempt++) {
     try {
+      // The first catch-up ran as the stream started; a failed one (or a retry) asks again here.
+      await live.broker.reconcileOrders();
       await live.broker.settled();
       await d.ledger.idle();
       await d.engine.flush();

@@ -128,7 +128,7 @@ describe('AlpacaBroker: the trade_updates stream', () => {
     expect(kinds(w.updates, cid)).toHaveLength(2);
   });
 
-  it('a half-open stream (pings unanswered) is found dead by the heartbeat, dropped and reconnected; open orders are asked in one request', async () => {
+  it('a half-open stream (pings unanswered) is found dead by the heartbeat, dropped and reconnected; every order of ours is asked in one listing', async () => {
     const w = await world({ heartbeat: { pingIntervalMs: 5_000, pongTimeoutMs: 2_000 } });
     await w.fake.mode('manual');
     await w.broker.submit(order('ew.20251107T1100.7', { quantity: 2 }));
@@ -147,8 +147,9 @@ describe('AlpacaBroker: the trade_updates stream', () => {
     await w.broker.settled();
     const s = await w.fake.state();
     expect(requests(s, 'GET', '/v2/orders').length - before).toBe(1);
-    // the open one was answered by the list; only the one that ended was looked up
-    expect(requests(s, 'GET', '/v2/orders:by_client_order_id').map((r) => r.query['client_order_id'])).toEqual(['ew.20251107T1100.8']);
+    // one listing of every order since the earliest of ours answers both, the open one and the one that ended: no lookup each
+    expect(requests(s, 'GET', '/v2/orders').at(-1)!.query['status']).toBe('all');
+    expect(requests(s, 'GET', '/v2/orders:by_client_order_id')).toEqual([]);
     expect(kinds(w.updates, 'ew.20251107T1100.7')).toEqual(['broker.accepted']);
   });
 

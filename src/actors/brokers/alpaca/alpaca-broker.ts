@@ -37,6 +37,7 @@
  * catch-up in the middle keeps their order. `positions()` and `balance()` are the whole Alpaca
  * account's (the runtime splits it into the signatures' virtual sub-accounts).
  */
+import { DateTime } from 'luxon';
 import { Subject, type SchedulerLike } from 'rxjs';
 import { z } from 'zod';
 import type { HeartbeatOptions, ReconnectOptions } from '../../../streams/alpaca-quotes.js';
@@ -141,6 +142,16 @@ const PositionsSchema = z.array(WirePositionSchema);
 const NoBody = z.unknown();
 const PAGE = 100;
 const ORDER_PAGE = 500;
+/** Our orders are `day` orders: none still open was created more than this long ago. */
+const LOOKBACK_MS = 36 * 3_600_000;
+
+/** The session instant in our client order id (`<signature>.<yyyyLLdd'T'HHmm>.<n>`, New York time: Alpaca trades US stocks). */
+function sessionInstantOf(cid: string): number | undefined {
+  const stamp = /\.(\d{8}T\d{4})\.[^.]+$/.exec(cid)?.[1];
+  if (!stamp) return undefined;
+  const at = DateTime.fromFormat(stamp, "yyyyLLdd'T'HHmm", { zone: 'America/New_York' });
+  return at.isValid ? at.toMillis() : undefined;
+}
 
 export class AlpacaBroker implements Broker {
   readonly #rest: AlpacaRest;
@@ -448,14 +459,14 @@ export class AlpacaBroker implements Broker {
    * snapshot (older than what we know) changes nothing. `strict`: missing fills that cannot be
    * fetched make it throw (a `status` call must not answer without them).
    */
-  async #apply(t: Tracked, order: WireOrder, strict = false): Promise<void> {
+  async #apply(t: Tracked, order: WireOrder, strict = false, activities?: readonly WireFillActivity[]): Promise<void> {
     t.orderId = order.id;
     t.createdAt = order.created_at;
     if (order.qty !== null) t.qty = wholeShares(order.qty);
     const filled = wholeShares(order.filled_qty);
     if (filled > t.filled) {
       try {
-        await this.#catchUpFills(t, order, filled);
+        await this.#catchUpFills(t, order, filled, activities);
       } catch (e) {
         if (strict) throw e;
         return; // the end waits for the fills: the next snapshot (reconnect, status) tries again
@@ -467,8 +478,8 @@ export class AlpacaBroker implements Broker {
     else this.#accept(t);
   }
 
-  async #catchUpFills(t: Tracked, order: WireOrder, filled: number): Promise<void> {
-    for (const f of await this.#executions(order, filled)) this.#addFill(t, f.fillId, f.quantity, f.price, f.atMs, f.cum);
+  async #catchUpFills(t: Tracked, order: WireOrder, filled: number, activities?: readonly WireFillActivity[]): Promise<void> {
+    for (const f of await this.#executions(order, filled, activities)) this.#addFill(t, f.fillId, f.quantity, f.price, f.atMs, f.cum);
     if (t.filled < filled && order.filled_avg_price !== null) {
       // The activities lag behind the order: the rest, at the price the totals imply, so no share is lost.
       const rest = impliedRest(order, filled, t.fills);
@@ -477,10 +488,12 @@ export class AlpacaBroker implements Broker {
     }
   }
 
-  /** The order's FILL activities, by cumulative quantity (up to `filled`), each with the cumulative quantity after it. */
-  async #executions(order: WireOrder, filled: number): Promise<(Fill & { readonly cum: number })[]> {
-    const since = Date.parse(order.created_at) - 1_000;
-    return (await this.fillsSince(since))
+  /**
+   * The order's FILL activities, by cumulative quantity (up to `filled`), each with the cumulative
+   * quantity after it; from `activities` when the caller fetched the account's at once.
+   */
+  async #executions(order: WireOrder, filled: number, activities?: readonly WireFillActivity[]): Promise<(Fill & { readonly cum: number })[]> {
+    return (activities ?? (await this.fillsSince(Date.parse(order.created_at) - 1_000)))
       .filter((a) => a.order_id === order.id && wholeShares(a.cum_qty) <= filled)
       .sort((a, b) => wholeShares(a.cum_qty) - wholeShares(b.cum_qty))
       .map((a) => ({ fillId: a.id.includes('::') ? a.id.slice(a.id.indexOf('::') + 2) : a.id, quantity: wholeShares(a.qty), price: a.price, fee: '0', atMs: Date.parse(a.transaction_time), cum: wholeShares(a.cum_qty) }));
@@ -491,10 +504,10 @@ export class AlpacaBroker implements Broker {
    * follow: the runtime books them to its signature). From the FILL activities; shares the
    * activities do not show yet come as one fill at the price the order's totals imply.
    */
-  async fillsBeyond(order: WireOrder, known: number): Promise<Fill[]> {
+  async fillsBeyond(order: WireOrder, known: number, activities?: readonly WireFillActivity[]): Promise<Fill[]> {
     const filled = wholeShares(order.filled_qty);
     if (filled <= known) return [];
-    const all = await this.#executions(order, filled);
+    const all = await this.#executions(order, filled, activities);
     const out: Fill[] = all.filter((f) => f.cum > known && f.cum - f.quantity >= known).map(({ cum: _cum, ...f }) => f);
     const covered = Math.max(known, all.at(-1)?.cum ?? 0);
     if (covered < filled && order.filled_avg_price !== null) {
@@ -578,21 +591,43 @@ export class AlpacaBroker implements Broker {
   }
 
   /**
-   * After a (re)connect: bring every order of ours not known to be over up to Alpaca's state. The
-   * open ones in one listing (500 a page); one lookup each for those no longer open (they ended
-   * while we were away: the few whose end we missed).
+   * Bring every order of ours not known to be over up to Alpaca's state now (a start-up or a
+   * periodic reconciliation): the orders in one listing, the fills in another, whatever their
+   * number; a lookup by client order id only for an order the listing does not show. Rejects when
+   * Alpaca could not be asked (nothing is then taken as known: call it again).
+   */
+  reconcileOrders(): Promise<void> {
+    const run = this.#catchingUp.then(() => this.#catchUp());
+    this.#catchingUp = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * After a (re)connect (and from `reconcileOrders`): bring every order of ours not known to be
+   * over up to Alpaca's state. Orders created since the earliest of them (its creation, or its
+   * session's instant in its client order id) in one listing, the account's fills since then in
+   * another, handed to each order: a few requests for a thousand orders, not one or two each (a
+   * request per order would spend minutes of Alpaca's ~200 a minute). Orders the listing does not
+   * show are looked up one by one.
    */
   async #catchUp(): Promise<void> {
-    // Orders without an Alpaca id yet are asked by client order id (a resumed order whose submit's answer was lost).
+    // Orders without an Alpaca id yet are asked too (a resumed order whose submit's answer was lost).
     const pending = [...this.#orders.values()].filter((t) => !t.terminal);
     if (pending.length === 0) return;
-    const open = new Map((await this.openOrders().catch(() => [] as WireOrder[])).map((o) => [o.client_order_id, o]));
-    await Promise.all(
-      pending.map(async (t) => {
-        const order = open.get(t.cid) ?? (await this.#lookup(t.cid).catch(() => undefined));
-        if (order) await this.#enqueue(t, () => this.#apply(t, order)).catch(() => undefined);
-      }),
-    );
+    const earliest = Math.min(...pending.map((t) => (t.createdAt ? Date.parse(t.createdAt) : (sessionInstantOf(t.cid) ?? this.#scheduler.now() - LOOKBACK_MS)))) - 60_000;
+    const listed = new Map((await this.ordersSince(earliest)).map((o) => [o.client_order_id, o]));
+    const found: [Tracked, WireOrder][] = [];
+    for (const t of pending) {
+      const order = listed.get(t.cid) ?? (await this.#lookup(t.cid));
+      if (order) found.push([t, order]);
+    }
+    const behind = found.filter(([t, o]) => wholeShares(o.filled_qty) > t.filled);
+    const byOrder = new Map<string, WireFillActivity[]>();
+    if (behind.length > 0) {
+      const since = Math.min(...behind.map(([, o]) => Date.parse(o.created_at))) - 1_000;
+      for (const a of await this.fillsSince(since)) byOrder.set(a.order_id, [...(byOrder.get(a.order_id) ?? []), a]);
+    }
+    await Promise.all(found.map(([t, order]) => this.#enqueue(t, () => this.#apply(t, order, true, byOrder.get(order.id) ?? []))));
   }
 
   #haltOn(e: unknown, source: AlpacaHalt['source']): void {
