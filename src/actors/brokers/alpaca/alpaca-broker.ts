@@ -142,6 +142,8 @@ const PositionsSchema = z.array(WirePositionSchema);
 const NoBody = z.unknown();
 const PAGE = 100;
 const ORDER_PAGE = 500;
+/** An order is created after its session's instant; this much earlier covers a clock of ours or Alpaca's that is off. */
+const CLOCK_MARGIN_MS = 3_600_000;
 /** Our orders are `day` orders: none still open was created more than this long ago. */
 const LOOKBACK_MS = 36 * 3_600_000;
 
@@ -614,7 +616,7 @@ export class AlpacaBroker implements Broker {
     // Orders without an Alpaca id yet are asked too (a resumed order whose submit's answer was lost).
     const pending = [...this.#orders.values()].filter((t) => !t.terminal);
     if (pending.length === 0) return;
-    const earliest = Math.min(...pending.map((t) => (t.createdAt ? Date.parse(t.createdAt) : (sessionInstantOf(t.cid) ?? this.#scheduler.now() - LOOKBACK_MS)))) - 60_000;
+    const earliest = Math.min(...pending.map((t) => (t.createdAt ? Date.parse(t.createdAt) : (sessionInstantOf(t.cid) ?? this.#scheduler.now() - LOOKBACK_MS)))) - CLOCK_MARGIN_MS;
     const listed = new Map((await this.ordersSince(earliest)).map((o) => [o.client_order_id, o]));
     const found: [Tracked, WireOrder][] = [];
     for (const t of pending) {
