@@ -19,6 +19,7 @@ import { registerReplayServerCommand } from './commands/replay-server.js';
 import { registerExplainCommand } from './commands/explain.js';
 import { registerTranscriptsCommand } from './commands/transcripts.js';
 import { registerBrokerCommand } from './commands/broker.js';
+import { registerComplianceCommand } from './commands/compliance.js';
 
 /** The version in package.json, the one source of it. */
 export function packageVersion(): string {
@@ -44,6 +45,7 @@ export function buildProgram(): Command {
   registerExplainCommand(program);
   registerTranscriptsCommand(program);
   registerBrokerCommand(program);
+  registerComplianceCommand(program);
   unknownOptionsFirst(program);
   return program;
 }

@@ -21,6 +21,7 @@ import { z } from 'zod';
 import { DateTime, IANAZone } from 'luxon';
 import { FrequencySchema, MarketSchema, MARKETS, type Market } from '../domain/markets.js';
 import { DEFAULT_QUEUED_LIMIT_BAND } from '../domain/queued-orders.js';
+import { HFT_THRESHOLDS } from '../domain/risk/program-trading.js';
 import { SCHEDULE_DEFAULTS } from '../domain/schedule.js';
 import { httpUrl, wsUrl } from './urls.js';
 
@@ -320,6 +321,19 @@ export const BrokerSchema = z.strictObject({
   alpaca: AlpacaBrokerSchema.optional(),
 });
 
+const below = (threshold: number, what: string) => {
+  const msg = `expected a whole number from 1 to ${threshold - 1}: the exchanges treat ${threshold} ${what} as high-frequency trading`;
+  return z.int({ error: msg }).min(1, { error: msg }).max(threshold - 1, { error: msg });
+};
+
+/** `risk_control.program_trading`: the account's caps, kept below the exchanges' high-frequency thresholds. */
+export const ProgramTradingSchema = z.strictObject({
+  /** Default: on for market cn in paper and live mode, off otherwise (a backtest's clock is not the exchange's). */
+  enabled: z.boolean().optional(),
+  max_actions_per_second: below(HFT_THRESHOLDS.perSecond, 'orders + cancels a second').default(20),
+  max_actions_per_day: below(HFT_THRESHOLDS.perDay, 'orders + cancels a day').default(5000),
+});
+
 /**
  * `risk_control.live_ramp`: live, each signature's capital in use (positions at cost + open buys)
  * is capped at `start_cap` on its first live trading day, growing by `growth_per_trading_day`
@@ -360,6 +374,8 @@ export const RiskControlSchema = z.strictObject({
   deny_symbols: symbolList(0).optional(),
   /** Live: the per-signature capital cap that ramps up from the first live trading day. */
   live_ramp: LiveRampSchema.optional(),
+  /** China's program-trading rules: caps on the account's orders + cancels (src/domain/risk/program-trading.ts). */
+  program_trading: ProgramTradingSchema.prefault({}),
 });
 
 export const ExecutionSchema = z.strictObject({

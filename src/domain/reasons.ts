@@ -29,6 +29,7 @@ export const REASONS = {
   MAX_ORDER_NOTIONAL: { by: 'risk', text: 'the order value exceeds the per-order cap' },
   MAX_ORDERS_PER_SESSION: { by: 'risk', text: 'too many orders in this session' },
   MAX_ORDERS_PER_MINUTE: { by: 'risk', text: 'too many orders in the last minute' },
+  ORDER_RATE_LIMIT: { by: 'risk', text: "the account's orders + cancels would pass its program-trading cap (per second or per day)" },
   DUPLICATE_ORDER: { by: 'risk', text: 'the same order was placed moments ago' },
   STALE_QUOTE: { by: 'risk', text: 'the latest quote is too old to price the order' },
   SYMBOL_NOT_ALLOWED: { by: 'risk', text: 'the symbol is not on the allow list or is on the deny list' },

@@ -55,6 +55,7 @@ import { dashboardState, healthReport, RunTracker } from './paper-views.js';
 import { tradingActors } from './trading-actors.js';
 import { liveBroker, startLive, tradesBrokerAccount } from './live-broker.js';
 import { liveAccount } from './live-account.js';
+import { programTrading } from './program-trading.js';
 import { liveRampDeps } from '../actors/risk/live-ramp-days.js';
 import { writePaperReport } from './paper-report.js';
 import { runSchedule } from './paper-schedule.js';
@@ -192,6 +193,9 @@ export async function startPaper(options: PaperOptions): Promise<PaperRun> {
 
     const toFeed = feedInspector(now, emit);
     const failpoint = armFailpoint(store, failpointFromEnv(options.env ?? process.env));
+    // China's program-trading caps on the account's orders + cancels (A-shares by default).
+    const rates = await programTrading({ config, store, wall, alert: raise });
+    if (rates) cleanups.push(() => rates.close());
     const trading = await tradingActors({
       mode: config.mode === 'live' ? 'live' : 'paper',
       config,
@@ -205,6 +209,7 @@ export async function startPaper(options: PaperOptions): Promise<PaperRun> {
       engine: () => engineRef,
       universe: universeSymbols,
       ...(live ? { liveRamp: await liveRampDeps(config, store), buyingPower: () => live.broker.buyingPower() } : {}),
+      ...(rates ? { programTrading: rates } : {}),
     });
     runtime = await startEngine({
       store,

@@ -19,6 +19,7 @@ import type { PriceSource } from '../domain/price-store.js';
 import type { TradingMode } from '../domain/risk/checks.js';
 import { committedBuyCash } from './commitments.js';
 import type { EngineRuntime } from './engine-runtime.js';
+import type { ProgramTrading } from './program-trading.js';
 
 export interface TradingActorsOptions {
   readonly mode: TradingMode;
@@ -41,6 +42,8 @@ export interface TradingActorsOptions {
   readonly liveRamp?: RiskActorDeps['liveRamp'];
   /** Live on a broker's account: what the real account may still buy, asked before each buy. */
   readonly buyingPower?: RiskActorDeps['buyingPower'];
+  /** The account's program-trading tally: counted at the broker edge, checked by risk. */
+  readonly programTrading?: ProgramTrading;
 }
 
 /** The `risk` and `broker` actors of the engine; the risk decisions recorded before a restart are read first. */
@@ -71,6 +74,7 @@ export async function tradingActors(o: TradingActorsOptions) {
     ...(o.inFlight ? { inFlight: o.inFlight } : {}),
     ...(o.liveRamp ? { liveRamp: o.liveRamp } : {}),
     ...(o.buyingPower ? { buyingPower: o.buyingPower } : {}),
+    ...(o.programTrading ? { programTrading: () => o.programTrading!.view() } : {}),
     committedCash: (signature) => {
       const engine = o.engine();
       return engine ? committedBuyCash(engine, signature, priceOf) : dec(0);
@@ -84,6 +88,7 @@ export async function tradingActors(o: TradingActorsOptions) {
       return haltsSignature(ks, signature) ? { reason: ks.reason, at: ks.at } : undefined;
     },
     ...(o.inFlight ? { inFlight: o.inFlight } : {}),
+    ...(o.programTrading ? { onAction: (a: 'order' | 'cancel') => o.programTrading!.record(a) } : {}),
   });
   return { risk: riskLogic, broker: brokerLogic };
 }

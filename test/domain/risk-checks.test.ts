@@ -3,6 +3,7 @@ import { parseConfig } from '../../src/config/load.js';
 import { DEFAULT_FEE_RATES, NO_FEE_RATES, orderFees, type FeeRates } from '../../src/domain/fees.js';
 import { parseMessage, type AccountView } from '../../src/domain/messages.js';
 import { dec } from '../../src/domain/money.js';
+import { emptyTally, record } from '../../src/domain/risk/program-trading.js';
 import {
   exchangeDay,
   gateOf,
@@ -127,7 +128,7 @@ describe('the risk table', () => {
   });
 
   it('every row has a risk reason code', () => {
-    for (const row of RISK_TABLE) expect(['KILL_SWITCH', 'INVALID_ORDER', 'SYMBOL_NOT_ALLOWED', 'UNKNOWN_SYMBOL', 'SYMBOL_NOT_TRADED', 'STALE_QUOTE', 'DAILY_LOSS_LIMIT', 'MAX_ORDERS_PER_SESSION', 'MAX_ORDERS_PER_MINUTE', 'DUPLICATE_ORDER', 'MAX_ORDER_NOTIONAL', 'MAX_POSITION_RATIO', 'MIN_CASH_RESERVE', 'LIVE_RAMP_CAP', 'BUYING_POWER']).toContain(row.code);
+    for (const row of RISK_TABLE) expect(['KILL_SWITCH', 'INVALID_ORDER', 'SYMBOL_NOT_ALLOWED', 'UNKNOWN_SYMBOL', 'SYMBOL_NOT_TRADED', 'STALE_QUOTE', 'DAILY_LOSS_LIMIT', 'MAX_ORDERS_PER_SESSION', 'MAX_ORDERS_PER_MINUTE', 'DUPLICATE_ORDER', 'MAX_ORDER_NOTIONAL', 'MAX_POSITION_RATIO', 'MIN_CASH_RESERVE', 'LIVE_RAMP_CAP', 'BUYING_POWER', 'ORDER_RATE_LIMIT']).toContain(row.code);
   });
 });
 
@@ -454,5 +455,24 @@ describe("the venue's estimate prices the order (its fill price and its fees, no
     const v = runChecks(cn({ price: '1000', account: { cash: '1000000', equity: '1100000', positions }, rest: { venueEstimate: aiTrader } }));
     // (100 x 1000 + 100 x 1437.58) / 1100000 = 22.2%
     expect(v.checks.find((c) => c.rule === 'max_single_position_ratio')?.value).toBe('22.2%');
+  });
+});
+
+describe('the program-trading row (the account as a whole)', () => {
+  const tallyWith = (n: number) => {
+    let t = emptyTally('2025-10-09');
+    for (let i = 0; i < n; i++) t = record(t, i % 2 ? 'cancel' : 'order', NOW - 500 + i, '2025-10-09');
+    return t;
+  };
+  it('runs only when the tally is given, and refuses a buy or a sell that would pass the cap with ORDER_RATE_LIMIT', () => {
+    expect(runChecks(input()).checks.some((c) => c.rule === 'program_trading')).toBe(false);
+    const caps = { maxPerSecond: 3, maxPerDay: 100 };
+    const ok = runChecks(input({ rest: { programTrading: { tally: tallyWith(2), caps, wallMs: NOW, day: '2025-10-09' } } }));
+    expect(ok.checks.find((c) => c.rule === 'program_trading')).toMatchObject({ value: '3/s, 3/day', limit: '3/s, 100/day' });
+    for (const side of ['buy', 'sell'] as const) {
+      const f = failure(input({ intent: { side }, account: { positions: { AAPL: { quantity: 100, costBasis: '10000', sellable: 100 } } }, rest: { programTrading: { tally: tallyWith(3), caps, wallMs: NOW, day: '2025-10-09' } } }));
+      expect(f?.code).toBe('ORDER_RATE_LIMIT');
+      expect(f?.message).toMatch(/^ORDER_RATE_LIMIT: .*action 4 in one second.*cap 3\/s/);
+    }
   });
 });

@@ -21,6 +21,8 @@
  *   KILL_SWITCH and never reaches the broker, whatever was decided before.
  * - `inFlight`: broker calls are counted until their answer is delivered (the backtest driver
  *   waits for them before moving time on).
+ * - `onAction('order' | 'cancel')`: told of every submit and cancel as it is asked, in the step
+ *   that asks it (so the count commits with it): the account's program-trading tally.
  *
  * If `updates$` errors (the stream broke), every order it has an address for is told
  * `broker.disconnected`.
@@ -40,6 +42,7 @@ export interface BrokerActorOptions {
   readonly afterCommit?: (effect: () => void) => void;
   readonly halted?: (signature: string) => { readonly reason: string; readonly at: string } | undefined;
   readonly inFlight?: InFlight;
+  readonly onAction?: (action: 'order' | 'cancel') => void;
 }
 
 type Outgoing = Message<'broker.accepted' | 'broker.rejected' | 'broker.fill' | 'broker.cancelled' | 'broker.expired' | 'broker.status' | 'broker.disconnected'>;
@@ -100,6 +103,7 @@ export function brokerActor(broker: Broker, now: () => number, options: BrokerAc
         case 'broker.submit': {
           const cid = m.order.clientOrderId;
           replyTo.set(cid, m.replyTo);
+          options.onAction?.('order');
           call(cid, () => {
             // Read now, at the edge, after the commit: not what was decided before a restart.
             const halt = options.halted?.(m.order.signature);
@@ -113,6 +117,7 @@ export function brokerActor(broker: Broker, now: () => number, options: BrokerAc
         }
         case 'broker.cancel':
           replyTo.set(m.clientOrderId, m.replyTo);
+          options.onAction?.('cancel');
           call(m.clientOrderId, () => broker.cancel(m.clientOrderId));
           break;
         case 'broker.queryStatus':

@@ -44,7 +44,7 @@ import type { AccountView, AnyMessage, Message } from '../../domain/messages.js'
 import { dec, type Dec } from '../../domain/money.js';
 import type { OrderResult } from '../../domain/orders.js';
 import { RiskBook, type RiskDecision } from '../../domain/risk/book.js';
-import { exchangeDay, gateOf, limitPercent, money, ratioPercent, runChecks, type RiskIntent, type RiskLimits, type TradingMode } from '../../domain/risk/checks.js';
+import { exchangeDay, gateOf, limitPercent, money, ratioPercent, runChecks, type RiskInput, type RiskIntent, type RiskLimits, type TradingMode } from '../../domain/risk/checks.js';
 import { liveRampCap, type LiveRamp } from '../../domain/risk/live-ramp.js';
 import { MARKET_RULES } from '../../domain/market-rules.js';
 import { haltsSignature, KILL_SWITCH_OFF, type KillSwitch, type KillSwitchState } from './kill-switch.js';
@@ -103,6 +103,8 @@ export interface RiskActorDeps {
   readonly liveRamp?: { readonly ramp: LiveRamp; readonly firstDay: (signature: string, day: string) => Promise<string> };
   /** The broker account's buying power now (decimal string), asked before each buy; absent: not checked. */
   readonly buyingPower?: (signature: string) => Promise<string>;
+  /** The broker account's program-trading tally and caps, read before every order (ORDER_RATE_LIMIT); absent: not checked. */
+  readonly programTrading?: () => RiskInput['programTrading'];
 }
 
 type Alert = Message<'monitor.alert'>;
@@ -272,6 +274,7 @@ export function riskActor(deps: RiskActorDeps) {
           halt: halted ? { reason: ks.reason, at: ks.at } : undefined,
           liveRamp: deps.liveRamp && firstDay !== undefined ? liveRampCap(deps.liveRamp.ramp, deps.market, firstDay, day) : undefined,
           buyingPower,
+          programTrading: deps.programTrading?.(),
         });
         decision = {
           clientOrderId: m.clientOrderId,

@@ -46,6 +46,7 @@ import type { OrderSide } from '../orders.js';
 import { renderReason, type ReasonCode } from '../reasons.js';
 import { localDate } from '../local-date.js';
 import type { LiveRampCap } from './live-ramp.js';
+import { actionsToday, capExceeded, inLastSecond, rollTo, type ActionTally, type ProgramTradingCaps } from './program-trading.js';
 
 export type TradingMode = 'backtest' | 'paper' | 'live';
 
@@ -125,6 +126,8 @@ export interface RiskInput {
   readonly liveRamp?: LiveRampCap | undefined;
   /** The broker account's buying power now (fetched before a buy); absent: the broker does not say. */
   readonly buyingPower?: Dec | undefined;
+  /** The account's orders + cancels so far and its caps (program-trading.ts); absent: not checked. */
+  readonly programTrading?: { readonly tally: ActionTally; readonly caps: ProgramTradingCaps; readonly wallMs: number; readonly day: string } | undefined;
 }
 
 /** The input with the order priced: what every row reads. */
@@ -378,6 +381,20 @@ export const RISK_TABLE: readonly RiskRule[] = [
       const n = inWindow(ctx, MINUTE_MS).length + 1;
       const max = ctx.limits.max_orders_per_minute;
       return { value: String(n), limit: String(max), message: n > max ? `this would be order ${n} of ${ctx.signature} in the last minute, limit ${max}` : undefined };
+    },
+  },
+  {
+    // China's program-trading rules: the whole account's orders + cancels, every agent on it.
+    rule: 'program_trading',
+    code: 'ORDER_RATE_LIMIT',
+    appliesTo: 'both',
+    enabled: (ctx) => ctx.programTrading !== undefined,
+    check: (ctx) => {
+      const pt = ctx.programTrading!;
+      const over = capExceeded(pt.tally, pt.caps, pt.wallMs, pt.day);
+      if (over) return over;
+      const t = rollTo(pt.tally, pt.day);
+      return { value: `${inLastSecond(t, pt.wallMs) + 1}/s, ${actionsToday(t) + 1}/day`, limit: `${pt.caps.maxPerSecond}/s, ${pt.caps.maxPerDay}/day` };
     },
   },
   {
