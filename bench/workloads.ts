@@ -177,5 +177,6 @@ async function main(): Promise<void> {
   console.log(`load after: ${await load()}`);
 }
 
-if (process.argv[2] === '--child') await child(process.argv[3]!);
+if (process.argv[2] === '--json') console.log(JSON.stringify(WORKLOADS[process.argv[3]!]));
+else if (process.argv[2] === '--child') await child(process.argv[3]!);
 else await main();
