@@ -89,7 +89,10 @@ export const WORKLOADS: Record<string, { readonly title: string; readonly config
 interface Row {
   name: string;
   wallS: number;
+  /** user + system CPU seconds of the whole process (all threads: LevelDB's too) during `runBacktest`. */
+  cpuS: number;
   processS: number;
+  load: string;
   sessions: number;
   orders: number;
   fills: number;
@@ -126,13 +129,16 @@ async function child(name: string): Promise<void> {
     const prices = await loadPriceStore(BARS, { market: 'us' });
     const range = prices.range()!;
     const bars = prices.symbols().reduce((n, s) => n + prices.barsAsOf(s, range.last).length, 0);
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     const r = await runBacktest({ config, outDir: out, generatedAt: GENERATED_AT, prices });
     const wallS = (performance.now() - t0) / 1000;
+    const c = process.cpuUsage(c0);
     const sigs = Object.values(r.report.signatures);
-    const row: Omit<Row, 'processS'> = {
+    const row: Omit<Row, 'processS' | 'load'> = {
       name,
       wallS,
+      cpuS: (c.user + c.system) / 1e6,
       sessions: r.ticksTotal * config.models.length,
       orders: sigs.reduce((n, s) => n + s.orders, 0),
       fills: sigs.reduce((n, s) => n + s.fills, 0),
@@ -154,24 +160,25 @@ async function main(): Promise<void> {
   const names = args.length ? args : Object.keys(WORKLOADS);
   const load = async () => (await readFile('/proc/loadavg', 'utf8')).split(' ').slice(0, 3).join(' ');
   console.log(`${new Date().toISOString()} node ${process.version}, ${cpus()[0]?.model ?? 'cpu'} x${cpus().length}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; load ${await load()}`);
-  console.log('| work | orders | fills | sessions | wall s (median) | range | orders/s | ms/order | sessions/s | bar-events/s | peak RSS MB | process s | report sha256 |');
-  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+  console.log('| work | orders | fills | sessions | wall s (median) | range | CPU s | orders/s | ms/order | CPU ms/order | sessions/s | bar-events/s | peak RSS MB | process s | load before | report sha256 |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const name of names) {
     const rows: Row[] = [];
     for (let i = 0; i < repeats; i++) {
+      const before = await load();
       const t0 = performance.now();
       const { stdout } = await run(process.execPath, ['--import', 'tsx', SELF, '--child', name], { maxBuffer: 1 << 24 });
       const processS = (performance.now() - t0) / 1000;
-      rows.push({ ...(JSON.parse(stdout.trim().split('\n').at(-1)!) as Row), processS });
+      rows.push({ ...(JSON.parse(stdout.trim().split('\n').at(-1)!) as Row), processS, load: before.split(' ')[0]! });
     }
     const by = [...rows].sort((a, b) => a.wallS - b.wallS);
     const m = by[Math.floor(by.length / 2)]!;
     const shas = [...new Set(rows.map((r) => r.reportSha))];
     const f = (n: number, d = 0) => n.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d });
     console.log(
-      `| ${WORKLOADS[name]!.title} | ${f(m.orders)} | ${f(m.fills)} | ${f(m.sessions)} | ${f(m.wallS, 2)} | ${f(by[0]!.wallS, 2)}-${f(by.at(-1)!.wallS, 2)} | ` +
-        `${f(m.orders / m.wallS)} | ${f((m.wallS * 1000) / Math.max(1, m.orders), 2)} | ${f(m.sessions / m.wallS)} | ${f(m.bars / m.wallS)} | ` +
-        `${f(Math.max(...rows.map((r) => r.maxRssMb)))} | ${f(m.processS, 2)} | ${shas.join(' ')} |`,
+      `| ${WORKLOADS[name]!.title} | ${f(m.orders)} | ${f(m.fills)} | ${f(m.sessions)} | ${f(m.wallS, 2)} | ${f(by[0]!.wallS, 2)}-${f(by.at(-1)!.wallS, 2)} | ${f(m.cpuS, 2)} | ` +
+        `${f(m.orders / m.wallS)} | ${f((m.wallS * 1000) / Math.max(1, m.orders), 2)} | ${f((m.cpuS * 1000) / Math.max(1, m.orders), 2)} | ${f(m.sessions / m.wallS)} | ${f(m.bars / m.wallS)} | ` +
+        `${f(Math.max(...rows.map((r) => r.maxRssMb)))} | ${f(m.processS, 2)} | ${rows.map((r) => r.load).join(' ')} | ${shas.join(' ')} |`,
     );
   }
   console.log(`load after: ${await load()}`);
