@@ -84,9 +84,48 @@ type HistoryKind = 'history' | 'orderHistory';
 const HISTORY_KINDS: readonly HistoryKind[] = ['history', 'orderHistory'];
 const historyKey = (kind: HistoryKind, seq: number) => `${kind === 'history' ? 's' : 'o'}${String(seq).padStart(12, '0')}`;
 
+/**
+ * A running session's market view and account are set once (at its fetching step) and only read
+ * after, but the session is in every engine snapshot: they were rewritten at every step of every
+ * running session (the market view, a quote of every symbol, was 3/4 of the snapshot with 7
+ * agents). Each is a record, `<session child id>/<field>`, written in the commit of the step that
+ * set it (again only if the session sets it anew); the session in the snapshot lists them in
+ * `parts` instead, and a restore puts them back.
+ */
+export const SESSION_PARTS_SUBLEVEL = 'engine-session-parts';
+const SESSION_PARTS = ['market', 'account'] as const;
+const isSession = (childId: string) => childId.startsWith('session:');
+
+interface PersistedChild {
+  readonly snapshot: { readonly context?: Record<string, unknown> };
+  readonly parts?: readonly string[];
+}
+
 interface PersistedEngine {
   readonly context: Record<string, unknown> & { readonly historyLimit: number };
+  readonly children?: Record<string, PersistedChild>;
   readonly historySeq?: Readonly<Record<HistoryKind, number>>;
+}
+
+/** The stored snapshot with its sessions' parts read back from their records. */
+async function withSessionParts(store: Store, saved: PersistedEngine): Promise<PersistedEngine> {
+  if (!saved.children) return saved;
+  const children: Record<string, PersistedChild> = {};
+  for (const [id, child] of Object.entries(saved.children)) {
+    const { parts, ...entry } = child;
+    if (!parts) {
+      children[id] = child;
+      continue;
+    }
+    const context = { ...entry.snapshot.context };
+    for (const field of parts) {
+      const value = await store.getRecord(SESSION_PARTS_SUBLEVEL, `${id}/${field}`);
+      if (value === undefined) throw new Error(`engine snapshot: ${id}'s ${field} is missing from ${SESSION_PARTS_SUBLEVEL}`);
+      context[field] = value;
+    }
+    children[id] = { ...entry, snapshot: { ...entry.snapshot, context } };
+  }
+  return { ...saved, children };
 }
 
 /** The stored snapshot with its history read back from the records (a snapshot written whole, before the records, is used as it is). */
@@ -111,7 +150,7 @@ export async function startEngine(options: EngineRuntimeOptions): Promise<Engine
   const key = options.snapshotKey ?? 'engine';
   const { store } = options;
   const stored = await store.loadSnapshot<PersistedEngine>(key);
-  const restored = stored ? await withHistory(store, stored) : undefined;
+  const restored = stored ? await withHistory(store, await withSessionParts(store, stored)) : undefined;
   const saved = restored?.snapshot;
 
   // History entries already in the store: how many, and the newest held (by identity: the lists
@@ -129,6 +168,36 @@ export async function startEngine(options: EngineRuntimeOptions): Promise<Engine
       for (const entry of list.slice(from)) historyPuts.push({ sublevel: ENGINE_HISTORY_SUBLEVEL, key: historyKey(kind, ++seq[kind]), value: entry });
       newest[kind] = list.at(-1);
     }
+  };
+
+  // The session parts in the store, by record key: the object last written (by identity: a part
+  // is written again only when its session sets it anew). Finished sessions' keys are dropped.
+  const partsWritten = new Map<string, unknown>();
+  /** Move the sessions' parts out of `children` (a fresh object of this commit's) into records. */
+  const takeSessionParts = (children: Record<string, PersistedChild>): RecordPut[] => {
+    const puts: RecordPut[] = [];
+    const held = new Set<string>();
+    for (const [id, child] of Object.entries(children)) {
+      const context = child.snapshot.context;
+      if (!isSession(id) || !context) continue;
+      const rest = { ...context };
+      const parts: string[] = [];
+      for (const field of SESSION_PARTS) {
+        const value = context[field];
+        if (value === undefined) continue;
+        const partKey = `${id}/${field}`;
+        held.add(partKey);
+        if (partsWritten.get(partKey) !== value) {
+          puts.push({ sublevel: SESSION_PARTS_SUBLEVEL, key: partKey, value });
+          partsWritten.set(partKey, value);
+        }
+        delete rest[field];
+        parts.push(field);
+      }
+      if (parts.length > 0) children[id] = { ...child, snapshot: { ...child.snapshot, context: rest }, parts };
+    }
+    for (const k of partsWritten.keys()) if (!held.has(k)) partsWritten.delete(k);
+    return puts;
   };
 
   let journal: JournalEntry[] = [];
@@ -164,6 +233,13 @@ export async function startEngine(options: EngineRuntimeOptions): Promise<Engine
     : createActor(logic, { input: options.input, systemId: 'engine', inspect });
   // (A snapshot written whole, by an older version, has its history written out at the first transition.)
   if (stored?.historySeq) for (const kind of HISTORY_KINDS) newest[kind] = actor.getSnapshot().context[kind].at(-1);
+  // The restored sessions' parts are in the store already (if their identity did not survive the
+  // restore, the first commit writes them again: harmless).
+  for (const [id, child] of Object.entries(actor.getSnapshot().children)) {
+    if (!isSession(id) || !child) continue;
+    const context = (child.getSnapshot() as { context?: Record<string, unknown> }).context ?? {};
+    for (const field of SESSION_PARTS) if (context[field] !== undefined) partsWritten.set(`${id}/${field}`, context[field]);
+  }
 
   // The engine's part of every commit: its snapshot as of the end of the step (sessions and
   // orders in it), the messages that led there, and the fills they carried.
@@ -176,7 +252,8 @@ export async function startEngine(options: EngineRuntimeOptions): Promise<Engine
       const live = actor.getSnapshot();
       const persisted = actor.logic.getPersistedSnapshot({ ...live, context: { ...live.context, history: [], orderHistory: [] } } as typeof live);
       const snapshot = { ...persisted, historySeq: { ...seq } };
-      const write = { snapshots: { [key]: snapshot }, journal, puts: [...facts, ...historyPuts] };
+      const parts = takeSessionParts((snapshot as unknown as { children: Record<string, PersistedChild> }).children);
+      const write = { snapshots: { [key]: snapshot }, journal, puts: [...facts, ...historyPuts, ...parts] };
       historyPuts = [];
       journal = [];
       facts = [];

@@ -10,7 +10,7 @@ import type { EngineInput } from '../../src/machines/engine.machine.js';
 import { orderMachine } from '../../src/machines/order.machine.js';
 import { sessionMachine } from '../../src/machines/session.machine.js';
 import type { Message } from '../../src/domain/messages.js';
-import { ENGINE_HISTORY_SUBLEVEL } from '../../src/runtime/engine-runtime.js';
+import { ENGINE_HISTORY_SUBLEVEL, SESSION_PARTS_SUBLEVEL } from '../../src/runtime/engine-runtime.js';
 import { AT_MS, engineInput, startHarness, tick } from '../support/engine-harness.js';
 import { World, type WorldOptions } from '../support/world.js';
 
@@ -207,5 +207,38 @@ describe('the bounded history across restarts', () => {
     expect(restarted.history).toEqual(straight.history);
     expect(restarted.orderHistory).toEqual(straight.orderHistory);
     expect(restarted.records).toEqual(straight.records);
+  });
+});
+
+describe('a running session in the snapshot', () => {
+  it('holds its market view and account as records written once, not in every snapshot', async () => {
+    const world = new World(AT_MS, { intents: { alpha: [buy('AAPL'), buy('MSFT')] } });
+    const h = await startHarness(world, engineInput());
+    try {
+      h.runtime.send(tick());
+      // Step until the session has its market view and account and is deciding or trading.
+      const stored = async () => (await h.store.loadSnapshot<{ children: Record<string, { parts?: string[]; snapshot: { context: Record<string, unknown> } }> }>('engine'))!;
+      let session: { parts?: string[]; snapshot: { context: Record<string, unknown> } } | undefined;
+      for (let i = 0; i < 50 && !session?.parts?.includes('account'); i++) {
+        world.advance();
+        await h.runtime.flush();
+        session = Object.entries((await stored()).children).find(([id]) => id.startsWith('session:'))?.[1];
+      }
+      expect(session?.parts).toEqual(['market', 'account']);
+      expect(session?.snapshot.context['market']).toBeUndefined();
+      expect(session?.snapshot.context['account']).toBeUndefined();
+      const live = h.runtime.actor.getSnapshot().children;
+      const [id, ref] = Object.entries(live).find(([k]) => k.startsWith('session:'))!;
+      const context = (ref!.getSnapshot() as unknown as { context: Record<string, unknown> }).context;
+      expect(await h.store.getRecord(SESSION_PARTS_SUBLEVEL, `${id}/market`)).toEqual(context['market']);
+      expect(await h.store.getRecord(SESSION_PARTS_SUBLEVEL, `${id}/account`)).toEqual(context['account']);
+      // Restored, the session has them back, as they were.
+      await h.restart();
+      const back = h.runtime.actor.getSnapshot().children[id]!.getSnapshot() as unknown as { context: Record<string, unknown> };
+      expect(back.context['market']).toEqual(context['market']);
+      expect(back.context['account']).toEqual(context['account']);
+    } finally {
+      await h.close();
+    }
   });
 });
