@@ -85,15 +85,15 @@ const HISTORY_KINDS: readonly HistoryKind[] = ['history', 'orderHistory'];
 const historyKey = (kind: HistoryKind, seq: number) => `${kind === 'history' ? 's' : 'o'}${String(seq).padStart(12, '0')}`;
 
 /**
- * A running session's market view and account are set once (at its fetching step) and only read
- * after, but the session is in every engine snapshot: they were rewritten at every step of every
- * running session (the market view, a quote of every symbol, was 3/4 of the snapshot with 7
- * agents). Each is a record, `<session child id>/<field>`, written in the commit of the step that
+ * A running session's input (set at its spawn), market view and account (set at its fetching
+ * step) are only read after, but the session is in every engine snapshot: they were rewritten at
+ * every step of every running session (the market view, a quote of every symbol, was 3/4 of the
+ * snapshot with 7 agents). Each is a record, `<session child id>/<field>`, written in the commit of the step that
  * set it (again only if the session sets it anew); the session in the snapshot lists them in
  * `parts` instead, and a restore puts them back.
  */
 export const SESSION_PARTS_SUBLEVEL = 'engine-session-parts';
-const SESSION_PARTS = ['market', 'account'] as const;
+const SESSION_PARTS = ['input', 'market', 'account'] as const;
 const isSession = (childId: string) => childId.startsWith('session:');
 
 interface PersistedChild {

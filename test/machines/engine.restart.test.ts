@@ -211,7 +211,7 @@ describe('the bounded history across restarts', () => {
 });
 
 describe('a running session in the snapshot', () => {
-  it('holds its market view and account as records written once, not in every snapshot', async () => {
+  it('holds its input, market view and account as records written once, not in every snapshot', async () => {
     const world = new World(AT_MS, { intents: { alpha: [buy('AAPL'), buy('MSFT')] } });
     const h = await startHarness(world, engineInput());
     try {
@@ -224,17 +224,20 @@ describe('a running session in the snapshot', () => {
         await h.runtime.flush();
         session = Object.entries((await stored()).children).find(([id]) => id.startsWith('session:'))?.[1];
       }
-      expect(session?.parts).toEqual(['market', 'account']);
+      expect(session?.parts).toEqual(['input', 'market', 'account']);
+      expect(session?.snapshot.context['input']).toBeUndefined();
       expect(session?.snapshot.context['market']).toBeUndefined();
       expect(session?.snapshot.context['account']).toBeUndefined();
       const live = h.runtime.actor.getSnapshot().children;
       const [id, ref] = Object.entries(live).find(([k]) => k.startsWith('session:'))!;
       const context = (ref!.getSnapshot() as unknown as { context: Record<string, unknown> }).context;
+      expect(await h.store.getRecord(SESSION_PARTS_SUBLEVEL, `${id}/input`)).toEqual(context['input']);
       expect(await h.store.getRecord(SESSION_PARTS_SUBLEVEL, `${id}/market`)).toEqual(context['market']);
       expect(await h.store.getRecord(SESSION_PARTS_SUBLEVEL, `${id}/account`)).toEqual(context['account']);
       // Restored, the session has them back, as they were.
       await h.restart();
       const back = h.runtime.actor.getSnapshot().children[id]!.getSnapshot() as unknown as { context: Record<string, unknown> };
+      expect(back.context['input']).toEqual(context['input']);
       expect(back.context['market']).toEqual(context['market']);
       expect(back.context['account']).toEqual(context['account']);
     } finally {
