@@ -9,5 +9,8 @@ export default defineConfig({
     // tsx's start-up, and on a shared 2-core machine under load one such test took 20-30 s.
     testTimeout: 120_000,
     hookTimeout: 120_000,
+    // The store's JSON-safety walk of every value written is a debug check, off in production
+    // (it cost 14-17% of a backtest): every test, and every process a test starts, runs with it.
+    env: { AGENT_TRADER_CHECK_JSON: '1' },
   },
 });

@@ -17,7 +17,7 @@
  */
 import { createActor, type Actor, type AnyActorLogic, type InspectionEvent, type Observer } from 'xstate';
 import type { SystemActorId } from '../domain/ids.js';
-import { engineMachine, type EngineEvent, type EngineInput } from '../machines/engine.machine.js';
+import { engineMachine, type EngineContext, type EngineEvent, type EngineInput } from '../machines/engine.machine.js';
 import type { RecordPut, Store } from '../actors/store/store.js';
 import type { Message } from '../domain/messages.js';
 
@@ -73,10 +73,132 @@ const isJournalled = (type: string) => !type.startsWith('xstate.');
 export const FILL_FACTS_SUBLEVEL = 'fill-facts';
 export const fillFactKey = (signature: string, fillId: string) => JSON.stringify([signature, fillId]);
 
+/**
+ * The engine's bounded history (session outcomes, order results) is not in its snapshot:
+ * each entry is an append-only record, written once in the commit of the step that added it
+ * (it was ~75% of every snapshot, rewritten at every step). The snapshot keeps how many there
+ * were (`historySeq`); a restore reads the last `historyLimit` of each back into the context.
+ */
+export const ENGINE_HISTORY_SUBLEVEL = 'engine-history';
+type HistoryKind = 'history' | 'orderHistory';
+const HISTORY_KINDS: readonly HistoryKind[] = ['history', 'orderHistory'];
+const historyKey = (kind: HistoryKind, seq: number) => `${kind === 'history' ? 's' : 'o'}${String(seq).padStart(12, '0')}`;
+
+/**
+ * A running session's input (set at its spawn), market view and account (set at its fetching
+ * step) are only read after, but the session is in every engine snapshot: they were rewritten at
+ * every step of every running session (the market view, a quote of every symbol, was 3/4 of the
+ * snapshot with 7 agents). Each is a record, `<session child id>/<field>`, written in the commit of the step that
+ * set it (again only if the session sets it anew); the session in the snapshot lists them in
+ * `parts` instead, and a restore puts them back.
+ */
+export const SESSION_PARTS_SUBLEVEL = 'engine-session-parts';
+const SESSION_PARTS = ['input', 'market', 'account'] as const;
+const isSession = (childId: string) => childId.startsWith('session:');
+
+interface PersistedChild {
+  readonly snapshot: { readonly context?: Record<string, unknown> };
+  readonly parts?: readonly string[];
+}
+
+interface PersistedEngine {
+  readonly context: Record<string, unknown> & { readonly historyLimit: number };
+  readonly children?: Record<string, PersistedChild>;
+  readonly historySeq?: Readonly<Record<HistoryKind, number>>;
+}
+
+/** The stored snapshot with its sessions' parts read back from their records. */
+async function withSessionParts(store: Store, saved: PersistedEngine): Promise<PersistedEngine> {
+  if (!saved.children) return saved;
+  const children: Record<string, PersistedChild> = {};
+  for (const [id, child] of Object.entries(saved.children)) {
+    const { parts, ...entry } = child;
+    if (!parts) {
+      children[id] = child;
+      continue;
+    }
+    const context = { ...entry.snapshot.context };
+    for (const field of parts) {
+      const value = await store.getRecord(SESSION_PARTS_SUBLEVEL, `${id}/${field}`);
+      if (value === undefined) throw new Error(`engine snapshot: ${id}'s ${field} is missing from ${SESSION_PARTS_SUBLEVEL}`);
+      context[field] = value;
+    }
+    children[id] = { ...entry, snapshot: { ...entry.snapshot, context } };
+  }
+  return { ...saved, children };
+}
+
+/** The stored snapshot with its history read back from the records (a snapshot written whole, before the records, is used as it is). */
+async function withHistory(store: Store, saved: PersistedEngine): Promise<{ snapshot: PersistedEngine; seq: Record<HistoryKind, number> }> {
+  const { historySeq, ...snapshot } = saved;
+  if (!historySeq) return { snapshot, seq: { history: 0, orderHistory: 0 } };
+  const context = { ...snapshot.context };
+  for (const kind of HISTORY_KINDS) {
+    const last = historySeq[kind];
+    const entries: unknown[] = [];
+    for (let seq = Math.max(1, last - snapshot.context.historyLimit + 1); seq <= last; seq++) {
+      const entry = await store.getRecord(ENGINE_HISTORY_SUBLEVEL, historyKey(kind, seq));
+      if (entry === undefined) throw new Error(`engine snapshot: history record ${historyKey(kind, seq)} is missing from ${ENGINE_HISTORY_SUBLEVEL}`);
+      entries.push(entry);
+    }
+    context[kind] = entries;
+  }
+  return { snapshot: { ...snapshot, context }, seq: { ...historySeq } };
+}
+
 export async function startEngine(options: EngineRuntimeOptions): Promise<EngineRuntime> {
   const key = options.snapshotKey ?? 'engine';
   const { store } = options;
-  const saved = await store.loadSnapshot<unknown>(key);
+  const stored = await store.loadSnapshot<PersistedEngine>(key);
+  const restored = stored ? await withHistory(store, await withSessionParts(store, stored)) : undefined;
+  const saved = restored?.snapshot;
+
+  // History entries already in the store: how many, and the newest held (by identity: the lists
+  // are copied on every change, their entries are not). Each engine transition's new entries
+  // are numbered as they appear and wait in `historyPuts` for the commit that ends the step.
+  const seq: Record<HistoryKind, number> = restored?.seq ?? { history: 0, orderHistory: 0 };
+  const newest: Record<HistoryKind, unknown> = { history: undefined, orderHistory: undefined };
+  let historyPuts: RecordPut[] = [];
+  const noteHistory = (context: Pick<EngineContext, HistoryKind>) => {
+    for (const kind of HISTORY_KINDS) {
+      const list: readonly unknown[] = context[kind];
+      if (list.length === 0 || list.at(-1) === newest[kind]) continue;
+      // Not found: the bound dropped it (and maybe others) in this one transition: what is held is new.
+      const from = newest[kind] === undefined ? 0 : list.lastIndexOf(newest[kind]) + 1;
+      for (const entry of list.slice(from)) historyPuts.push({ sublevel: ENGINE_HISTORY_SUBLEVEL, key: historyKey(kind, ++seq[kind]), value: entry });
+      newest[kind] = list.at(-1);
+    }
+  };
+
+  // The session parts in the store, by record key: the object last written (by identity: a part
+  // is written again only when its session sets it anew). Finished sessions' keys are dropped.
+  const partsWritten = new Map<string, unknown>();
+  /** Move the sessions' parts out of `children` (a fresh object of this commit's) into records. */
+  const takeSessionParts = (children: Record<string, PersistedChild>): RecordPut[] => {
+    const puts: RecordPut[] = [];
+    const held = new Set<string>();
+    for (const [id, child] of Object.entries(children)) {
+      const context = child.snapshot.context;
+      if (!isSession(id) || !context) continue;
+      const rest = { ...context };
+      const parts: string[] = [];
+      for (const field of SESSION_PARTS) {
+        const value = context[field];
+        if (value === undefined) continue;
+        const partKey = `${id}/${field}`;
+        held.add(partKey);
+        if (partsWritten.get(partKey) !== value) {
+          puts.push({ sublevel: SESSION_PARTS_SUBLEVEL, key: partKey, value });
+          partsWritten.set(partKey, value);
+        }
+        delete rest[field];
+        parts.push(field);
+      }
+      if (parts.length > 0) children[id] = { ...child, snapshot: { ...child.snapshot, context: rest }, parts };
+    }
+    for (const k of partsWritten.keys()) if (!held.has(k)) partsWritten.delete(k);
+    return puts;
+  };
 
   let journal: JournalEntry[] = [];
   let facts: RecordPut[] = [];
@@ -98,6 +220,7 @@ export async function startEngine(options: EngineRuntimeOptions): Promise<Engine
         store.touch();
       }
       if (e.type === '@xstate.snapshot') {
+        if (nameOf(e.actorRef) === 'engine') noteHistory((e.snapshot as unknown as { context: EngineContext }).context);
         dirty = true;
         store.touch();
       }
@@ -108,6 +231,15 @@ export async function startEngine(options: EngineRuntimeOptions): Promise<Engine
   const actor = saved
     ? createActor(logic, { snapshot: saved as never, input: options.input, systemId: 'engine', inspect })
     : createActor(logic, { input: options.input, systemId: 'engine', inspect });
+  // (A snapshot written whole, by an older version, has its history written out at the first transition.)
+  if (stored?.historySeq) for (const kind of HISTORY_KINDS) newest[kind] = actor.getSnapshot().context[kind].at(-1);
+  // The restored sessions' parts are in the store already (if their identity did not survive the
+  // restore, the first commit writes them again: harmless).
+  for (const [id, child] of Object.entries(actor.getSnapshot().children)) {
+    if (!isSession(id) || !child) continue;
+    const context = (child.getSnapshot() as { context?: Record<string, unknown> }).context ?? {};
+    for (const field of SESSION_PARTS) if (context[field] !== undefined) partsWritten.set(`${id}/${field}`, context[field]);
+  }
 
   // The engine's part of every commit: its snapshot as of the end of the step (sessions and
   // orders in it), the messages that led there, and the fills they carried.
@@ -116,7 +248,13 @@ export async function startEngine(options: EngineRuntimeOptions): Promise<Engine
     collect: () => {
       if (crashed || (!dirty && journal.length === 0)) return undefined;
       dirty = false;
-      const write = { snapshots: { [key]: actor.getPersistedSnapshot() }, journal, puts: facts };
+      // Persisted without the history (XState would otherwise copy it, entry by entry, at every step).
+      const live = actor.getSnapshot();
+      const persisted = actor.logic.getPersistedSnapshot({ ...live, context: { ...live.context, history: [], orderHistory: [] } } as typeof live);
+      const snapshot = { ...persisted, historySeq: { ...seq } };
+      const parts = takeSessionParts((snapshot as unknown as { children: Record<string, PersistedChild> }).children);
+      const write = { snapshots: { [key]: snapshot }, journal, puts: [...facts, ...historyPuts, ...parts] };
+      historyPuts = [];
       journal = [];
       facts = [];
       return write;

@@ -353,6 +353,31 @@ describe('rules decider', () => {
     expect(summary).toContain('1 skipped for cash (B)');
   });
 
+  it('plans once per session (the steps carry the session\'s one account), and a restored session plans again to the same answers', async () => {
+    const fixed = fixedView({ A: '10', B: '20', C: '25.5', D: '40' });
+    let priced = 0;
+    const view: PointInTimeView = { ...fixed, price: (s) => (priced++, fixed.price(s)) };
+    const acct = account('100000');
+    const decider = rulesDecider(eqSpec(), { market: 'cn' });
+    const results: OrderResult[] = [];
+    const answers: Decision[] = [];
+    for (let step = 0; step < 5; step++) {
+      const d = await decider.decide(request(acct, step, [...results]), view);
+      answers.push(d);
+      if (d.kind === 'intent') results.push(filled(d.intent, fixed.price(d.intent.symbol)!.price.toFixed(), step));
+    }
+    expect(answers.at(-1)).toMatchObject({ kind: 'done' });
+    const once = priced;
+    // The plan's pricing ran for the first step only (the universe and each symbol's price).
+    expect(once).toBe(8);
+    // After a restore the session's account is a new object: planned again, answered the same.
+    const restored = rulesDecider(eqSpec(), { market: 'cn' });
+    for (let step = 0; step < 5; step++) {
+      expect(await restored.decide(request(structuredClone(acct), step, results.slice(0, step)), view)).toEqual(answers[step]);
+    }
+    expect(priced).toBe(once + 5 * 8);
+  });
+
   it('uses the account cash and positions of the request, never anything it remembers', async () => {
     const view = fixedView({ A: '10' });
     const decider = rulesDecider(eqSpec(), { market: 'cn' });

@@ -5,15 +5,15 @@ import { join } from 'node:path';
 import { Decimal } from 'decimal.js';
 import { DateTime } from 'luxon';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { findNonJson, NonJsonValueError, openStore, type JournalRecord, type Store } from '../../src/actors/store/store.js';
+import { CHECK_JSON_ENV, findNonJson, NonJsonValueError, openStore, type JournalRecord, type Store } from '../../src/actors/store/store.js';
 import { InputError } from '../../src/domain/errors.js';
 import { ROOT } from '../support/cli.js';
 
 let dir: string;
 const opened: Store[] = [];
 
-async function open(at = dir): Promise<Store> {
-  const s = await openStore(at);
+async function open(at = dir, options: Parameters<typeof openStore>[1] = {}): Promise<Store> {
+  const s = await openStore(at, options);
   opened.push(s);
   return s;
 }
@@ -55,7 +55,7 @@ describe('store: snapshots with their records', () => {
   });
 
   it('writes nothing when one value of the batch is not JSON: neither the snapshot nor its records', async () => {
-    const store = await open();
+    const store = await open(dir, { checkJson: true });
     await store.saveSnapshot('engine', { v: 1 }, { journal: ['first'], puts: [{ sublevel: 'orders', key: 'o-1', value: { v: 1 } }] });
 
     const attempt = store.saveSnapshot(
@@ -92,6 +92,23 @@ describe('store: snapshots with their records', () => {
       { seq: 1, entry: 'first' },
       { seq: 2, entry: 'fifth' },
     ]);
+  });
+
+  it('checks values in every test (and every process a test starts): the debug flag is set by vitest.config.ts', async () => {
+    expect(process.env[CHECK_JSON_ENV]).toBe('1');
+    const store = await open();
+    await expect(store.putOrder('o-1', { price: new Decimal('1.5') })).rejects.toThrow(/\$\.price is a Decimal instance/);
+  });
+
+  it('without the debug check (production), values are not walked but keys and namespaces still are', async () => {
+    const store = await open(dir, { checkJson: false });
+    // Not refused: written as JSON.stringify makes it (the walk is what tells a Decimal from its text).
+    await store.putOrder('o-1', { price: new Decimal('1.5') });
+    expect(await store.getOrder('o-1')).toEqual({ price: '1.5' });
+    await expect(store.saveSnapshot('s', {}, { puts: [{ sublevel: 'journal', key: '1', value: 1 }] })).rejects.toThrow(/written only by the store/);
+    await expect(store.saveSnapshot('s', {}, { puts: [{ sublevel: 'a!b', key: '1', value: 1 }] })).rejects.toThrow(/namespace/);
+    await expect(store.saveSnapshot('', {})).rejects.toThrow(/non-empty string/);
+    expect(await store.loadSnapshot('s')).toBeUndefined();
   });
 
   it('refuses the records it does not own and bad keys', async () => {

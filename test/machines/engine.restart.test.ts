@@ -10,6 +10,7 @@ import type { EngineInput } from '../../src/machines/engine.machine.js';
 import { orderMachine } from '../../src/machines/order.machine.js';
 import { sessionMachine } from '../../src/machines/session.machine.js';
 import type { Message } from '../../src/domain/messages.js';
+import { ENGINE_HISTORY_SUBLEVEL, SESSION_PARTS_SUBLEVEL } from '../../src/runtime/engine-runtime.js';
 import { AT_MS, engineInput, startHarness, tick } from '../support/engine-harness.js';
 import { World, type WorldOptions } from '../support/world.js';
 
@@ -166,5 +167,81 @@ describe('restart at every step', () => {
     ]);
     const expected = [...leafStates(sessionMachine.root, 'session'), ...leafStates(orderMachine.root, 'order')].filter((s) => !finals.has(s));
     expect(expected.filter((s) => !seen.has(s))).toEqual([]);
+  });
+});
+
+describe('the bounded history across restarts', () => {
+  it('is written once per entry beside the snapshot, and a restore brings back the last historyLimit of each list as they were', async () => {
+    // 3 sessions of 2 agents with one order each, a bound of 4: entries fall out of the lists.
+    const scenario: WorldOptions = { intents: { alpha: [buy('AAPL')], beta: [buy('TSLA')] } };
+    const input = engineInput({ agents: [{ signature: 'alpha', enabled: true }, { signature: 'beta', enabled: true }], historyLimit: 4 });
+    const ticks = [0, 1, 2].map((i) => tick({ at: `2025-10-09T${String(9 + i).padStart(2, '0')}:35:00+08:00`, atMs: AT_MS + i * 3_600_000, tsEvent: AT_MS + i * 3_600_000 }));
+    const play = async (restartAfterEach: boolean) => {
+      const world = new World(AT_MS, scenario);
+      const h = await startHarness(world, input);
+      try {
+        for (const t of ticks) {
+          h.runtime.send(t);
+          world.runToEnd();
+          if (restartAfterEach) await h.restart();
+        }
+        await h.runtime.flush();
+        const { history, orderHistory } = h.runtime.actor.getSnapshot().context;
+        const stored = (await h.store.loadSnapshot<{ context: { history: unknown[]; orderHistory: unknown[] }; historySeq: unknown }>('engine'))!;
+        const records: string[] = [];
+        for await (const { key } of h.store.listRecords(ENGINE_HISTORY_SUBLEVEL)) records.push(key);
+        return { history, orderHistory, stored, records };
+      } finally {
+        await h.close();
+      }
+    };
+    const straight = await play(false);
+    expect(straight.history).toHaveLength(4);
+    expect(straight.orderHistory).toHaveLength(4);
+    // The snapshot holds none of it, only the counts; every entry ever made is one record.
+    expect(straight.stored.context.history).toEqual([]);
+    expect(straight.stored.context.orderHistory).toEqual([]);
+    expect(straight.stored.historySeq).toEqual({ history: 6, orderHistory: 6 });
+    expect(straight.records).toHaveLength(12);
+    const restarted = await play(true);
+    expect(restarted.history).toEqual(straight.history);
+    expect(restarted.orderHistory).toEqual(straight.orderHistory);
+    expect(restarted.records).toEqual(straight.records);
+  });
+});
+
+describe('a running session in the snapshot', () => {
+  it('holds its input, market view and account as records written once, not in every snapshot', async () => {
+    const world = new World(AT_MS, { intents: { alpha: [buy('AAPL'), buy('MSFT')] } });
+    const h = await startHarness(world, engineInput());
+    try {
+      h.runtime.send(tick());
+      // Step until the session has its market view and account and is deciding or trading.
+      const stored = async () => (await h.store.loadSnapshot<{ children: Record<string, { parts?: string[]; snapshot: { context: Record<string, unknown> } }> }>('engine'))!;
+      let session: { parts?: string[]; snapshot: { context: Record<string, unknown> } } | undefined;
+      for (let i = 0; i < 50 && !session?.parts?.includes('account'); i++) {
+        world.advance();
+        await h.runtime.flush();
+        session = Object.entries((await stored()).children).find(([id]) => id.startsWith('session:'))?.[1];
+      }
+      expect(session?.parts).toEqual(['input', 'market', 'account']);
+      expect(session?.snapshot.context['input']).toBeUndefined();
+      expect(session?.snapshot.context['market']).toBeUndefined();
+      expect(session?.snapshot.context['account']).toBeUndefined();
+      const live = h.runtime.actor.getSnapshot().children;
+      const [id, ref] = Object.entries(live).find(([k]) => k.startsWith('session:'))!;
+      const context = (ref!.getSnapshot() as unknown as { context: Record<string, unknown> }).context;
+      expect(await h.store.getRecord(SESSION_PARTS_SUBLEVEL, `${id}/input`)).toEqual(context['input']);
+      expect(await h.store.getRecord(SESSION_PARTS_SUBLEVEL, `${id}/market`)).toEqual(context['market']);
+      expect(await h.store.getRecord(SESSION_PARTS_SUBLEVEL, `${id}/account`)).toEqual(context['account']);
+      // Restored, the session has them back, as they were.
+      await h.restart();
+      const back = h.runtime.actor.getSnapshot().children[id]!.getSnapshot() as unknown as { context: Record<string, unknown> };
+      expect(back.context['input']).toEqual(context['input']);
+      expect(back.context['market']).toEqual(context['market']);
+      expect(back.context['account']).toEqual(context['account']);
+    } finally {
+      await h.close();
+    }
   });
 });

@@ -404,11 +404,19 @@ export class Ledger {
     };
   }
 
+  /** Each signature's JSON form, by its (immutable) state: a commit converts only the signature it changed. */
+  readonly #json = new WeakMap<SigState, SigStateJson>();
+
   #snapshot(states: ReadonlyMap<string, SigState>): LedgerSnapshot {
     const signatures: Record<string, SigStateJson> = {};
     for (const [sig, s] of states) {
-      const { account, log, ...rest } = s;
-      signatures[sig] = { ...rest, account: accountToJson(account), log };
+      let json = this.#json.get(s);
+      if (!json) {
+        const { account, log, ...rest } = s;
+        json = { ...rest, account: accountToJson(account), log };
+        this.#json.set(s, json);
+      }
+      signatures[sig] = json;
     }
     return { version: SNAPSHOT_VERSION, market: this.market, signatures };
   }
