@@ -91,15 +91,6 @@ async function rig(config: Config, outDir: string, history: PriceStore, fake: Fa
   return { source, run, wall, killSwitch, events, codes };
 }
 
-async function waitFor(fake: FakeAlpacaProcess, cond: (s: FakeState) => boolean, what: string): Promise<FakeState> {
-  for (let i = 0; i < 3000; i++) {
-    const s = await fake.state();
-    if (cond(s)) return s;
-    await turn();
-  }
-  throw new Error(`never happened: ${what}`);
-}
-
 const engineOrders = (r: Rig) => {
   const snap = r.run.runtime.actor.getSnapshot();
   return Object.keys(snap.context.openOrders).map((cid) => ({ cid, state: (snap.children[`order:${cid}`]?.getSnapshot() as { value?: unknown } | undefined)?.value }));
@@ -266,5 +257,40 @@ describe('hostile restarts of a live run, an order in each waiting state', () =>
     expect(end.orders.find((o) => o.client_order_id === a)!.status).toBe('filled');
     await expectBooksMatch(second, end);
     expect(second.codes).not.toContain('EXTERNAL_ACTIVITY');
+  }, 180_000);
+});
+
+describe('hostile start-ups of a live run', () => {
+  it('sends no protective order while the start-up reconciliation cannot complete (the ledger may not know what filled while down)', async () => {
+    const { out, history, fake } = await world();
+    // Any move from cost fires a stop-loss or a take-profit.
+    const config = liveConfig(fake, { risk: { enable_stop_loss: true, stop_loss_ratio: 0.0001, take_profit_ratio: 0.0001 } });
+    const first = await rig(config, out, history, fake);
+    await drive(first, fake, () => first.events.some((e) => e.type === 'fill') && engineOrders(first).length === 0);
+    const held = Object.keys(first.run.ledger.account('ew').positions).length + Object.keys(first.run.ledger.account('mom').positions).length;
+    expect(held).toBeGreaterThan(0);
+    await stop(first);
+    const before = (await fake.state()).requests.filter((q) => q.method === 'POST' && q.path === '/v2/orders').length;
+
+    // Alpaca lists no orders for a long while: the start-up reconciliation keeps failing.
+    await fake.fault('GET', '/v2/orders', { kind: 'status', status: 500 }, 100_000);
+    const second = await rig(config, out, history, fake);
+    cleanup.push(() => stop(second));
+    // Twenty seconds of wall time (two hours of the replay's day at 390x): quotes move, no session runs.
+    await drive(second, fake, () => second.wall.now() > WALL0 + 20_000);
+    expect(second.codes).toContain('BROKER_RECONCILE_FAILED');
+    expect(second.codes).not.toContain('BROKER_RECONCILED');
+    const posts = () => fake.state().then((s) => s.requests.filter((q) => q.method === 'POST' && q.path === '/v2/orders').slice(before).map((q) => q.clientOrderId));
+    expect(await posts()).toEqual([]);
+    expect(second.events.some((e) => e.type === 'tick')).toBe(false);
+
+    // Alpaca answers again: the next pass reconciles, then the run trades the rest of the day.
+    await fake.clearFaults();
+    let finished = false;
+    void second.run.finished.then(() => (finished = true));
+    await drive(second, fake, () => finished);
+    expect(second.codes).toContain('BROKER_RECONCILED');
+    expect((await posts()).length).toBeGreaterThan(0);
+    await expectBooksMatch(second, await fake.state());
   }, 180_000);
 });
