@@ -12,11 +12,14 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadPriceStore } from '../../src/actors/market-data/alpha-vantage-file.js';
 import { KillSwitch } from '../../src/actors/risk/kill-switch.js';
+import { openStore } from '../../src/actors/store/store.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import type { FeedEvent } from '../../src/domain/feed.js';
 import { dec } from '../../src/domain/money.js';
 import type { PriceStore } from '../../src/domain/price-store.js';
+import type { ExternalBook } from '../../src/domain/account-book.js';
+import { EXTERNAL_BOOK_KEY } from '../../src/runtime/live-account.js';
 import { startPaper, type PaperRun } from '../../src/runtime/paper.js';
 import { openQuoteSource, type QuoteSource } from '../../src/runtime/quote-source.js';
 import { EpochVirtualScheduler } from '../../src/streams/virtual-time.js';
@@ -106,7 +109,9 @@ async function drive(r: Rig, fake: FakeAlpacaProcess, done: () => boolean): Prom
     await fake.state();
     await turn();
     if (done()) return;
-    const busy = Object.keys(r.run.runtime.actor.getSnapshot().context.running).length > 0 && engineOrders(r).some((o) => !WAITS_ON_TIME.has(String(o.state)));
+    // An order waiting for Alpaca's answer holds time still, a protective one (in no session) too: the
+    // run clock runs 390x the wall, and its 30 s submit deadline would pass before a loopback answer.
+    const busy = engineOrders(r).some((o) => !WAITS_ON_TIME.has(String(o.state)));
     if (busy) continue;
     const next = r.wall.actions[0];
     if (!next) return;
@@ -266,7 +271,8 @@ describe('hostile start-ups of a live run', () => {
     // Any move from cost fires a stop-loss or a take-profit.
     const config = liveConfig(fake, { risk: { enable_stop_loss: true, stop_loss_ratio: 0.0001, take_profit_ratio: 0.0001 } });
     const first = await rig(config, out, history, fake);
-    await drive(first, fake, () => first.events.some((e) => e.type === 'fill') && engineOrders(first).length === 0);
+    // Stopped between sessions (a session in flight at the stop resumes before the reconciliation: the todo below).
+    await drive(first, fake, () => first.events.some((e) => e.type === 'fill') && engineOrders(first).length === 0 && Object.keys(first.run.runtime.actor.getSnapshot().context.running).length === 0);
     const held = Object.keys(first.run.ledger.account('ew').positions).length + Object.keys(first.run.ledger.account('mom').positions).length;
     expect(held).toBeGreaterThan(0);
     await stop(first);
@@ -292,5 +298,70 @@ describe('hostile start-ups of a live run', () => {
     expect(second.codes).toContain('BROKER_RECONCILED');
     expect((await posts()).length).toBeGreaterThan(0);
     await expectBooksMatch(second, await fake.state());
+  }, 180_000);
+
+  // DEFECT (not fixed: the gate belongs at the broker edge, src/runtime/trading-actors.ts +
+  // paper.ts, and needs a reason code of its own). A session in flight when the process stopped is
+  // restored by startEngine and goes on at once: its next intent passes risk and reaches
+  // POST /v2/orders while the start-up reconciliation is still failing (seen: the first run stopped
+  // after the first fill with mom's session still running, the restart with GET /v2/orders answered
+  // 500 sent `mom.20251107T1005.2` before any BROKER_RECONCILED). The kill switch cannot carry the
+  // gate (the risk actor cancels every open order when it reads it active at start). Fix: the broker
+  // actor's submit waits for (or refuses with e.g. BROKER_NOT_RECONCILED) the start-up
+  // reconciliation, while status and cancel go through.
+  it.todo('sends no order of a session resumed from before the stop while the start-up reconciliation cannot complete');
+
+  // DEFECT (not fixed: src/runtime/assemble.ts engineInput + the order machine). The order machine's
+  // submit deadline is 30 s of run time, but AlpacaBroker.submit retries by itself up to
+  // (max_retries + 1) x (POST + lookup) x request_timeout_seconds plus back-off and Retry-After
+  // (default 5 x 2 x 10 s + waits): a slow or rate-limited Alpaca sends the order to `reconciling`
+  // while its submit is still running; a 403/422 answer that then arrives is ignored there (and in
+  // `backing_off`), the order is submitted again, and with answers slower than the deadline each
+  // time it ends RESUBMITS_EXHAUSTED ("the broker answers not_found") instead of Alpaca's reason (seen
+  // at 390x replay, where 30 s of run time is 77 ms of wall: INSUFFICIENT_POSITION sells ended
+  // RESUBMITS_EXHAUSTED after 4 POSTs of one client order id). Fix: on a broker account the submit
+  // deadline covers the broker's own retry budget (and bounds wall time: x timeScale), and a
+  // broker.rejected in reconciling / backing_off ends the order with its reason.
+  it.todo('a 403 that comes after the submit deadline (Retry-After 40 s, then 403) rejects the order once, with Alpaca\'s reason');
+});
+
+describe('hostile hands on the account', () => {
+  it("the agents' shares sold by hand while down: booked to external; the agents' sells are refused by Alpaca, clearly, nothing half-booked", async () => {
+    const { out, history, fake } = await world();
+    const config = liveConfig(fake, { risk: { enable_stop_loss: true, stop_loss_ratio: 0.0001, take_profit_ratio: 0.0001 } });
+    const first = await rig(config, out, history, fake);
+    await drive(first, fake, () => first.events.some((e) => e.type === 'fill') && engineOrders(first).length === 0);
+    await stop(first);
+    // While down the user sells every share of the account in another app (a transfer out here: no cash moves).
+    const before = await fake.state();
+    for (const [symbol, qty] of Object.entries(before.positions)) await fake.positionChange(symbol, -qty);
+
+    const second = await rig(config, out, history, fake);
+    let finished = false;
+    void second.run.finished.then(() => (finished = true));
+    await drive(second, fake, () => finished);
+    expect(second.codes).toContain('BROKER_RECONCILED');
+    expect(second.codes).toContain('EXTERNAL_ACTIVITY');
+    const end = await fake.state();
+    const refused = end.requests.filter((q) => q.method === 'POST' && q.path === '/v2/orders' && q.status === 403).map((q) => q.clientOrderId!);
+    expect(refused.length).toBeGreaterThan(0);
+    for (const cid of refused) {
+      expect(await second.run.ledger.filledQuantity(cid)).toBe(0);
+      const told = second.events.filter((e) => JSON.stringify(e.payload).includes(cid) && JSON.stringify(e.payload).includes('INSUFFICIENT_POSITION'));
+      expect({ cid, told: told.length > 0 }).toEqual({ cid, told: true });
+    }
+    // Each refused once: a refused protective sell is not sent again on every quote (Alpaca's rate limit).
+    expect(new Set(refused).size).toBe(refused.length);
+    await stop(second);
+    const store = await openStore(join(out, 'state'));
+    const external = await store.loadSnapshot<ExternalBook>(EXTERNAL_BOOK_KEY);
+    await store.close();
+    expect(external).toBeDefined();
+    const ew = second.run.ledger.account('ew');
+    const mom = second.run.ledger.account('mom');
+    for (const sym of new Set([...Object.keys(end.positions), ...Object.keys(ew.positions), ...Object.keys(mom.positions), ...Object.keys(external!.positions)])) {
+      expect({ sym, qty: end.positions[sym] ?? 0 }).toEqual({ sym, qty: (ew.positions[sym]?.quantity ?? 0) + (mom.positions[sym]?.quantity ?? 0) + (external!.positions[sym] ?? 0) });
+    }
+    expect(dec(end.cash).minus(ew.cash).minus(mom.cash).minus(dec(external!.cash)).toFixed()).toBe('0');
   }, 180_000);
 });
