@@ -38,9 +38,12 @@ export function toCents(value: Dec): Dec {
 /**
  * How a fill's value becomes cash. `cent` (the real exchange rules, `strict`): quantity x price
  * rounded to the cent, half-up, per fill, as a broker's contract note books it. `exact`
- * (AI-Trader's rules, `ai-trader`): unrounded, as AI-Trader's own cash arithmetic.
+ * (AI-Trader's rules, `ai-trader`): unrounded, as AI-Trader's own cash arithmetic. `cent-even`
+ * (an Alpaca account): to the cent per fill, half to even, as Alpaca books a fill's cash (its
+ * forum: "transactions are rounded ... round half to even"); with half-up a fill worth 1280.685
+ * left the ledger a cent off the account, which the account check books as EXTERNAL_ACTIVITY.
  */
-export type CashRule = 'cent' | 'exact';
+export type CashRule = 'cent' | 'cent-even' | 'exact';
 
 /** The cash rule of each broker rule set (the venue and the ledger look it up here). */
 export const CASH_RULES: Readonly<Record<'strict' | 'ai-trader', CashRule>> = { strict: 'cent', 'ai-trader': 'exact' };
@@ -48,6 +51,7 @@ export const CASH_RULES: Readonly<Record<'strict' | 'ai-trader', CashRule>> = { 
 /** The value a fill of `quantity` at `price` moves cash by, before fees (see CashRule). */
 export function tradeValue(price: Dec, quantity: number, rule: CashRule): Dec {
   const value = price.times(quantity);
+  if (rule === 'cent-even') return value.toDecimalPlaces(CENT_DECIMALS, Dec.ROUND_HALF_EVEN);
   return rule === 'cent' ? toCents(value) : value;
 }
 

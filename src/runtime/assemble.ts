@@ -10,6 +10,7 @@ import type { Frequency, Market } from '../domain/markets.js';
 import { aiTraderLabel } from '../domain/ai-trader-labels.js';
 import { MARKETS } from '../domain/markets.js';
 import { CASH_RULES } from '../domain/money.js';
+import { tradesBrokerAccount } from './live-broker.js';
 import { CASH_KEY } from '../domain/position-log.js';
 import type { EngineInput } from '../machines/engine.machine.js';
 import type { SignatureRun } from '../report/index.js';
@@ -214,7 +215,8 @@ export async function restoreLedger(
     stateDir: outDir,
     view,
     dateLabel: dateLabelFor(config),
-    cashRule: CASH_RULES[config.broker.rules],
+    // A broker's account books cash its own way (money.ts CashRule); the ledger books it the same.
+    cashRule: tradesBrokerAccount(config) ? 'cent-even' : CASH_RULES[config.broker.rules],
     universe,
     ...(startDate ? { startDate } : {}),
   });

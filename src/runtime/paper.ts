@@ -16,7 +16,7 @@
  */
 import { join } from 'node:path';
 import { DateTime } from 'luxon';
-import { asyncScheduler, auditTime, catchError, EMPTY, share, Subject, type Observable, type SchedulerLike, type Subscription } from 'rxjs';
+import { asyncScheduler, auditTime, catchError, EMPTY, filter, share, Subject, type Observable, type SchedulerLike, type Subscription } from 'rxjs';
 import type { Config } from '../config/schema.js';
 import { scheduleSpecOf } from '../config/schedule-spec.js';
 import { instantsAfter } from '../domain/schedule.js';
@@ -277,7 +277,9 @@ export async function startPaper(options: PaperOptions): Promise<PaperRun> {
     const saveState = () => store.commitNow().catch((err: unknown) => raise(storeAlert('run', err, nowMs())));
     if (quotes.alerts) subs.push(quotes.alerts.subscribe((a) => raise(a))); // price sanity: once per symbol and episode
     const r = config.risk_control;
-    if (r.enable_stop_loss || r.take_profit_ratio || r.trailing_stop_ratio) subs.push(guard.watch(quoteStream));
+    // Live: no protective sell before the start-up reconciliation (the ledger may still hold shares
+    // that sold while the process was down; a sell of them could open a short on a margin account).
+    if (r.enable_stop_loss || r.take_profit_ratio || r.trailing_stop_ratio) subs.push(guard.watch(quoteStream.pipe(filter(() => reconciled))));
 
     // The schedule on the run's clock; resume after the last tick the stored engine took.
     const saved = engine.actor.getSnapshot().context.lastTick;

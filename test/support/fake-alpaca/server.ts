@@ -440,18 +440,23 @@ export class FakeAlpaca {
     this.#update(o, done ? 'fill' : 'partial_fill', t, { executionId, price, qty: q });
   }
 
-  /** Move shares and cash (an order's execution, or an external change). */
+  /**
+   * Move shares and cash (an order's execution, or an external change). Cash moves by the
+   * execution's value rounded to the cent, half to even (ASSUMED from Alpaca's forum: "other
+   * transactions are rounded ... round half to even"): an account's cash is in cents.
+   */
   #book(symbol: string, side: Side, qty: number, price: Dec): void {
     const p = this.#positions.get(symbol) ?? { qty: 0, cost: dec(0) };
+    const value = price.times(qty).toDecimalPlaces(2, Dec.ROUND_HALF_EVEN);
     if (side === 'buy') {
       p.qty += qty;
       p.cost = p.cost.plus(price.times(qty));
-      this.#cash = this.#cash.minus(price.times(qty));
+      this.#cash = this.#cash.minus(value);
     } else {
       const avg = p.qty > 0 ? p.cost.div(p.qty) : dec(0);
       p.qty -= qty;
       p.cost = p.qty > 0 ? avg.times(p.qty) : dec(0);
-      this.#cash = this.#cash.plus(price.times(qty));
+      this.#cash = this.#cash.plus(value);
     }
     if (p.qty === 0) this.#positions.delete(symbol);
     else this.#positions.set(symbol, p);

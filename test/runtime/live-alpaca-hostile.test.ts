@@ -1,0 +1,367 @@
+/**
+ * Hostile restarts of a live run on the fake Alpaca (in-process run, the fake in its own process,
+ * virtual wall time): the run stopped with an order in each order-machine state that waits on the
+ * broker (`backing_off`, `cancelling`, `partially_filled`), the broker acting while we are away,
+ * and the run started again on the same state. Each ends with: no client order id twice at the
+ * broker, every share Alpaca filled in the ledger once, the account = the sub-accounts + the
+ * external book (cash to the cent).
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadPriceStore } from '../../src/actors/market-data/alpha-vantage-file.js';
+import { KillSwitch } from '../../src/actors/risk/kill-switch.js';
+import { openStore } from '../../src/actors/store/store.js';
+import { parseConfig } from '../../src/config/load.js';
+import type { Config } from '../../src/config/schema.js';
+import type { FeedEvent } from '../../src/domain/feed.js';
+import { dec } from '../../src/domain/money.js';
+import type { PriceStore } from '../../src/domain/price-store.js';
+import type { ExternalBook } from '../../src/domain/account-book.js';
+import { EXTERNAL_BOOK_KEY } from '../../src/runtime/live-account.js';
+import { startPaper, type PaperRun } from '../../src/runtime/paper.js';
+import { openQuoteSource, type QuoteSource } from '../../src/runtime/quote-source.js';
+import { EpochVirtualScheduler } from '../../src/streams/virtual-time.js';
+import { FakeAlpacaProcess, type FakeState } from '../support/fake-alpaca/process.js';
+
+const SAMPLE = new URL('../../data/sample/us_hourly.jsonl', import.meta.url).pathname;
+const DAY = '2025-11-07';
+const WALL0 = Date.UTC(2030, 0, 1);
+const ENV = { LIVE_T_KEY: 'PKFAKEKEY0001', LIVE_T_SECRET: 'fake-secret-0001' };
+
+const liveConfig = (fake: FakeAlpacaProcess, over: { maxRetries?: number; risk?: Record<string, unknown> } = {}): Config =>
+  parseConfig(
+    {
+      mode: 'live',
+      market: 'us',
+      frequency: 'hourly',
+      schedule: { trigger_times: ['10:05', '11:05', '12:05', '13:05', '14:05', '15:05'] },
+      data_source: { type: 'replay', bars_file: SAMPLE, replay_date: DAY, replay_speed: 390, stale_quote_seconds: 1800 },
+      broker: {
+        type: 'alpaca',
+        paper: true,
+        base_url: fake.baseUrl,
+        api_key_env: 'LIVE_T_KEY',
+        api_secret_env: 'LIVE_T_SECRET',
+        alpaca: { stream_url: fake.streamUrl, request_timeout_seconds: 86_400, ...(over.maxRetries !== undefined ? { max_retries: over.maxRetries } : {}) },
+      },
+      risk_control: { min_cash_reserve: 1000, ...over.risk },
+      models: [
+        { name: 'ew', signature: 'ew', agent: { kind: 'rules', strategy: 'equal_weight' } },
+        { name: 'mom', signature: 'mom', agent: { kind: 'rules', strategy: 'momentum', params: { lookback: 6, top_n: 3 } } },
+      ],
+      agent_config: { initial_cash: 10000 },
+    },
+    'test',
+  );
+
+interface Rig {
+  readonly source: QuoteSource;
+  readonly run: PaperRun;
+  readonly wall: EpochVirtualScheduler;
+  readonly killSwitch: KillSwitch;
+  readonly events: FeedEvent[];
+  readonly codes: string[];
+}
+
+const turn = () => new Promise<void>((r) => setImmediate(r));
+
+async function rig(config: Config, outDir: string, history: PriceStore, fake: FakeAlpacaProcess): Promise<Rig> {
+  const wall = new EpochVirtualScheduler(WALL0);
+  const source = await openQuoteSource(config, { history, symbols: history.symbols(), wall });
+  await fake.follow(source.replay!.url);
+  const killSwitch = new KillSwitch(outDir, () => wall.now(), { pollMs: 60_000 });
+  const events: FeedEvent[] = [];
+  const codes: string[] = [];
+  const run = await startPaper({
+    config,
+    outDir,
+    scheduler: source.scheduler,
+    wall,
+    timeScale: source.speed,
+    quotes: source.feed,
+    history,
+    universe: history.symbols(),
+    killSwitch,
+    env: ENV,
+    stopGraceMs: 0,
+    monitor: { syncEveryMs: 7 * 86_400_000 },
+    ...(source.until ? { until: source.until } : {}),
+    onAlert: (a) => codes.push(a.code),
+  });
+  run.events.subscribe((e) => events.push(e));
+  return { source, run, wall, killSwitch, events, codes };
+}
+
+const engineOrders = (r: Rig) => {
+  const snap = r.run.runtime.actor.getSnapshot();
+  return Object.keys(snap.context.openOrders).map((cid) => ({ cid, state: (snap.children[`order:${cid}`]?.getSnapshot() as { value?: unknown } | undefined)?.value }));
+};
+
+/** States in which an order waits for time, not for an answer: the wall may move on. */
+const WAITS_ON_TIME = new Set(['accepted', 'partially_filled', 'backing_off', 'queued']);
+
+async function drive(r: Rig, fake: FakeAlpacaProcess, done: () => boolean): Promise<void> {
+  for (let i = 0; i < 5000 && !done(); i++) {
+    await r.run.ledger.idle();
+    await r.run.runtime.flush();
+    await fake.state();
+    await turn();
+    if (done()) return;
+    // An order waiting for Alpaca's answer holds time still, a protective one (in no session) too: the
+    // run clock runs 390x the wall, and its 30 s submit deadline would pass before a loopback answer.
+    const busy = engineOrders(r).some((o) => !WAITS_ON_TIME.has(String(o.state)));
+    if (busy) continue;
+    const next = r.wall.actions[0];
+    if (!next) return;
+    r.wall.advanceTo(next.delay);
+  }
+}
+
+/** Turns (each a loopback round trip to the fake) until `cond`, without moving time. */
+async function until(fake: FakeAlpacaProcess, r: Rig, cond: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 3000; i++) {
+    await r.run.ledger.idle();
+    await r.run.runtime.flush();
+    if (cond()) return;
+    await fake.state();
+    await turn();
+  }
+  throw new Error(`never happened: ${what}`);
+}
+
+async function stop(r: Rig): Promise<void> {
+  const stopping = r.run.stop();
+  let stopped = false;
+  void stopping.finally(() => (stopped = true));
+  for (let i = 0; i < 100_000 && !stopped; i++) {
+    r.wall.advanceTo(r.wall.now() + 1);
+    await turn();
+  }
+  await stopping;
+  await r.source.close();
+}
+
+const ours = (s: FakeState) => s.orders.filter((o) => o.client_order_id.startsWith('ew.') || o.client_order_id.startsWith('mom.'));
+
+/** No order twice, every filled share booked once, the account = the books (external: 80,000 cash). */
+async function expectBooksMatch(r: Rig, s: FakeState): Promise<void> {
+  const cids = ours(s).map((o) => o.client_order_id);
+  expect(new Set(cids).size).toBe(cids.length);
+  await r.run.ledger.idle();
+  for (const o of ours(s)) {
+    expect({ cid: o.client_order_id, booked: await r.run.ledger.filledQuantity(o.client_order_id) }).toEqual({ cid: o.client_order_id, booked: Number(o.filled_qty) });
+  }
+  const ew = r.run.ledger.account('ew');
+  const mom = r.run.ledger.account('mom');
+  for (const sym of new Set([...Object.keys(s.positions), ...Object.keys(ew.positions), ...Object.keys(mom.positions)])) {
+    expect({ sym, qty: s.positions[sym] ?? 0 }).toEqual({ sym, qty: (ew.positions[sym]?.quantity ?? 0) + (mom.positions[sym]?.quantity ?? 0) });
+  }
+  // Alpaca books cash to the cent per execution, as the ledger does: equal, not merely close.
+  expect(dec(s.cash).minus(ew.cash).minus(mom.cash).minus(80_000).toFixed()).toBe("0");
+}
+
+let cleanup: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanup.reverse()) await c().catch(() => undefined);
+  cleanup = [];
+});
+
+async function world(): Promise<{ out: string; history: PriceStore; fake: FakeAlpacaProcess }> {
+  const out = await mkdtemp(join(tmpdir(), 'agent-trader-live-hostile-'));
+  cleanup.push(() => rm(out, { recursive: true, force: true }));
+  const history = await loadPriceStore(SAMPLE, { market: 'us' });
+  const fake = await FakeAlpacaProcess.start({ startMs: Date.UTC(2025, 10, 7, 14, 0) });
+  cleanup.push(() => fake.stop());
+  return { out, history, fake };
+}
+
+describe('hostile restarts of a live run, an order in each waiting state', () => {
+  it('backing_off: submits answered 500 until the process stopped; the restart sends each once more, never twice at Alpaca', async () => {
+    const { out, history, fake } = await world();
+    // Every submit fails with a 500 (nothing booked at Alpaca); no retries, so the order backs off at once.
+    await fake.fault('POST', '/v2/orders', { kind: 'status', status: 500 }, 1000);
+    const first = await rig(liveConfig(fake, { maxRetries: 0 }), out, history, fake);
+    await drive(first, fake, () => engineOrders(first).some((o) => o.state === 'backing_off'));
+    expect(engineOrders(first).some((o) => o.state === 'backing_off')).toBe(true);
+    await stop(first);
+    await fake.clearFaults();
+    expect(ours(await fake.state())).toEqual([]);
+
+    const second = await rig(liveConfig(fake), out, history, fake);
+    cleanup.push(() => stop(second));
+    let finished = false;
+    void second.run.finished.then(() => (finished = true));
+    await drive(second, fake, () => finished);
+    expect(second.codes).toContain('BROKER_RECONCILED');
+    const end = await fake.state();
+    expect(ours(end).length).toBeGreaterThan(0);
+    expect(ours(end).filter((o) => o.status === 'new')).toEqual([]);
+    await expectBooksMatch(second, end);
+    expect(second.codes).not.toContain('EXTERNAL_ACTIVITY');
+  }, 180_000);
+
+  it('cancelling: the kill switch thrown, the cancels hung; while down one order fills; the restart books the fill and cancels the other', async () => {
+    const { out, history, fake } = await world();
+    await fake.mode('manual');
+    const first = await rig(liveConfig(fake), out, history, fake);
+    await drive(first, fake, () => engineOrders(first).length >= 2 && engineOrders(first).every((o) => o.state === 'accepted'));
+    const [a, b] = engineOrders(first).map((o) => o.cid);
+    // A partial fill of A arrives while its cancel is in the air.
+    await fake.fault('DELETE', '/v2/orders/*', { kind: 'hang' }, 1000);
+    await first.killSwitch.activate({ reason: 'hostile test' });
+    await until(fake, first, () => engineOrders(first).every((o) => o.state === 'cancelling'), 'every order cancelling');
+    const qtyA = Number((await fake.state()).orders.find((o) => o.client_order_id === a)!['qty']);
+    await fake.fill(a!, Math.max(1, Math.floor(qtyA / 2)));
+    await until(fake, first, () => first.events.some((e) => e.type === 'fill' && e.payload['clientOrderId'] === a), 'the partial fill of A');
+    await stop(first);
+
+    // While down: the rest of A fills; B stays open (its cancel never reached Alpaca).
+    await fake.fill(a!);
+    await fake.clearFaults();
+    const posts = (await fake.state()).requests.filter((q) => q.method === 'POST' && q.path === '/v2/orders').length;
+
+    const second = await rig(liveConfig(fake), out, history, fake);
+    cleanup.push(() => stop(second));
+    let finished = false;
+    void second.run.finished.then(() => (finished = true));
+    await drive(second, fake, () => finished);
+    expect(second.codes).toContain('BROKER_RECONCILED');
+    const end = await fake.state();
+    // The kill switch holds across the restart: nothing new was sent.
+    expect(end.requests.filter((q) => q.method === 'POST' && q.path === '/v2/orders').length).toBe(posts);
+    expect(end.orders.find((o) => o.client_order_id === a)!.status).toBe('filled');
+    expect(end.orders.find((o) => o.client_order_id === b)!.status).toBe('canceled');
+    expect(engineOrders(second)).toEqual([]);
+    await expectBooksMatch(second, end);
+  }, 180_000);
+
+  it('partially_filled: the rest filled while down comes in once', async () => {
+    const { out, history, fake } = await world();
+    await fake.mode('manual');
+    const first = await rig(liveConfig(fake), out, history, fake);
+    await drive(first, fake, () => engineOrders(first).length >= 2 && engineOrders(first).every((o) => o.state === 'accepted'));
+    const [a] = engineOrders(first).map((o) => o.cid);
+    const qtyA = Number((await fake.state()).orders.find((o) => o.client_order_id === a)!['qty']);
+    await fake.fill(a!, Math.max(1, Math.floor(qtyA / 3)));
+    await until(fake, first, () => engineOrders(first).find((o) => o.cid === a)?.state === 'partially_filled', 'A partially filled');
+    await stop(first);
+    // While down: A fills in two more pieces, at prices with many decimals.
+    await fake.fill(a!, Math.max(1, Math.floor(qtyA / 3)), '190.123456');
+    await fake.fill(a!, undefined, '190.987654');
+    await fake.mode('auto');
+
+    const second = await rig(liveConfig(fake), out, history, fake);
+    cleanup.push(() => stop(second));
+    let finished = false;
+    void second.run.finished.then(() => (finished = true));
+    await drive(second, fake, () => finished);
+    expect(second.codes).toContain('BROKER_RECONCILED');
+    const end = await fake.state();
+    expect(end.orders.find((o) => o.client_order_id === a)!.status).toBe('filled');
+    await expectBooksMatch(second, end);
+    expect(second.codes).not.toContain('EXTERNAL_ACTIVITY');
+  }, 180_000);
+});
+
+describe('hostile start-ups of a live run', () => {
+  it('sends no protective order while the start-up reconciliation cannot complete (the ledger may not know what filled while down)', async () => {
+    const { out, history, fake } = await world();
+    // Any move from cost fires a stop-loss or a take-profit.
+    const config = liveConfig(fake, { risk: { enable_stop_loss: true, stop_loss_ratio: 0.0001, take_profit_ratio: 0.0001 } });
+    const first = await rig(config, out, history, fake);
+    // Stopped between sessions (a session in flight at the stop resumes before the reconciliation: the todo below).
+    await drive(first, fake, () => first.events.some((e) => e.type === 'fill') && engineOrders(first).length === 0 && Object.keys(first.run.runtime.actor.getSnapshot().context.running).length === 0);
+    const held = Object.keys(first.run.ledger.account('ew').positions).length + Object.keys(first.run.ledger.account('mom').positions).length;
+    expect(held).toBeGreaterThan(0);
+    await stop(first);
+    const before = (await fake.state()).requests.filter((q) => q.method === 'POST' && q.path === '/v2/orders').length;
+
+    // Alpaca lists no orders for a long while: the start-up reconciliation keeps failing.
+    await fake.fault('GET', '/v2/orders', { kind: 'status', status: 500 }, 100_000);
+    const second = await rig(config, out, history, fake);
+    cleanup.push(() => stop(second));
+    // Twenty seconds of wall time (two hours of the replay's day at 390x): quotes move, no session runs.
+    await drive(second, fake, () => second.wall.now() > WALL0 + 20_000);
+    expect(second.codes).toContain('BROKER_RECONCILE_FAILED');
+    expect(second.codes).not.toContain('BROKER_RECONCILED');
+    const posts = () => fake.state().then((s) => s.requests.filter((q) => q.method === 'POST' && q.path === '/v2/orders').slice(before).map((q) => q.clientOrderId));
+    expect(await posts()).toEqual([]);
+    expect(second.events.some((e) => e.type === 'tick')).toBe(false);
+
+    // Alpaca answers again: the next pass reconciles, then the run trades the rest of the day.
+    await fake.clearFaults();
+    let finished = false;
+    void second.run.finished.then(() => (finished = true));
+    await drive(second, fake, () => finished);
+    expect(second.codes).toContain('BROKER_RECONCILED');
+    expect((await posts()).length).toBeGreaterThan(0);
+    await expectBooksMatch(second, await fake.state());
+  }, 180_000);
+
+  // DEFECT (not fixed: the gate belongs at the broker edge, src/runtime/trading-actors.ts +
+  // paper.ts, and needs a reason code of its own). A session in flight when the process stopped is
+  // restored by startEngine and goes on at once: its next intent passes risk and reaches
+  // POST /v2/orders while the start-up reconciliation is still failing (seen: the first run stopped
+  // after the first fill with mom's session still running, the restart with GET /v2/orders answered
+  // 500 sent `mom.20251107T1005.2` before any BROKER_RECONCILED). The kill switch cannot carry the
+  // gate (the risk actor cancels every open order when it reads it active at start). Fix: the broker
+  // actor's submit waits for (or refuses with e.g. BROKER_NOT_RECONCILED) the start-up
+  // reconciliation, while status and cancel go through.
+  it.todo('sends no order of a session resumed from before the stop while the start-up reconciliation cannot complete');
+
+  // DEFECT (not fixed: src/runtime/assemble.ts engineInput + the order machine). The order machine's
+  // submit deadline is 30 s of run time, but AlpacaBroker.submit retries by itself up to
+  // (max_retries + 1) x (POST + lookup) x request_timeout_seconds plus back-off and Retry-After
+  // (default 5 x 2 x 10 s + waits): a slow or rate-limited Alpaca sends the order to `reconciling`
+  // while its submit is still running; a 403/422 answer that then arrives is ignored there (and in
+  // `backing_off`), the order is submitted again, and with answers slower than the deadline each
+  // time it ends RESUBMITS_EXHAUSTED ("the broker answers not_found") instead of Alpaca's reason (seen
+  // at 390x replay, where 30 s of run time is 77 ms of wall: INSUFFICIENT_POSITION sells ended
+  // RESUBMITS_EXHAUSTED after 4 POSTs of one client order id). Fix: on a broker account the submit
+  // deadline covers the broker's own retry budget (and bounds wall time: x timeScale), and a
+  // broker.rejected in reconciling / backing_off ends the order with its reason.
+  it.todo('a 403 that comes after the submit deadline (Retry-After 40 s, then 403) rejects the order once, with Alpaca\'s reason');
+});
+
+describe('hostile hands on the account', () => {
+  it("the agents' shares sold by hand while down: booked to external; the agents' sells are refused by Alpaca, clearly, nothing half-booked", async () => {
+    const { out, history, fake } = await world();
+    const config = liveConfig(fake, { risk: { enable_stop_loss: true, stop_loss_ratio: 0.0001, take_profit_ratio: 0.0001 } });
+    const first = await rig(config, out, history, fake);
+    await drive(first, fake, () => first.events.some((e) => e.type === 'fill') && engineOrders(first).length === 0);
+    await stop(first);
+    // While down the user sells every share of the account in another app (a transfer out here: no cash moves).
+    const before = await fake.state();
+    for (const [symbol, qty] of Object.entries(before.positions)) await fake.positionChange(symbol, -qty);
+
+    const second = await rig(config, out, history, fake);
+    let finished = false;
+    void second.run.finished.then(() => (finished = true));
+    await drive(second, fake, () => finished);
+    expect(second.codes).toContain('BROKER_RECONCILED');
+    expect(second.codes).toContain('EXTERNAL_ACTIVITY');
+    const end = await fake.state();
+    const refused = end.requests.filter((q) => q.method === 'POST' && q.path === '/v2/orders' && q.status === 403).map((q) => q.clientOrderId!);
+    expect(refused.length).toBeGreaterThan(0);
+    for (const cid of refused) {
+      expect(await second.run.ledger.filledQuantity(cid)).toBe(0);
+      const told = second.events.filter((e) => JSON.stringify(e.payload).includes(cid) && JSON.stringify(e.payload).includes('INSUFFICIENT_POSITION'));
+      expect({ cid, told: told.length > 0 }).toEqual({ cid, told: true });
+    }
+    // Each refused once: a refused protective sell is not sent again on every quote (Alpaca's rate limit).
+    expect(new Set(refused).size).toBe(refused.length);
+    await stop(second);
+    const store = await openStore(join(out, 'state'));
+    const external = await store.loadSnapshot<ExternalBook>(EXTERNAL_BOOK_KEY);
+    await store.close();
+    expect(external).toBeDefined();
+    const ew = second.run.ledger.account('ew');
+    const mom = second.run.ledger.account('mom');
+    for (const sym of new Set([...Object.keys(end.positions), ...Object.keys(ew.positions), ...Object.keys(mom.positions), ...Object.keys(external!.positions)])) {
+      expect({ sym, qty: end.positions[sym] ?? 0 }).toEqual({ sym, qty: (ew.positions[sym]?.quantity ?? 0) + (mom.positions[sym]?.quantity ?? 0) + (external!.positions[sym] ?? 0) });
+    }
+    expect(dec(end.cash).minus(ew.cash).minus(mom.cash).minus(dec(external!.cash)).toFixed()).toBe('0');
+  }, 180_000);
+});
