@@ -33,3 +33,20 @@ export function liveGateProblems(config: Pick<Config, 'mode' | 'broker'>, env: N
   if (ack !== LIVE_ACK_VALUE) return [`broker.paper: false trades real money, but ${LIVE_ACK_ENV} is not ${LIVE_ACK_VALUE}; ${how}`];
   return [];
 }
+
+/** Whether this config trades a broker's account (src/runtime/live-broker.ts; today Alpaca), else the simulated venue. */
+export function tradesBrokerAccount(config: Pick<Config, 'mode' | 'broker'>): boolean {
+  return config.mode === 'live' && config.broker.type === 'alpaca';
+}
+
+/**
+ * The longest a broker request of ours may take, wall clock, before its outcome is unknown: every
+ * attempt the client makes (`max_retries` + 1, each a request and a lookup by client order id, each
+ * up to `request_timeout_seconds`) and the waits between them (at most a minute each: Retry-After
+ * is capped there). The order machine waits this long for a submit's or a cancel's answer.
+ */
+export function brokerRequestBudgetMs(config: Pick<Config, 'broker'>): number {
+  const a = config.broker.alpaca;
+  const attempts = (a?.max_retries ?? 4) + 1;
+  return attempts * 2 * (a?.request_timeout_seconds ?? 10) * 1000 + (attempts - 1) * 60_000;
+}

@@ -108,6 +108,8 @@ export const ORDER_TRANSITIONS: OrderTransitionTable = {
     'broker.fill': ['filled', 'reconciling'],
     // remembered: the answer then leads to cancelling (open) or cancelled (not found)
     'order.cancel': ['reconciling'],
+    // the broker's refusal of our submit, come after we stopped waiting for it: its reason ends the order
+    'broker.rejected': ['rejected'],
     // no answer in time, or a restore: ask again
     'clock.deadline': ['reconciling'],
     resume: ['reconciling'],
@@ -122,6 +124,8 @@ export const ORDER_TRANSITIONS: OrderTransitionTable = {
     // the earlier submit did land after all (a late acknowledgement or fill): it is working
     'broker.accepted': ['accepted'],
     'broker.fill': ['filled', 'partially_filled'],
+    // the earlier submit was refused after all (a late 403 / 422): its reason, not a resubmission
+    'broker.rejected': ['rejected'],
   },
   filled: {},
   cancelled: {},

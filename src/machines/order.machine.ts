@@ -215,6 +215,9 @@ export const orderMachine = setup({
     isCurrentDeadline: ({ context, event }) => event.type === 'clock.deadline' && event.key === context.deadline?.key,
     isDuplicateClientOrderId: ({ context, event }) =>
       event.type === 'broker.rejected' && isForThisOrder(context, event) && event.reason === 'DUPLICATE_CLIENT_ORDER_ID',
+    /** The broker's refusal of our submit, arriving after we stopped waiting for it (a slow or rate-limited broker). */
+    submitRefusedLate: ({ context, event }) =>
+      event.type === 'broker.rejected' && isForThisOrder(context, event) && event.reason !== 'DUPLICATE_CLIENT_ORDER_ID' && context.cameFrom === 'submitting',
     isNewFill: ({ context, event }) => isForThisOrder(context, event) && newFills(context, fillsOf(event)).length > 0,
     /** A new fill that brings the filled quantity to (or beyond) the order quantity. */
     fillCompletes: ({ context, event }) =>
@@ -303,6 +306,7 @@ export const orderMachine = setup({
           { guard: 'isNewFill', actions: 'recordFills' },
         ],
         'order.cancel': { actions: ['noteCancelRequest', { type: 'markCameFrom', params: { from: 'cancelling' } }] },
+        'broker.rejected': { guard: 'submitRefusedLate', target: 'rejected', actions: 'noteRejection' },
         'clock.deadline': { guard: 'isCurrentDeadline', target: 'reconciling', reenter: true },
         resume: { target: 'reconciling', reenter: true },
       },
@@ -313,6 +317,7 @@ export const orderMachine = setup({
         'clock.deadline': { guard: 'isCurrentDeadline', target: 'submitting' },
         'order.cancel': { target: 'cancelled', actions: 'noteCancelled' },
         resume: { actions: 'resendDeadline' },
+        'broker.rejected': { guard: 'submitRefusedLate', target: 'rejected', actions: 'noteRejection' },
         'broker.accepted': { guard: 'forThisOrder', target: 'accepted', actions: 'rememberBrokerOrderId' },
         'broker.fill': [
           { guard: 'fillCompletes', target: 'filled', actions: 'recordFills' },

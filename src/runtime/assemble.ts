@@ -10,7 +10,7 @@ import type { Frequency, Market } from '../domain/markets.js';
 import { aiTraderLabel } from '../domain/ai-trader-labels.js';
 import { MARKETS } from '../domain/markets.js';
 import { CASH_RULES } from '../domain/money.js';
-import { tradesBrokerAccount } from './live-broker.js';
+import { brokerRequestBudgetMs, tradesBrokerAccount } from '../config/live-gate.js';
 import { CASH_KEY } from '../domain/position-log.js';
 import type { EngineInput } from '../machines/engine.machine.js';
 import type { SignatureRun } from '../report/index.js';
@@ -41,6 +41,9 @@ export const WATCHER_KEY = 'stop-loss';
 export function engineInput(config: Config, timeScale = 1): EngineInput {
   const sessionMs = config.agent_config.session_deadline_seconds * 1000 * timeScale;
   const limitMs = config.execution.limit_order_timeout_seconds * 1000;
+  // A broker over the network: its answer may take the client's whole retry budget (wall time, so
+  // stretched by a replay's speed); the simulated venue answers at once and keeps its 30 s.
+  const requestMs = tradesBrokerAccount(config) ? Math.max(30_000, brokerRequestBudgetMs(config)) * timeScale : 30_000;
   return {
     market: config.market,
     frequency: config.frequency,
@@ -49,17 +52,17 @@ export function engineInput(config: Config, timeScale = 1): EngineInput {
       fetchingMs: 60_000 * timeScale,
       analyzingMs: 60_000 * timeScale,
       decidingMs: sessionMs,
-      executingMs: limitMs + 120_000 * timeScale,
+      executingMs: limitMs + 120_000 * timeScale + (requestMs > 30_000 ? requestMs : 0),
       recordingMs: 60_000 * timeScale,
     },
     maxIntents: config.risk_control.max_orders_per_session,
     orders: {
       outsideHours: config.execution.orders_outside_hours,
       queuedLimitBand: config.execution.queued_limit_band,
-      submitTimeoutMs: 30_000,
-      cancelTimeoutMs: 30_000,
+      submitTimeoutMs: requestMs,
+      cancelTimeoutMs: requestMs,
       limitTimeoutMs: limitMs,
-      queryRetryMs: 30_000,
+      queryRetryMs: requestMs,
     },
     historyLimit: 50,
   };

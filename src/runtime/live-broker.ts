@@ -29,17 +29,15 @@ import { AlpacaBroker, ownedBy } from '../actors/brokers/alpaca/alpaca-broker.js
 import { alpacaSettings } from '../actors/brokers/alpaca/settings.js';
 import type { KillSwitch, KillSwitchState } from '../actors/risk/kill-switch.js';
 import type { Config } from '../config/schema.js';
+export { tradesBrokerAccount } from '../config/live-gate.js';
 import type { Message } from '../domain/messages.js';
 import type { Fill } from '../domain/orders.js';
+import type { Broker } from '../actors/brokers/broker.js';
 import { orderSystemId } from '../domain/ids.js';
 import type { EngineRuntime } from './engine-runtime.js';
 
 type Alert = Message<'monitor.alert'>;
 
-/** Whether this config trades a broker's account through this module (else: the simulated venue). */
-export function tradesBrokerAccount(config: Pick<Config, 'mode' | 'broker'>): boolean {
-  return config.mode === 'live' && config.broker.type === 'alpaca';
-}
 
 export interface LiveBrokerOptions {
   readonly config: Config;
@@ -51,6 +49,15 @@ export interface LiveBrokerOptions {
 
 export interface LiveBroker {
   readonly broker: AlpacaBroker;
+  /**
+   * The broker as the engine's trading actors use it: a submit waits until the start-up
+   * reconciliation is done (`reconciled()`), so that an order of a session resumed from before the
+   * stop does not go out while what happened at the broker is not known yet; status, cancel and
+   * the rest go through at once (they are how the reconciliation learns).
+   */
+  readonly trading: Broker;
+  /** The start-up reconciliation is done: submits may go out. */
+  reconciled(): void;
   /** The kill switch with the broker's halt in front of it: a 401 halts every signature. */
   killSwitch(ks: Pick<KillSwitch, 'state' | 'watch'>): Pick<KillSwitch, 'state' | 'watch'>;
   /** Step 2: the orders the committed engine follows. */
@@ -76,6 +83,20 @@ export function liveBroker(o: LiveBrokerOptions): LiveBroker {
     retry: { maxRetries: s.maxRetries },
   });
   const subs: Subscription[] = [];
+  let openSubmits!: () => void;
+  const submitsOpen = new Promise<void>((resolve) => (openSubmits = resolve));
+  const trading: Broker = {
+    submit: async (order) => {
+      await submitsOpen;
+      return broker.submit(order);
+    },
+    cancel: (cid) => broker.cancel(cid),
+    status: (cid) => broker.status(cid),
+    positions: (account) => broker.positions(account),
+    balance: (account) => broker.balance(account),
+    buyingPower: (account) => broker.buyingPower(account),
+    updates$: broker.updates$,
+  };
   let halt: { reason: string; at: string } | undefined;
   let listening = false;
   const listeners: ((reason: string) => void)[] = [];
@@ -101,6 +122,8 @@ export function liveBroker(o: LiveBrokerOptions): LiveBroker {
 
   return {
     broker,
+    trading,
+    reconciled: () => openSubmits(),
     killSwitch: (ks) => ({
       state: (): KillSwitchState => (halt ? { active: true, signatures: 'all', reason: halt.reason, at: halt.at } : ks.state()),
       watch: (onChange) => ks.watch(onChange),
@@ -162,6 +185,7 @@ export async function startLive(live: LiveBroker, account: { sync(reason: string
       const out = await account.sync('start-up reconciliation');
       const external = out['external']?.length ?? 0;
       const adopted = out['adopted']?.length ?? 0;
+      live.reconciled();
       alert('info', 'BROKER_RECONCILED', `start-up reconciliation with the broker done${attempt > 1 ? ` (attempt ${attempt})` : ''}: ${resumed} open order(s) resumed, ${adopted} order(s) adopted, ${external} difference(s) booked to the external book; trading starts`);
       return true;
     } catch (err) {

@@ -202,7 +202,7 @@ export async function startPaper(options: PaperOptions): Promise<PaperRun> {
       store,
       ledger,
       prices,
-      broker,
+      broker: live?.trading ?? broker,
       now,
       killSwitch,
       onProtectiveResult: (result) => guard.onResult(result),

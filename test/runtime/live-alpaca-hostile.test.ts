@@ -300,29 +300,86 @@ describe('hostile start-ups of a live run', () => {
     await expectBooksMatch(second, await fake.state());
   }, 180_000);
 
-  // DEFECT (not fixed: the gate belongs at the broker edge, src/runtime/trading-actors.ts +
-  // paper.ts, and needs a reason code of its own). A session in flight when the process stopped is
-  // restored by startEngine and goes on at once: its next intent passes risk and reaches
-  // POST /v2/orders while the start-up reconciliation is still failing (seen: the first run stopped
-  // after the first fill with mom's session still running, the restart with GET /v2/orders answered
-  // 500 sent `mom.20251107T1005.2` before any BROKER_RECONCILED). The kill switch cannot carry the
-  // gate (the risk actor cancels every open order when it reads it active at start). Fix: the broker
-  // actor's submit waits for (or refuses with e.g. BROKER_NOT_RECONCILED) the start-up
-  // reconciliation, while status and cancel go through.
-  it.todo('sends no order of a session resumed from before the stop while the start-up reconciliation cannot complete');
+  // A session in flight when the process stopped is restored by startEngine and goes on at once;
+  // its next intent passes risk, and the submit waits at the broker edge (live-broker.ts `trading`)
+  // until the start-up reconciliation is done.
+  it('sends no order of a session resumed from before the stop while the start-up reconciliation cannot complete', async () => {
+    const { out, history, fake } = await world();
+    const config = liveConfig(fake);
+    // Stopped right after the first fill, with sessions still deciding (more orders to come).
+    const first = await rig(config, out, history, fake);
+    const running = () => Object.keys(first.run.runtime.actor.getSnapshot().context.running).length;
+    await drive(first, fake, () => first.events.some((e) => e.type === 'fill') && running() > 0);
+    expect(running()).toBeGreaterThan(0);
+    await stop(first);
+    const before = (await fake.state()).requests.filter((q) => q.method === 'POST' && q.path === '/v2/orders').length;
+    // Then Alpaca lists no orders for a long while.
+    await fake.fault('GET', '/v2/orders', { kind: 'status', status: 500 }, 100_000);
+    const second = await rig(config, out, history, fake);
+    cleanup.push(() => stop(second));
+    await drive(second, fake, () => second.wall.now() > WALL0 + 20_000);
+    expect(second.codes).toContain('BROKER_RECONCILE_FAILED');
+    expect(second.codes).not.toContain('BROKER_RECONCILED');
+    const posts = () => fake.state().then((s) => s.requests.filter((q) => q.method === 'POST' && q.path === '/v2/orders').slice(before).map((q) => q.clientOrderId));
+    expect(await posts()).toEqual([]);
 
-  // DEFECT (not fixed: src/runtime/assemble.ts engineInput + the order machine). The order machine's
-  // submit deadline is 30 s of run time, but AlpacaBroker.submit retries by itself up to
-  // (max_retries + 1) x (POST + lookup) x request_timeout_seconds plus back-off and Retry-After
-  // (default 5 x 2 x 10 s + waits): a slow or rate-limited Alpaca sends the order to `reconciling`
-  // while its submit is still running; a 403/422 answer that then arrives is ignored there (and in
-  // `backing_off`), the order is submitted again, and with answers slower than the deadline each
-  // time it ends RESUBMITS_EXHAUSTED ("the broker answers not_found") instead of Alpaca's reason (seen
-  // at 390x replay, where 30 s of run time is 77 ms of wall: INSUFFICIENT_POSITION sells ended
-  // RESUBMITS_EXHAUSTED after 4 POSTs of one client order id). Fix: on a broker account the submit
-  // deadline covers the broker's own retry budget (and bounds wall time: x timeScale), and a
-  // broker.rejected in reconciling / backing_off ends the order with its reason.
-  it.todo('a 403 that comes after the submit deadline (Retry-After 40 s, then 403) rejects the order once, with Alpaca\'s reason');
+    // Alpaca answers again: the pass reconciles, the resumed session's orders go out, the day ends with the books matching.
+    await fake.clearFaults();
+    let finished = false;
+    void second.run.finished.then(() => (finished = true));
+    await drive(second, fake, () => finished);
+    expect(second.codes).toContain('BROKER_RECONCILED');
+    const sent = await posts();
+    expect(sent.length).toBeGreaterThan(0);
+    expect(new Set(sent).size).toBe(sent.length);
+    await expectBooksMatch(second, await fake.state());
+  }, 180_000);
+
+  // The order machine waits for a submit's answer as long as the Alpaca client may take to give one
+  // (every attempt, lookup and Retry-After: brokerRequestBudgetMs, stretched by the replay's speed),
+  // and a refusal that comes after it stopped waiting still ends the order with its reason.
+  it('a 403 that comes after a 429 with Retry-After 40 s rejects the order once, with Alpaca\'s reason', async () => {
+    const { out, history, fake } = await world();
+    // Each agent's first submit: 429 with Retry-After 40 s, then (sent again after the wait) 403.
+    await fake.fault('POST', '/v2/orders', { kind: 'rate_limit', retryAfterSeconds: 40 }, 2);
+    await fake.fault('POST', '/v2/orders', { kind: 'status', status: 403, code: 40310000, message: 'insufficient buying power' }, 2);
+    const r = await rig(liveConfig(fake), out, history, fake);
+    cleanup.push(() => stop(r));
+    const answered = (status: number) => fake.state().then((st) => st.requests.filter((q) => q.method === 'POST' && q.path === '/v2/orders' && q.status === status));
+    // Up to the two 429s: time moves only while no order waits on Alpaca.
+    for (let i = 0; i < 5000 && (await answered(429)).length < 2; i++) {
+      await r.run.ledger.idle();
+      await r.run.runtime.flush();
+      await turn();
+      if (engineOrders(r).length === 0 && r.wall.actions[0]) r.wall.advanceTo(r.wall.actions[0].delay);
+    }
+    const limited = (await answered(429)).map((q) => q.clientOrderId!);
+    expect(limited).toHaveLength(2);
+    // The clients have taken the 429s in and wait out Retry-After (timers on the wall clock)...
+    const at = r.wall.now();
+    await until(fake, r, () => r.wall.actions.filter((a) => a.delay >= at + 39_000 && a.delay <= at + 41_000).length >= 2, 'the Retry-After waits');
+    // ...40 s of wall time (hours of the replay's market time), a second at a time so that the run
+    // clock's deadlines come due on the way: the orders still wait for their answers.
+    for (let t = at + 1000; t <= at + 41_000; t += 1000) {
+      r.wall.advanceTo(t);
+      for (let k = 0; k < 5; k++) {
+        await r.run.ledger.idle();
+        await r.run.runtime.flush();
+        await fake.state();
+        await turn();
+      }
+    }
+    const rejected = (cid: string) => r.events.filter((e) => e.type === 'order' && e.payload['clientOrderId'] === cid && e.payload['status'] === 'rejected');
+    await until(fake, r, () => limited.every((cid) => rejected(cid).length > 0), 'the rejections');
+    const requests = (await fake.state()).requests;
+    for (const cid of limited) {
+      // Alpaca's refusal (the order's end repeats the status without a reason): no other reason, no resubmission.
+      expect(rejected(cid).map((e) => e.payload['reason']).filter((x) => x !== undefined)).toEqual(['INSUFFICIENT_CASH']);
+      expect(String(rejected(cid)[0]!.payload['message'])).toContain('insufficient buying power');
+      expect(requests.filter((q) => q.method === 'POST' && q.clientOrderId === cid).map((q) => q.status)).toEqual([429, 403]);
+    }
+    expect(r.codes).not.toContain('RESUBMITS_EXHAUSTED');
+  }, 180_000);
 });
 
 describe('hostile hands on the account', () => {
