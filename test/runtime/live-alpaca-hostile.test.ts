@@ -11,156 +11,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadPriceStore } from '../../src/actors/market-data/alpha-vantage-file.js';
-import { KillSwitch } from '../../src/actors/risk/kill-switch.js';
 import { openStore } from '../../src/actors/store/store.js';
-import { parseConfig } from '../../src/config/load.js';
-import type { Config } from '../../src/config/schema.js';
-import type { FeedEvent } from '../../src/domain/feed.js';
 import { dec } from '../../src/domain/money.js';
 import type { PriceStore } from '../../src/domain/price-store.js';
 import type { ExternalBook } from '../../src/domain/account-book.js';
 import { EXTERNAL_BOOK_KEY } from '../../src/runtime/live-account.js';
-import { startPaper, type PaperRun } from '../../src/runtime/paper.js';
-import { openQuoteSource, type QuoteSource } from '../../src/runtime/quote-source.js';
-import { EpochVirtualScheduler } from '../../src/streams/virtual-time.js';
-import { FakeAlpacaProcess, type FakeState } from '../support/fake-alpaca/process.js';
+import { FakeAlpacaProcess } from '../support/fake-alpaca/process.js';
 
-const SAMPLE = new URL('../../data/sample/us_hourly.jsonl', import.meta.url).pathname;
-const DAY = '2025-11-07';
-const WALL0 = Date.UTC(2030, 0, 1);
-const ENV = { LIVE_T_KEY: 'PKFAKEKEY0001', LIVE_T_SECRET: 'fake-secret-0001' };
-
-const liveConfig = (fake: FakeAlpacaProcess, over: { maxRetries?: number; risk?: Record<string, unknown> } = {}): Config =>
-  parseConfig(
-    {
-      mode: 'live',
-      market: 'us',
-      frequency: 'hourly',
-      schedule: { trigger_times: ['10:05', '11:05', '12:05', '13:05', '14:05', '15:05'] },
-      data_source: { type: 'replay', bars_file: SAMPLE, replay_date: DAY, replay_speed: 390, stale_quote_seconds: 1800 },
-      broker: {
-        type: 'alpaca',
-        paper: true,
-        base_url: fake.baseUrl,
-        api_key_env: 'LIVE_T_KEY',
-        api_secret_env: 'LIVE_T_SECRET',
-        alpaca: { stream_url: fake.streamUrl, request_timeout_seconds: 86_400, ...(over.maxRetries !== undefined ? { max_retries: over.maxRetries } : {}) },
-      },
-      risk_control: { min_cash_reserve: 1000, ...over.risk },
-      models: [
-        { name: 'ew', signature: 'ew', agent: { kind: 'rules', strategy: 'equal_weight' } },
-        { name: 'mom', signature: 'mom', agent: { kind: 'rules', strategy: 'momentum', params: { lookback: 6, top_n: 3 } } },
-      ],
-      agent_config: { initial_cash: 10000 },
-    },
-    'test',
-  );
-
-interface Rig {
-  readonly source: QuoteSource;
-  readonly run: PaperRun;
-  readonly wall: EpochVirtualScheduler;
-  readonly killSwitch: KillSwitch;
-  readonly events: FeedEvent[];
-  readonly codes: string[];
-}
-
-const turn = () => new Promise<void>((r) => setImmediate(r));
-
-async function rig(config: Config, outDir: string, history: PriceStore, fake: FakeAlpacaProcess): Promise<Rig> {
-  const wall = new EpochVirtualScheduler(WALL0);
-  const source = await openQuoteSource(config, { history, symbols: history.symbols(), wall });
-  await fake.follow(source.replay!.url);
-  const killSwitch = new KillSwitch(outDir, () => wall.now(), { pollMs: 60_000 });
-  const events: FeedEvent[] = [];
-  const codes: string[] = [];
-  const run = await startPaper({
-    config,
-    outDir,
-    scheduler: source.scheduler,
-    wall,
-    timeScale: source.speed,
-    quotes: source.feed,
-    history,
-    universe: history.symbols(),
-    killSwitch,
-    env: ENV,
-    stopGraceMs: 0,
-    monitor: { syncEveryMs: 7 * 86_400_000 },
-    ...(source.until ? { until: source.until } : {}),
-    onAlert: (a) => codes.push(a.code),
-  });
-  run.events.subscribe((e) => events.push(e));
-  return { source, run, wall, killSwitch, events, codes };
-}
-
-const engineOrders = (r: Rig) => {
-  const snap = r.run.runtime.actor.getSnapshot();
-  return Object.keys(snap.context.openOrders).map((cid) => ({ cid, state: (snap.children[`order:${cid}`]?.getSnapshot() as { value?: unknown } | undefined)?.value }));
-};
-
-/** States in which an order waits for time, not for an answer: the wall may move on. */
-const WAITS_ON_TIME = new Set(['accepted', 'partially_filled', 'backing_off', 'queued']);
-
-async function drive(r: Rig, fake: FakeAlpacaProcess, done: () => boolean): Promise<void> {
-  for (let i = 0; i < 5000 && !done(); i++) {
-    await r.run.ledger.idle();
-    await r.run.runtime.flush();
-    await fake.state();
-    await turn();
-    if (done()) return;
-    // An order waiting for Alpaca's answer holds time still, a protective one (in no session) too: the
-    // run clock runs 390x the wall, and its 30 s submit deadline would pass before a loopback answer.
-    const busy = engineOrders(r).some((o) => !WAITS_ON_TIME.has(String(o.state)));
-    if (busy) continue;
-    const next = r.wall.actions[0];
-    if (!next) return;
-    r.wall.advanceTo(next.delay);
-  }
-}
-
-/** Turns (each a loopback round trip to the fake) until `cond`, without moving time. */
-async function until(fake: FakeAlpacaProcess, r: Rig, cond: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 3000; i++) {
-    await r.run.ledger.idle();
-    await r.run.runtime.flush();
-    if (cond()) return;
-    await fake.state();
-    await turn();
-  }
-  throw new Error(`never happened: ${what}`);
-}
-
-async function stop(r: Rig): Promise<void> {
-  const stopping = r.run.stop();
-  let stopped = false;
-  void stopping.finally(() => (stopped = true));
-  for (let i = 0; i < 100_000 && !stopped; i++) {
-    r.wall.advanceTo(r.wall.now() + 1);
-    await turn();
-  }
-  await stopping;
-  await r.source.close();
-}
-
-const ours = (s: FakeState) => s.orders.filter((o) => o.client_order_id.startsWith('ew.') || o.client_order_id.startsWith('mom.'));
-
-/** No order twice, every filled share booked once, the account = the books (external: 80,000 cash). */
-async function expectBooksMatch(r: Rig, s: FakeState): Promise<void> {
-  const cids = ours(s).map((o) => o.client_order_id);
-  expect(new Set(cids).size).toBe(cids.length);
-  await r.run.ledger.idle();
-  for (const o of ours(s)) {
-    expect({ cid: o.client_order_id, booked: await r.run.ledger.filledQuantity(o.client_order_id) }).toEqual({ cid: o.client_order_id, booked: Number(o.filled_qty) });
-  }
-  const ew = r.run.ledger.account('ew');
-  const mom = r.run.ledger.account('mom');
-  for (const sym of new Set([...Object.keys(s.positions), ...Object.keys(ew.positions), ...Object.keys(mom.positions)])) {
-    expect({ sym, qty: s.positions[sym] ?? 0 }).toEqual({ sym, qty: (ew.positions[sym]?.quantity ?? 0) + (mom.positions[sym]?.quantity ?? 0) });
-  }
-  // Alpaca books cash to the cent per execution, as the ledger does: equal, not merely close.
-  expect(dec(s.cash).minus(ew.cash).minus(mom.cash).minus(80_000).toFixed()).toBe("0");
-}
+import { drive, engineOrders, expectBooksMatch, liveConfig, ours, rig, SAMPLE, stop, turn, until, WALL0 } from '../support/live-rig.js';
 
 let cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -306,18 +164,41 @@ describe('hostile start-ups of a live run', () => {
   it('sends no order of a session resumed from before the stop while the start-up reconciliation cannot complete', async () => {
     const { out, history, fake } = await world();
     const config = liveConfig(fake);
-    // Stopped right after the first fill, with sessions still deciding (more orders to come).
+    // Market orders rest at Alpaca: the first session's agents each wait on their first order, with more to come.
+    await fake.mode('manual');
     const first = await rig(config, out, history, fake);
     const running = () => Object.keys(first.run.runtime.actor.getSnapshot().context.running).length;
-    await drive(first, fake, () => first.events.some((e) => e.type === 'fill') && running() > 0);
+    await drive(first, fake, () => engineOrders(first).length >= 2 && engineOrders(first).every((o) => o.state === 'accepted'));
     expect(running()).toBeGreaterThan(0);
+    const resting = engineOrders(first).map((o) => o.cid);
     await stop(first);
     const before = (await fake.state()).requests.filter((q) => q.method === 'POST' && q.path === '/v2/orders').length;
-    // Then Alpaca lists no orders for a long while.
+    // Then Alpaca lists no orders for a long while; the restart's stream still hears the resting
+    // orders fill, and the resumed sessions go on to their next orders.
     await fake.fault('GET', '/v2/orders', { kind: 'status', status: 500 }, 100_000);
     const second = await rig(config, out, history, fake);
     cleanup.push(() => stop(second));
-    await drive(second, fake, () => second.wall.now() > WALL0 + 20_000);
+    for (let i = 0; i < 3000 && (await fake.state()).stream.listening === 0; i++) await turn();
+    // The restarted replay brings the day's quotes up to the resumed sessions' instant (10:05) and on:
+    // ten seconds of wall time, a second at a time.
+    const step = async (to: number) => {
+      for (let t = second.wall.now() + 1000; t <= to; t += 1000) {
+        second.wall.advanceTo(t);
+        for (let k = 0; k < 5; k++) {
+          await second.run.ledger.idle();
+          await second.run.runtime.flush();
+          await fake.state();
+          await turn();
+        }
+      }
+    };
+    await step(WALL0 + 10_000);
+    await fake.mode('auto');
+    for (const cid of resting) await fake.fill(cid);
+    await until(fake, second, () => resting.every((cid) => second.events.some((e) => e.type === 'fill' && e.payload['clientOrderId'] === cid)), 'the fills on the stream');
+    // Ten seconds more, a second at a time whatever waits (the held submit waits on the
+    // reconciliation, the reconciliation's retries on time).
+    await step(WALL0 + 20_000);
     expect(second.codes).toContain('BROKER_RECONCILE_FAILED');
     expect(second.codes).not.toContain('BROKER_RECONCILED');
     const posts = () => fake.state().then((s) => s.requests.filter((q) => q.method === 'POST' && q.path === '/v2/orders').slice(before).map((q) => q.clientOrderId));
@@ -325,6 +206,8 @@ describe('hostile start-ups of a live run', () => {
 
     // Alpaca answers again: the pass reconciles, the resumed session's orders go out, the day ends with the books matching.
     await fake.clearFaults();
+    // The next pass comes after its wait (wall time, while the held submits wait on it).
+    for (let n = 0; n < 600 && !second.codes.includes('BROKER_RECONCILED'); n++) await step(second.wall.now() + 1000);
     let finished = false;
     void second.run.finished.then(() => (finished = true));
     await drive(second, fake, () => finished);
