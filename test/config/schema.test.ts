@@ -54,6 +54,7 @@ describe('config defaults', () => {
       max_orders_per_minute: 30,
       duplicate_window_seconds: 60,
       max_order_notional_ratio: 1,
+      program_trading: { max_actions_per_second: 20, max_actions_per_day: 5000 },
     });
     // A-shares: orders of the 11:35 (lunch break) and 15:05 (after the close) sessions wait for the next open.
     expect(c.execution).toEqual({ orders_outside_hours: 'queue_next_open', queued_limit_band: 0.02, limit_order_timeout_seconds: 300, order_type: 'market' });
