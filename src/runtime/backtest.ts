@@ -113,7 +113,9 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRes
   try {
     // Resume only what these inputs computed: another config, data file or code is refused.
     const saved = await store.loadSnapshot<{ context?: { lastTick?: { atMs: number } } }>('engine');
-    const inputs = [barsFile, ...config.models.flatMap((m) => (m.agent.kind === 'replay' ? [m.agent.log_file] : [])), ...(config.data_source.benchmark_file ? [config.data_source.benchmark_file] : [])];
+    // A strategy module's file too: a changed strategy would not compute what the stored run did.
+    const agentFiles = config.models.flatMap((m) => (m.agent.kind === 'replay' ? [m.agent.log_file] : m.agent.kind === 'module' ? [m.agent.path] : []));
+    const inputs = [barsFile, ...agentFiles, ...(config.data_source.benchmark_file ? [config.data_source.benchmark_file] : [])];
     const manifest = await checkManifest(store, outDir, await buildManifest(config, inputs, options.generatedAt.toISO()!, to), saved !== undefined);
     options.onPhase?.('manifest');
 
