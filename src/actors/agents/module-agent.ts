@@ -82,8 +82,12 @@ export async function loadStrategy(spec: Pick<ModuleAgentSpec, 'path' | 'export'
   } catch (e) {
     throw new InputError(`${field}.path: could not load strategy module ${spec.path}: ${messageOf(e)}`);
   }
+  // A .ts file outside an ESM package ("type": "module") is compiled to CommonJS: its exports
+  // arrive as `default` (marked __esModule), its own default export inside that.
+  const inner = module.default as { __esModule?: unknown } | undefined;
+  if (typeof inner === 'object' && inner !== null && inner.__esModule === true) module = inner as Record<string, unknown>;
   const strategy = module[spec.export];
-  const exported = Object.keys(module).filter((k) => k !== 'module.exports').sort();
+  const exported = Object.keys(module).filter((k) => k !== 'module.exports' && k !== '__esModule').sort();
   const isStrategy = typeof strategy === 'object' && strategy !== null && typeof (strategy as { onSession?: unknown }).onSession === 'function';
   if (!isStrategy) {
     const got = strategy === undefined ? `no export "${spec.export}" (exports: ${exported.join(', ') || 'none'})` : `export "${spec.export}" is ${preview(strategy)}`;
