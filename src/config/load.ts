@@ -3,7 +3,7 @@
  * ConfigError (an InputError: the CLI prints it and exits 2) that lists every problem.
  *
  * Paths: a relative path WRITTEN in a config file (data_source.bars_file,
- * data_source.benchmark_file, models[].agent.log_file, models[].agent.prompt_template,
+ * data_source.benchmark_file, models[].agent.log_file, models[].agent.prompt_template, models[].agent.path,
  * log.file, calendar.closures_file, state_dir) is relative to the directory of that
  * file, so a config works from any working directory; `loadConfig` makes them
  * absolute. A default that the file does not set (state_dir "state") is relative to
@@ -132,6 +132,7 @@ export function resolveConfigPaths(config: Config, baseDir: string, raw: unknown
       const agent = m.agent;
       if (agent.kind === 'replay') return { ...m, agent: { ...agent, log_file: abs(agent.log_file) } };
       if (agent.kind === 'llm') return { ...m, agent: { ...agent, prompt_template: abs(agent.prompt_template) } };
+      if (agent.kind === 'module') return { ...m, agent: { ...agent, path: abs(agent.path) } };
       return m;
     }),
   };
@@ -139,7 +140,7 @@ export function resolveConfigPaths(config: Config, baseDir: string, raw: unknown
 
 /**
  * Input files the config names that do not exist (bars, benchmark, replay logs,
- * prompt templates), as problem lines. `config check` reports them; loading does not
+ * prompt templates, strategy modules), as problem lines. `config check` reports them; loading does not
  * (a backtest may get its bars from a flag).
  */
 export async function missingFiles(config: Config): Promise<string[]> {
@@ -156,7 +157,7 @@ export async function missingFiles(config: Config): Promise<string[]> {
   return problems;
 }
 
-/** The input files a config names, each with its key: bars, benchmark, replay logs, prompt templates. */
+/** The input files a config names, each with its key: bars, benchmark, replay logs, prompt templates, strategy modules. */
 export function inputFiles(config: Config): [key: string, file: string][] {
   const wanted: [string, string | undefined][] = [
     ['data_source.bars_file', config.data_source.bars_file],
@@ -166,6 +167,7 @@ export function inputFiles(config: Config): [key: string, file: string][] {
   config.models.forEach((m, i) => {
     if (m.agent.kind === 'replay') wanted.push([`models[${i}].agent.log_file`, m.agent.log_file]);
     if (m.agent.kind === 'llm') wanted.push([`models[${i}].agent.prompt_template`, m.agent.prompt_template]);
+    if (m.agent.kind === 'module') wanted.push([`models[${i}].agent.path`, m.agent.path]);
   });
   return wanted.filter((w): w is [string, string] => w[1] !== undefined);
 }

@@ -463,7 +463,23 @@ export const ReplayAgentSchema = z.strictObject({
   log_file: filePath(),
 });
 
-export const AgentSpecSchema = z.discriminatedUnion('kind', [LlmAgentSchema, RulesAgentSchema, ReplayAgentSchema]);
+/** A strategy written in TypeScript (or JavaScript): a file exporting a `Strategy` (src/strategy.ts, docs/strategies.md). */
+export const ModuleAgentSchema = z.strictObject({
+  kind: z.literal('module'),
+  /** The strategy file (.ts, .mts, .js, .mjs), relative to the config file. */
+  path: filePath(),
+  /** The export that holds the strategy. */
+  export: z
+    .string({ error: 'expected an export name like "default"' })
+    .regex(/^[A-Za-z_$][\w$]*$/, { error: 'expected an export name like "default"' })
+    .default('default'),
+  /** Handed to the strategy as `ctx.params`, as written. */
+  params: z.record(z.string(), z.unknown(), { error: 'expected an object of parameters' }).default({}),
+  /** An async `onSession` (or hook) must settle within this many seconds (wall time), or the session holds (MODULE_TIMEOUT). */
+  deadline_seconds: int(1).default(30),
+});
+
+export const AgentSpecSchema = z.discriminatedUnion('kind', [LlmAgentSchema, RulesAgentSchema, ReplayAgentSchema, ModuleAgentSchema]);
 
 export const ModelSchema = z.strictObject({
   name: nonEmpty('a name'),
@@ -787,11 +803,12 @@ export type ExecutionConfig = Config['execution'];
 export type ModelConfig = Config['models'][number];
 /** The `agent_config` section: defaults shared by all agents. */
 export type AgentConfig = Config['agent_config'];
-/** A model's `agent`: what decides (llm, rules or replay), llm max_steps/max_retries resolved. */
+/** A model's `agent`: what decides (llm, rules, replay or module), llm max_steps/max_retries resolved. */
 export type AgentSpec = ModelConfig['agent'];
 export type LlmAgentSpec = Extract<AgentSpec, { kind: 'llm' }>;
 export type RulesAgentSpec = Extract<AgentSpec, { kind: 'rules' }>;
 export type ReplayAgentSpec = Extract<AgentSpec, { kind: 'replay' }>;
+export type ModuleAgentSpec = Extract<AgentSpec, { kind: 'module' }>;
 export type RulesStrategy = RulesAgentSpec['strategy'];
 export type LogConfig = Config['log'];
 export type CalendarConfig = Config['calendar'];

@@ -54,6 +54,9 @@ export const REASONS = {
   LLM_MAX_STEPS: { by: 'agent', text: 'the model did not finish within its maximum number of steps' },
   LLM_BUDGET: { by: 'agent', text: 'the session spent its token or cost budget' },
   LLM_RESUME_MISMATCH: { by: 'agent', text: 'after a restart the saved transcript did not match the session; held rather than guess' },
+  MODULE_FAILED: { by: 'agent', text: 'the strategy module threw an error' },
+  MODULE_TIMEOUT: { by: 'agent', text: 'the strategy module did not answer before its deadline' },
+  MODULE_BAD_OUTPUT: { by: 'agent', text: 'the strategy module returned something that is not a list of valid order intents' },
   // session machine
   DEADLINE: { by: 'session', text: 'the step did not finish before its deadline' },
   ACTOR_FAILED: { by: 'session', text: 'an actor the step depends on failed' },

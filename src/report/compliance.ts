@@ -8,6 +8,7 @@
  *
  * No secret is in it: variable names and hosts, never keys or tokens.
  */
+import { basename } from 'node:path';
 import type { Config } from '../config/schema.js';
 import { accountKind } from '../config/live-gate.js';
 import { HFT_THRESHOLDS, type ActionTally, type DayTally } from '../domain/risk/program-trading.js';
@@ -42,6 +43,8 @@ function strategyOf(m: Config['models'][number]): { kind: string; description: s
       return { kind: 'rules', description: `rule strategy ${a.strategy} (lookback ${a.params.lookback}, top ${a.params.top_n}, rebalance threshold ${a.params.rebalance_threshold})`, order_types: ['market'] };
     case 'replay':
       return { kind: 'replay', description: 'replays a recorded position log (no decisions of its own)', order_types: ['market'] };
+    case 'module':
+      return { kind: 'module', description: `strategy module ${basename(a.path)} (export ${a.export}), deciding at each session from the point-in-time market view and the account`, order_types: ['market', 'limit'] };
   }
 }
 

@@ -3,6 +3,7 @@
  * the engine's budgets, the agents' deciders, the ledger's labels and universe, and the
  * per-signature runs a report is built from. One place, so the modes cannot drift.
  */
+import { basename } from 'node:path';
 import { DateTime } from 'luxon';
 import { SYMBOL_PATTERNS, type Config, type ModelConfig } from '../config/schema.js';
 import { InputError } from '../domain/errors.js';
@@ -18,6 +19,8 @@ import type { Decider } from '../actors/agents/agent.js';
 import { createLlmDecider, type LlmWiring } from '../actors/agents/llm/index.js';
 import { loadReplayLog, replayDecider, type ReplayLog } from '../actors/agents/replay-agent.js';
 import { rulesDecider } from '../actors/agents/rules-agent.js';
+import { loadStrategy, moduleDecider } from '../actors/agents/module-agent.js';
+import { realTimers } from '../actors/agents/llm/timers.js';
 import type { PointInTimeView } from '../domain/point-in-time.js';
 import type { PriceSource } from '../domain/price-store.js';
 import { SimulatedBroker, type SimulatedBrokerState, type VenueBooks, type VenueOrderState } from '../actors/brokers/simulated-broker.js';
@@ -119,6 +122,16 @@ async function deciderFor(model: ModelConfig, config: Config, logs: ReadonlyMap<
       return replayDecider(logs.get(model.signature)!, { labelOf: (at) => aiTraderLabel(at, config.frequency, config.market) });
     case 'llm':
       return createLlmDecider({ ...model, agent }, config, llm);
+    case 'module':
+      return moduleDecider(await loadStrategy(agent, config.models.indexOf(model)), {
+        market: config.market,
+        frequency: config.frequency,
+        params: agent.params,
+        deadlineMs: agent.deadline_seconds * 1000,
+        // Wall time, as an LLM's deadline: the same injected timers.
+        timers: llm.timers ?? realTimers,
+        name: basename(agent.path),
+      });
   }
 }
 

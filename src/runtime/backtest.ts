@@ -111,17 +111,21 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRes
   options.onPhase?.('store');
   let runtime: EngineRuntime | undefined;
   try {
-    // Resume only what these inputs computed: another config, data file or code is refused.
-    const saved = await store.loadSnapshot<{ context?: { lastTick?: { atMs: number } } }>('engine');
-    const inputs = [barsFile, ...config.models.flatMap((m) => (m.agent.kind === 'replay' ? [m.agent.log_file] : [])), ...(config.data_source.benchmark_file ? [config.data_source.benchmark_file] : [])];
-    const manifest = await checkManifest(store, outDir, await buildManifest(config, inputs, options.generatedAt.toISO()!, to), saved !== undefined);
-    options.onPhase?.('manifest');
-
     // Everything the actors start is counted until it has answered: virtual time moves only
     // when nothing is on its way (no heuristic waits, so load cannot change the numbers).
     const inFlight = new PendingDecisions();
     const llm: LlmWiring = { transcripts: levelTranscripts(store), ...(options.llmTimers ? { timers: options.llmTimers } : {}), ...(options.env ? { env: options.env } : {}) };
+    // Before the manifest reads the inputs: a strategy module that is missing or exports no
+    // strategy is an error naming its field, not a failed read.
     const deciders = await buildDeciders(config, logs, llm);
+    // Resume only what these inputs computed: another config, data file or code is refused.
+    const saved = await store.loadSnapshot<{ context?: { lastTick?: { atMs: number } } }>('engine');
+    // A strategy module's file too: a changed strategy would not compute what the stored run did.
+    const agentFiles = config.models.flatMap((m) => (m.agent.kind === 'replay' ? [m.agent.log_file] : m.agent.kind === 'module' ? [m.agent.path] : []));
+    const inputs = [barsFile, ...agentFiles, ...(config.data_source.benchmark_file ? [config.data_source.benchmark_file] : [])];
+    const manifest = await checkManifest(store, outDir, await buildManifest(config, inputs, options.generatedAt.toISO()!, to), saved !== undefined);
+    options.onPhase?.('manifest');
+
     // Resume: virtual time starts after the last tick the stored engine processed.
     const lastTickMs = saved?.context?.lastTick?.atMs;
     const startMs = lastTickMs ?? instants[0]!.toMillis() - 60_000;

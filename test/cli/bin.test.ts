@@ -73,6 +73,21 @@ describe('the agent-trader bin', () => {
     expect(r.status).toBe(0);
   });
 
+  it('backtests a TypeScript strategy module from the compiled build (tsx loads the .ts file), as `npm run cli` does', async () => {
+    const [a, b] = [await mkdtemp(join(tmpdir(), 'agent-trader-bin-mr-')), await mkdtemp(join(tmpdir(), 'agent-trader-bin-mr-'))];
+    const env = { ...process.env, SOURCE_DATE_EPOCH: '1767225600' };
+    const config = 'examples/strategies/mean-reversion.json';
+    const built = spawnSync(BIN, ['backtest', '--config', config, '--out', a], { cwd: ROOT, encoding: 'utf8', env });
+    expect(built.status, built.stderr).toBe(0);
+    // No tsx fallback notice: the build ran, and loaded the .ts strategy itself.
+    expect(built.stderr).not.toMatch(/running src\/ through tsx/);
+    const viaTsx = spawnSync('npm', ['run', '--silent', 'cli', '--', 'backtest', '--config', config, '--out', b], { cwd: ROOT, encoding: 'utf8', env });
+    expect(viaTsx.status, viaTsx.stderr).toBe(0);
+    const report = await readFile(join(a, 'report.json'), 'utf8');
+    expect(JSON.parse(report).signatures['mean-reversion'].orders).toBeGreaterThan(20);
+    expect(await readFile(join(b, 'report.json'), 'utf8')).toBe(report);
+  });
+
   it('keeps `npm run cli --` working', () => {
     const r = spawnSync('npm', ['run', '--silent', 'cli', '--', '--version'], { cwd: ROOT, encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);

@@ -49,7 +49,7 @@ describe('config problems as "path: expected ..., got ..."', () => {
       'broker.rules: expected one of strict, ai-trader, got "loose"',
     ]);
     expect(linesOf({ models: [{ ...model, agent: { kind: 'gpt' } }] })).toEqual([
-      'models[0].agent.kind: expected one of llm, rules, replay, got "gpt"',
+      'models[0].agent.kind: expected one of llm, rules, replay, module, got "gpt"',
     ]);
   });
 

@@ -144,10 +144,14 @@ describe('config defaults', () => {
         models: [
           { name: 'r', signature: 'r', agent: { kind: 'replay', log_file: 'x.jsonl' } },
           { name: 'm', signature: 'm', agent: { kind: 'rules', strategy: 'momentum', params: { symbols: ['600519.SH'], top_n: 2 } } },
+          { name: 's', signature: 's', agent: { kind: 'module', path: 'strategies/s.ts', params: { n: [1, 2] } } },
         ],
       },
       'test',
     );
+    expect(c.models[2]!.agent).toEqual({ kind: 'module', path: 'strategies/s.ts', export: 'default', params: { n: [1, 2] }, deadline_seconds: 30 });
+    // Relative to the config file, like every path written in it.
+    expect(parseConfig({ models: [{ name: 's', signature: 's', agent: { kind: 'module', path: 's.ts' } }] }, 'test', { baseDir: '/cfg' }).models[0]!.agent).toMatchObject({ path: '/cfg/s.ts' });
     expect(c.models[0]!.agent).toEqual({ kind: 'replay', log_file: 'x.jsonl' });
     expect(c.models[1]!.agent).toEqual({
       kind: 'rules',
