@@ -1,7 +1,8 @@
 /**
  * src/runtime/commit.ts: the simulated venue in the commit (its books snapshot plus one
  * record per changed order, so a step's write follows what the step changed, never the
- * venue's whole history) and the restart's reconciliation of ledger, fill facts and venue.
+ * venue's whole history), the stop-loss watcher in the commit (its snapshot built only when
+ * its revision moved) and the restart's reconciliation of ledger, fill facts and venue.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,8 +13,13 @@ import { SimulatedBroker, type SimulatedBrokerState } from '../../src/actors/bro
 import { loadPriceStore } from '../../src/actors/market-data/alpha-vantage-file.js';
 import { openStore, type Store } from '../../src/actors/store/store.js';
 import type { PriceStore } from '../../src/domain/price-store.js';
-import { loadVenueState, VENUE_KEY, VENUE_ORDERS_SUBLEVEL } from '../../src/runtime/assemble.js';
-import { joinVenue, reconcile } from '../../src/runtime/commit.js';
+import { loadVenueState, VENUE_KEY, VENUE_ORDERS_SUBLEVEL, WATCHER_KEY } from '../../src/runtime/assemble.js';
+import { joinVenue, joinWatcher, reconcile } from '../../src/runtime/commit.js';
+import { StopLossWatcher, type StopLossWatcherSnapshot } from '../../src/actors/risk/stop-loss-watcher.js';
+import { RiskControlSchema } from '../../src/config/schema.js';
+import { isOpenAt, nextOpen } from '../../src/domain/calendar/index.js';
+import { applyFill, openAccount } from '../../src/domain/portfolio.js';
+import { stopRatiosFromConfig } from '../../src/domain/risk/stop-loss.js';
 import { FILL_FACTS_SUBLEVEL, fillFactKey } from '../../src/runtime/engine-runtime.js';
 import { Ledger } from '../../src/actors/ledger/ledger.js';
 import type { Alert } from '../../src/actors/monitor/alert-collector.actor.js';
@@ -95,6 +101,57 @@ describe('the venue in the commit', () => {
     expect(Object.keys((await store.loadSnapshot<object>(VENUE_KEY))!).sort()).toEqual(['accounts', 'liquidity']);
     expect((await loadVenueState(store))!.orders).toEqual(restored.state().orders);
     await store.close();
+  });
+});
+
+describe('the stop-loss watcher in the commit', () => {
+  it('builds and writes its snapshot only at the commits after it changed; a restart restores what was written', async () => {
+    const { store, dir } = await open();
+    const positions = { s: applyFill(openAccount(1_000_000), { side: 'buy', symbol: 'X', quantity: 100, price: '100', date: '2025-10-09' }).positions };
+    const deps = {
+      market: 'cn' as const,
+      ratios: stopRatiosFromConfig(RiskControlSchema.parse({})),
+      signatures: ['s'],
+      positions: (sig: string) => positions[sig as 's'],
+      now: () => t.toMillis(),
+      isOpenAt,
+      nextOpen,
+      placeOrder: () => {},
+    };
+    const watcher = new StopLossWatcher(deps);
+    let built = 0;
+    joinWatcher(store, {
+      get revision() {
+        return watcher.revision;
+      },
+      snapshot: () => (built++, watcher.snapshot()),
+    });
+    const quote = (price: string) => watcher.onQuote({ symbol: 'X', price, atMs: t.toMillis(), source: 'test' });
+    await store.commitNow();
+    expect([built, await store.loadSnapshot(WATCHER_KEY)]).toEqual([0, undefined]);
+    quote('99'); // the record appears
+    await store.commitNow();
+    await store.commitNow();
+    expect(built).toBe(1);
+    expect(await store.loadSnapshot(WATCHER_KEY)).toEqual(watcher.snapshot());
+    for (const px of ['98', '97', '101']) {
+      quote(px); // between the thresholds: nothing changes, nothing is built
+      await store.commitNow();
+    }
+    expect(built).toBe(1);
+    quote('92'); // the stop (100 x 0.92): a protective order in flight
+    await store.commitNow();
+    expect(built).toBe(2);
+    const written = await store.loadSnapshot<StopLossWatcherSnapshot>(WATCHER_KEY);
+    expect(written).toEqual(watcher.snapshot());
+    expect(written!.records[0]!.phase.kind).toBe('pending');
+    await store.close();
+
+    const again = await openStore(dir);
+    const restored = new StopLossWatcher(deps);
+    restored.restore((await again.loadSnapshot<StopLossWatcherSnapshot>(WATCHER_KEY))!);
+    expect(restored.snapshot()).toEqual(watcher.snapshot());
+    await again.close();
   });
 });
 
