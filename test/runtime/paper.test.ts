@@ -495,3 +495,40 @@ describe('A-share hourly paper on a replayed day (config/cn-hourly.json sessions
     }
   }, 120_000);
 });
+
+describe('paper trading with a strategy module of the user', () => {
+  it('runs the example mean-reversion module through risk and the venue on the replayed day, as in a backtest', async () => {
+    const out = await mkdtemp(join(tmpdir(), 'agent-trader-paper-module-'));
+    const cfg = parseConfig(
+      {
+        ...config,
+        models: [
+          {
+            name: 'Mean reversion',
+            signature: 'mr',
+            agent: { kind: 'module', path: new URL('../../examples/strategies/mean-reversion.ts', import.meta.url).pathname, params: { lookback: 6, buy_n: 2, keep_cash: 1100, max_weight: 0.25 } },
+          },
+        ],
+      },
+      'test',
+    );
+    const r = await rig(out, cfg);
+    try {
+      let finished = false;
+      void r.run.finished.then(() => (finished = true));
+      await drive(r, () => finished);
+      expect(finished).toBe(true);
+      const outcomes = r.events.filter((e) => e.type === 'session' && e.payload['outcome']).map((e) => String(e.payload['state']));
+      expect(outcomes).toHaveLength(6);
+      expect(outcomes.every((s) => s === 'completed')).toBe(true);
+      // It traded at the live prices, through the same order machine.
+      const fills = r.events.filter((e) => e.type === 'fill' && e.signature === 'mr');
+      expect(fills.length).toBeGreaterThan(0);
+      expect(r.run.ledger.account('mr').cash.eq(10000)).toBe(false);
+    } finally {
+      await r.run.stop();
+      await r.source.close();
+      await rm(out, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
