@@ -162,10 +162,24 @@ export const WebhookChannelSchema = z
     }
   });
 
+const CHAT_ID = 'expected a Telegram chat id (a number like 123456789 or -1001234567890, or "@channelname")';
+const ChatId = () => z.union([z.int({ error: CHAT_ID }), z.string({ error: CHAT_ID }).regex(/^(-?\d+|@[A-Za-z0-9_]{5,})$/, { error: CHAT_ID })], { error: CHAT_ID });
+
+export const TelegramChannelSchema = z.strictObject({
+  type: z.literal('telegram'),
+  ...common,
+  /** Env var holding the bot's token (from @BotFather). */
+  bot_token_env: EnvName(),
+  /** The chats the bot writes to (the bot must be in them; a user must have started it). */
+  chat_ids: z.array(ChatId(), { error: 'expected an array of Telegram chat ids' }).min(1, { error: 'expected at least one chat id' }),
+  /** The Bot API server; default https://api.telegram.org (a local Bot API server: its URL). */
+  api_url: httpUrl().optional(),
+});
+
 export const AlertChannelSchema = z.discriminatedUnion(
   'type',
-  [WecomChannelSchema, DingtalkChannelSchema, FeishuChannelSchema, EmailChannelSchema, WebhookChannelSchema],
-  { error: 'expected a channel type: wecom, dingtalk, feishu, email or webhook' },
+  [WecomChannelSchema, DingtalkChannelSchema, FeishuChannelSchema, EmailChannelSchema, WebhookChannelSchema, TelegramChannelSchema],
+  { error: 'expected a channel type: wecom, dingtalk, feishu, email, webhook or telegram' },
 );
 
 // ---------------------------------------------------------------------------

@@ -57,7 +57,7 @@ describe('alerts config section', () => {
   });
 
   it('says what is wrong, one line per problem, and never echoes what was put in an _env key', () => {
-    expect(problems({ channels: [{ type: 'slack' }] })).toEqual(['channels[0].type: expected a channel type: wecom, dingtalk, feishu, email or webhook, got "slack"']);
+    expect(problems({ channels: [{ type: 'slack' }] })).toEqual(['channels[0].type: expected a channel type: wecom, dingtalk, feishu, email, webhook or telegram, got "slack"']);
     expect(problems({ channels: [{ type: 'dingtalk', webhook_url_env: 'https://oapi.dingtalk.com/robot/send?access_token=abc123' }] })).toEqual([
       'channels[0].webhook_url_env: expected the name of an environment variable (like OPENAI_API_KEY: A-Z, 0-9, _), got a value that is not a variable name (not shown: it may be a secret)',
     ]);

@@ -30,7 +30,7 @@ export const atLeast = (level: AlertLevel, min: AlertLevel): boolean => RANK[lev
 /** The higher of two levels. */
 export const maxLevel = (a: AlertLevel, b: AlertLevel): AlertLevel => (RANK[a] >= RANK[b] ? a : b);
 
-export const CHANNEL_TYPES = ['wecom', 'dingtalk', 'feishu', 'email', 'webhook'] as const;
+export const CHANNEL_TYPES = ['wecom', 'dingtalk', 'feishu', 'email', 'webhook', 'telegram'] as const;
 export type ChannelType = (typeof CHANNEL_TYPES)[number];
 
 /** One alert as sent, with the repeats de-duplication folded into it. */

@@ -13,6 +13,7 @@ import { createEmailChannel } from './email.js';
 import { createFeishuChannel, parseFeishuWebhook } from './feishu.js';
 import type { WebhookTarget } from './http.js';
 import { createWebhookChannel } from './webhook.js';
+import { createTelegramChannel } from './telegram.js';
 import { createWecomChannel, parseWecomWebhook } from './wecom.js';
 
 export * from './channel.js';
@@ -21,6 +22,7 @@ export { createEmailChannel, type EmailSettings } from './email.js';
 export { createFeishuChannel, feishuSign, FEISHU_BASE_URL, type FeishuSettings } from './feishu.js';
 export { createWebhookChannel, webhookSignature, SIGNATURE_HEADER, type WebhookSettings } from './webhook.js';
 export { createWecomChannel, WECOM_BASE_URL, type WecomSettings } from './wecom.js';
+export { createTelegramChannel, TELEGRAM_BASE_URL, type TelegramSettings } from './telegram.js';
 
 export interface CreateChannelsDeps {
   readonly env: NodeJS.ProcessEnv;
@@ -74,6 +76,8 @@ function createChannel(spec: AlertChannelConfig, at: string, env: NodeJS.Process
         deps,
       );
     }
+    case 'telegram':
+      return createTelegramChannel({ name, token: secret('bot_token_env', spec.bot_token_env), chatIds: spec.chat_ids, ...(spec.api_url ? { baseUrl: spec.api_url.replace(/\/+$/, '') } : {}) }, deps);
     case 'webhook': {
       const url = spec.url_env !== undefined ? secret('url_env', spec.url_env) : spec.url!;
       if (spec.url_env !== undefined && !isHttpUrl(url)) {
