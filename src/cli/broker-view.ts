@@ -31,6 +31,7 @@ import { InputError } from '../domain/errors.js';
 import { dec } from '../domain/money.js';
 import type { Fill, OrderIntent, OrderRequest } from '../domain/orders.js';
 import { openRunStore } from './run-dir.js';
+import { ownerOf } from '../domain/ids.js';
 import { ExternalBookSchema } from '../domain/account-book.js';
 import { EXTERNAL_BOOK_KEY } from '../runtime/live-account.js';
 
@@ -133,9 +134,7 @@ export async function readLedger(stateDir: string, sinceMs = -Infinity): Promise
 /** Who placed a client order id: the signature whose prefix it carries, or nobody we know (external). */
 export type Owner = (clientOrderId: string) => string | undefined;
 
-export function ownerOf(signatures: readonly string[]): Owner {
-  return (cid) => signatures.find((s) => cid.startsWith(`${s}.`));
-}
+export { ownerOf };
 
 export interface PositionRow {
   readonly symbol: string;

@@ -21,6 +21,15 @@ export function clientOrderId(signature: string, market: Market, sessionAtIso: s
   return `${signature}.${compact(sessionAtIso, market)}.${index}`;
 }
 
+/**
+ * Which of `signatures` placed an order: the one its client order id starts with (the longest, if
+ * one signature is a prefix of another: `ew` and `ew.x`); undefined for an order that is not ours.
+ */
+export function ownerOf(signatures: readonly string[]): (clientOrderId: string) => string | undefined {
+  const longestFirst = [...signatures].sort((a, b) => b.length - a.length);
+  return (cid) => longestFirst.find((s) => cid.startsWith(`${s}.`));
+}
+
 /** `rules-momentum@2025-10-09T09:35:00+08:00` */
 export function sessionId(signature: string, sessionAtIso: string): string {
   return `${signature}@${sessionAtIso}`;

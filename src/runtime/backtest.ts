@@ -81,6 +81,7 @@ import { buildManifest, checkManifest } from './manifest.js';
 import { armFailpoint, failpointFromEnv } from './failpoint.js';
 import { limitsFromConfig } from '../domain/price-sanity.js';
 import { tradingActors } from './trading-actors.js';
+import { openOrders } from './open-orders.js';
 
 /** The stop-loss watcher's records (which positions already fired), so a resumed run does not fire twice. */
 
@@ -203,12 +204,8 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRes
     options.onPhase?.('engine');
 
     const quiet = () => {
-      const snap = engine.actor.getSnapshot();
-      if (Object.keys(snap.context.running).length > 0) return false;
-      return Object.keys(snap.context.openOrders).every((cid) => {
-        const value = (snap.children[`order:${cid}`]?.getSnapshot() as { value?: unknown } | undefined)?.value;
-        return value === 'queued' || value === 'accepted' || value === 'partially_filled';
-      });
+      if (Object.keys(engine.actor.getSnapshot().context.running).length > 0) return false;
+      return openOrders(engine).every(({ state }) => state === 'queued' || state === 'accepted' || state === 'partially_filled');
     };
     /**
      * Let the actor system finish what the last action started: wait until nothing is in

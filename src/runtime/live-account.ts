@@ -24,10 +24,11 @@ import { wholeShares } from '../actors/brokers/alpaca/wire.js';
 import type { Ledger } from '../actors/ledger/ledger.js';
 import type { Store } from '../actors/store/store.js';
 import { accountDifferences, bookToExternal, describeDifferences, ExternalBookSchema, isEmpty, openExternalBook, type ExternalBook, type Holdings } from '../domain/account-book.js';
+import { ownerOf } from '../domain/ids.js';
 import { dec } from '../domain/money.js';
 import type { Message } from '../domain/messages.js';
-import { orderSystemId } from '../domain/ids.js';
 import type { EngineRuntime } from './engine-runtime.js';
+import { openOrders } from './open-orders.js';
 
 export const EXTERNAL_BOOK_KEY = 'external-book';
 
@@ -59,18 +60,12 @@ export async function liveAccount(deps: LiveAccountDeps): Promise<LiveAccount> {
   let book: ExternalBook | undefined = saved === undefined ? undefined : ExternalBookSchema.parse(saved);
   const raise = (level: Alert['level'], code: string, message: string, signature?: string) =>
     deps.alert({ type: 'monitor.alert', level, code, message, tsEvent: deps.now(), ...(signature ? { signature } : {}) });
-  /** The signature an order of ours carries (the longest that prefixes its client order id). */
-  const owner = (cid: string) =>
-    deps.signatures.filter((s) => cid.startsWith(`${s}.`)).sort((a, b) => b.length - a.length)[0];
+  const owner = ownerOf(deps.signatures);
 
+  /** The engine's open orders of ours: client order id -> symbol. */
   const openInEngine = () => {
-    const snap = deps.engine()?.actor.getSnapshot();
-    const open = new Map<string, string>();
-    for (const cid of Object.keys(snap?.context.openOrders ?? {})) {
-      const child = snap?.children[orderSystemId(cid)]?.getSnapshot() as { context?: { order?: { symbol: string } } } | undefined;
-      open.set(cid, child?.context?.order?.symbol ?? '');
-    }
-    return open;
+    const engine = deps.engine();
+    return new Map((engine ? openOrders(engine) : []).map((o) => [o.clientOrderId, o.context?.order?.symbol ?? '']));
   };
 
   const adopt = async (open: Map<string, string>): Promise<string[]> => {

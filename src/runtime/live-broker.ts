@@ -31,10 +31,9 @@ import type { KillSwitch, KillSwitchState } from '../actors/risk/kill-switch.js'
 import type { Config } from '../config/schema.js';
 export { tradesBrokerAccount } from '../config/live-gate.js';
 import type { Message } from '../domain/messages.js';
-import type { Fill } from '../domain/orders.js';
 import type { Broker } from '../actors/brokers/broker.js';
-import { orderSystemId } from '../domain/ids.js';
 import type { EngineRuntime } from './engine-runtime.js';
+import { openOrders } from './open-orders.js';
 
 type Alert = Message<'monitor.alert'>;
 
@@ -129,13 +128,10 @@ export function liveBroker(o: LiveBrokerOptions): LiveBroker {
       watch: (onChange) => ks.watch(onChange),
     }),
     resumeOrders(engine) {
-      const snap = engine.actor.getSnapshot();
       let n = 0;
-      for (const cid of Object.keys(snap.context.openOrders)) {
-        const child = snap.children[orderSystemId(cid)]?.getSnapshot() as { context?: { order?: { quantity: number }; brokerOrderId?: string; fills?: readonly Fill[] } } | undefined;
-        const c = child?.context;
+      for (const { clientOrderId, context: c } of openOrders(engine)) {
         if (!c?.order) continue;
-        broker.resumeOrder(cid, { brokerOrderId: c.brokerOrderId, quantity: c.order.quantity, fills: c.fills ?? [] });
+        broker.resumeOrder(clientOrderId, { brokerOrderId: c.brokerOrderId, quantity: c.order.quantity, fills: c.fills ?? [] });
         n++;
       }
       return n;

@@ -39,6 +39,7 @@ import { repeatOn } from '../../streams/repeat-on.js';
 import type { Broker } from '../brokers/broker.js';
 import type { Ledger } from '../ledger/ledger.js';
 import type { EngineRuntime } from '../../runtime/engine-runtime.js';
+import { openOrders } from '../../runtime/open-orders.js';
 import type { Store } from '../store/store.js';
 
 type Alert = Message<'monitor.alert'>;
@@ -164,12 +165,8 @@ export function startMonitor(deps: MonitorDeps): Monitor {
         // Not while anything is in flight: a session deciding, or an order whose answer from the
         // broker may still be on its way (submitting, cancelling, reconciling, and backing_off, whose
         // earlier submit may still land): its fill would be at the broker and not yet in the ledger.
-        const snap = engine.actor.getSnapshot();
-        if (Object.keys(snap.context.running).length > 0) return {};
-        const inFlight = Object.keys(snap.context.openOrders).some((cid) => {
-          const value = (snap.children[`order:${cid}`]?.getSnapshot() as { value?: unknown } | undefined)?.value;
-          return value === 'submitting' || value === 'cancelling' || value === 'reconciling' || value === 'backing_off' || value === 'new';
-        });
+        if (Object.keys(engine.actor.getSnapshot().context.running).length > 0) return {};
+        const inFlight = openOrders(engine).some(({ state }) => state === 'submitting' || state === 'cancelling' || state === 'reconciling' || state === 'backing_off' || state === 'new');
         if (inFlight) return {};
         if (deps.compare) return await deps.compare(reason);
         const out: Record<string, string[]> = {};

@@ -41,6 +41,7 @@ import { DateTime } from 'luxon';
 import { Subject, type SchedulerLike } from 'rxjs';
 import { z } from 'zod';
 import type { HeartbeatOptions, ReconnectOptions } from '../../../streams/alpaca-quotes.js';
+import { ownerOf } from '../../../domain/ids.js';
 import { dec } from '../../../domain/money.js';
 import type { Fill, OrderRequest, OrderStatus } from '../../../domain/orders.js';
 import { renderReason, type ReasonCode } from '../../../domain/reasons.js';
@@ -70,7 +71,8 @@ export interface AlpacaBrokerOptions {
 
 /** Our client order ids are `<signature>.<session>.<index>` (domain/ids.ts). */
 export function ownedBy(signatures: readonly string[]): (clientOrderId: string) => boolean {
-  return (cid) => signatures.some((s) => cid.startsWith(`${s}.`));
+  const owner = ownerOf(signatures);
+  return (cid) => owner(cid) !== undefined;
 }
 
 /** 401: the keys are refused; the runtime turns this into a critical alert and stops trading. */
