@@ -6,38 +6,20 @@
  * broker, every share Alpaca filled in the ledger once, the account = the sub-accounts + the
  * external book (cash to the cent).
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { loadPriceStore } from '../../src/actors/market-data/alpha-vantage-file.js';
+import { describe, expect, it } from 'vitest';
 import { openStore } from '../../src/actors/store/store.js';
 import { dec } from '../../src/domain/money.js';
-import type { PriceStore } from '../../src/domain/price-store.js';
 import type { ExternalBook } from '../../src/domain/account-book.js';
 import { EXTERNAL_BOOK_KEY } from '../../src/runtime/live-account.js';
-import { FakeAlpacaProcess } from '../support/fake-alpaca/process.js';
 
-import { drive, engineOrders, expectBooksMatch, liveConfig, ours, rig, SAMPLE, stop, turn, until, WALL0 } from '../support/live-rig.js';
+import { cleanupsPerTest, drive, engineOrders, expectBooksMatch, liveConfig, ours, rig, stepWall, stop, turn, until, WALL0, world } from '../support/live-rig.js';
 
-let cleanup: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const c of cleanup.reverse()) await c().catch(() => undefined);
-  cleanup = [];
-});
-
-async function world(): Promise<{ out: string; history: PriceStore; fake: FakeAlpacaProcess }> {
-  const out = await mkdtemp(join(tmpdir(), 'agent-trader-live-hostile-'));
-  cleanup.push(() => rm(out, { recursive: true, force: true }));
-  const history = await loadPriceStore(SAMPLE, { market: 'us' });
-  const fake = await FakeAlpacaProcess.start({ startMs: Date.UTC(2025, 10, 7, 14, 0) });
-  cleanup.push(() => fake.stop());
-  return { out, history, fake };
-}
+const cleanup = cleanupsPerTest();
 
 describe('hostile restarts of a live run, an order in each waiting state', () => {
   it('backing_off: submits answered 500 until the process stopped; the restart sends each once more, never twice at Alpaca', async () => {
-    const { out, history, fake } = await world();
+    const { out, history, fake } = await world(cleanup);
     // Every submit fails with a 500 (nothing booked at Alpaca); no retries, so the order backs off at once.
     await fake.fault('POST', '/v2/orders', { kind: 'status', status: 500 }, 1000);
     const first = await rig(liveConfig(fake, { maxRetries: 0 }), out, history, fake);
@@ -61,7 +43,7 @@ describe('hostile restarts of a live run, an order in each waiting state', () =>
   }, 180_000);
 
   it('cancelling: the kill switch thrown, the cancels hung; while down one order fills; the restart books the fill and cancels the other', async () => {
-    const { out, history, fake } = await world();
+    const { out, history, fake } = await world(cleanup);
     await fake.mode('manual');
     const first = await rig(liveConfig(fake), out, history, fake);
     await drive(first, fake, () => engineOrders(first).length >= 2 && engineOrders(first).every((o) => o.state === 'accepted'));
@@ -96,7 +78,7 @@ describe('hostile restarts of a live run, an order in each waiting state', () =>
   }, 180_000);
 
   it('partially_filled: the rest filled while down comes in once', async () => {
-    const { out, history, fake } = await world();
+    const { out, history, fake } = await world(cleanup);
     await fake.mode('manual');
     const first = await rig(liveConfig(fake), out, history, fake);
     await drive(first, fake, () => engineOrders(first).length >= 2 && engineOrders(first).every((o) => o.state === 'accepted'));
@@ -125,7 +107,7 @@ describe('hostile restarts of a live run, an order in each waiting state', () =>
 
 describe('hostile start-ups of a live run', () => {
   it('sends no protective order while the start-up reconciliation cannot complete (the ledger may not know what filled while down)', async () => {
-    const { out, history, fake } = await world();
+    const { out, history, fake } = await world(cleanup);
     // Any move from cost fires a stop-loss or a take-profit.
     const config = liveConfig(fake, { risk: { enable_stop_loss: true, stop_loss_ratio: 0.0001, take_profit_ratio: 0.0001 } });
     const first = await rig(config, out, history, fake);
@@ -162,7 +144,7 @@ describe('hostile start-ups of a live run', () => {
   // its next intent passes risk, and the submit waits at the broker edge (live-broker.ts `trading`)
   // until the start-up reconciliation is done.
   it('sends no order of a session resumed from before the stop while the start-up reconciliation cannot complete', async () => {
-    const { out, history, fake } = await world();
+    const { out, history, fake } = await world(cleanup);
     const config = liveConfig(fake);
     // Market orders rest at Alpaca: the first session's agents each wait on their first order, with more to come.
     await fake.mode('manual');
@@ -181,17 +163,7 @@ describe('hostile start-ups of a live run', () => {
     for (let i = 0; i < 3000 && (await fake.state()).stream.listening === 0; i++) await turn();
     // The restarted replay brings the day's quotes up to the resumed sessions' instant (10:05) and on:
     // ten seconds of wall time, a second at a time.
-    const step = async (to: number) => {
-      for (let t = second.wall.now() + 1000; t <= to; t += 1000) {
-        second.wall.advanceTo(t);
-        for (let k = 0; k < 5; k++) {
-          await second.run.ledger.idle();
-          await second.run.runtime.flush();
-          await fake.state();
-          await turn();
-        }
-      }
-    };
+    const step = (to: number) => stepWall(second, fake, to);
     await step(WALL0 + 10_000);
     await fake.mode('auto');
     for (const cid of resting) await fake.fill(cid);
@@ -222,7 +194,7 @@ describe('hostile start-ups of a live run', () => {
   // (every attempt, lookup and Retry-After: brokerRequestBudgetMs, stretched by the replay's speed),
   // and a refusal that comes after it stopped waiting still ends the order with its reason.
   it('a 403 that comes after a 429 with Retry-After 40 s rejects the order once, with Alpaca\'s reason', async () => {
-    const { out, history, fake } = await world();
+    const { out, history, fake } = await world(cleanup);
     // Each agent's first submit: 429 with Retry-After 40 s, then (sent again after the wait) 403.
     await fake.fault('POST', '/v2/orders', { kind: 'rate_limit', retryAfterSeconds: 40 }, 2);
     await fake.fault('POST', '/v2/orders', { kind: 'status', status: 403, code: 40310000, message: 'insufficient buying power' }, 2);
@@ -243,15 +215,7 @@ describe('hostile start-ups of a live run', () => {
     await until(fake, r, () => r.wall.actions.filter((a) => a.delay >= at + 39_000 && a.delay <= at + 41_000).length >= 2, 'the Retry-After waits');
     // ...40 s of wall time (hours of the replay's market time), a second at a time so that the run
     // clock's deadlines come due on the way: the orders still wait for their answers.
-    for (let t = at + 1000; t <= at + 41_000; t += 1000) {
-      r.wall.advanceTo(t);
-      for (let k = 0; k < 5; k++) {
-        await r.run.ledger.idle();
-        await r.run.runtime.flush();
-        await fake.state();
-        await turn();
-      }
-    }
+    await stepWall(r, fake, at + 41_000);
     const rejected = (cid: string) => r.events.filter((e) => e.type === 'order' && e.payload['clientOrderId'] === cid && e.payload['status'] === 'rejected');
     await until(fake, r, () => limited.every((cid) => rejected(cid).length > 0), 'the rejections');
     const requests = (await fake.state()).requests;
@@ -267,7 +231,7 @@ describe('hostile start-ups of a live run', () => {
 
 describe('hostile hands on the account', () => {
   it("the agents' shares sold by hand while down: booked to external; the agents' sells are refused by Alpaca, clearly, nothing half-booked", async () => {
-    const { out, history, fake } = await world();
+    const { out, history, fake } = await world(cleanup);
     const config = liveConfig(fake, { risk: { enable_stop_loss: true, stop_loss_ratio: 0.0001, take_profit_ratio: 0.0001 } });
     const first = await rig(config, out, history, fake);
     await drive(first, fake, () => first.events.some((e) => e.type === 'fill') && engineOrders(first).length === 0);

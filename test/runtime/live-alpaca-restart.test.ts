@@ -5,14 +5,10 @@
  * that; no order is sent twice; the account ends equal to the sub-accounts + the external book.
  * Also an order whose submit reached Alpaca but whose answer never came back to us.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { loadPriceStore } from '../../src/actors/market-data/alpha-vantage-file.js';
+import { describe, expect, it } from 'vitest';
 import { FakeAlpacaProcess, type FakeState } from '../support/fake-alpaca/process.js';
 
-import { drive, engineOrders, expectBooksMatch, liveConfig, ours, rig, SAMPLE, stop, turn } from '../support/live-rig.js';
+import { cleanupsPerTest, drive, engineOrders, expectBooksMatch, liveConfig, ours, rig, stop, turn, world } from '../support/live-rig.js';
 
 /** Wait, turn by turn (each asking the fake once, which paces it), until `cond`. */
 async function waitFor(fake: FakeAlpacaProcess, cond: (s: FakeState) => boolean, what: string): Promise<FakeState> {
@@ -24,19 +20,11 @@ async function waitFor(fake: FakeAlpacaProcess, cond: (s: FakeState) => boolean,
   throw new Error(`never happened: ${what}`);
 }
 
-let cleanup: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const c of cleanup.reverse()) await c().catch(() => undefined);
-  cleanup = [];
-});
+const cleanup = cleanupsPerTest();
 
 describe('a live run restarted with orders open at Alpaca', () => {
   it('learns what the broker did while it was down, once, before trading again', async () => {
-    const out = await mkdtemp(join(tmpdir(), 'agent-trader-live-restart-'));
-    cleanup.push(() => rm(out, { recursive: true, force: true }));
-    const history = await loadPriceStore(SAMPLE, { market: 'us' });
-    const fake = await FakeAlpacaProcess.start({ startMs: Date.UTC(2025, 10, 7, 14, 0) });
-    cleanup.push(() => fake.stop());
+    const { out, history, fake } = await world(cleanup);
     const config = liveConfig(fake);
     // Market orders rest at the broker: the first session's orders stay open.
     await fake.mode('manual');
@@ -86,11 +74,7 @@ describe('a live run restarted with orders open at Alpaca', () => {
   }, 120_000);
 
   it('adopts an order whose submit reached Alpaca while its answer was lost, instead of sending it again', async () => {
-    const out = await mkdtemp(join(tmpdir(), 'agent-trader-live-restart-'));
-    cleanup.push(() => rm(out, { recursive: true, force: true }));
-    const history = await loadPriceStore(SAMPLE, { market: 'us' });
-    const fake = await FakeAlpacaProcess.start({ startMs: Date.UTC(2025, 10, 7, 14, 0) });
-    cleanup.push(() => fake.stop());
+    const { out, history, fake } = await world(cleanup);
     const config = liveConfig(fake);
     // The first submit is booked (and filled) at Alpaca; its answer never comes.
     await fake.fault('POST', '/v2/orders', { kind: 'hang', commit: true });

@@ -12,7 +12,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadPriceStore } from '../../src/actors/market-data/alpha-vantage-file.js';
 import { KillSwitch } from '../../src/actors/risk/kill-switch.js';
 import { openStore } from '../../src/actors/store/store.js';
-import { parseConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import type { FeedEvent } from '../../src/domain/feed.js';
 import { dec } from '../../src/domain/money.js';
@@ -23,38 +22,7 @@ import { openQuoteSource, type QuoteSource } from '../../src/runtime/quote-sourc
 import { EpochVirtualScheduler } from '../../src/streams/virtual-time.js';
 import { FakeAlpacaProcess, type FakeState } from '../support/fake-alpaca/process.js';
 
-const SAMPLE = new URL('../../data/sample/us_hourly.jsonl', import.meta.url).pathname;
-const DAY = '2025-11-07';
-const WALL0 = Date.UTC(2030, 0, 1);
-const ENV = { LIVE_T_KEY: 'PKFAKEKEY0001', LIVE_T_SECRET: 'fake-secret-0001' };
-
-function liveConfig(fake: FakeAlpacaProcess): Config {
-  return parseConfig(
-    {
-      mode: 'live',
-      market: 'us',
-      frequency: 'hourly',
-      schedule: { trigger_times: ['10:05', '11:05', '12:05', '13:05', '14:05', '15:05'] },
-      data_source: { type: 'replay', bars_file: SAMPLE, replay_date: DAY, replay_speed: 390, stale_quote_seconds: 1800 },
-      broker: {
-        type: 'alpaca',
-        paper: true,
-        base_url: fake.baseUrl,
-        api_key_env: 'LIVE_T_KEY',
-        api_secret_env: 'LIVE_T_SECRET',
-        // Generous: request deadlines are on the virtual wall clock, which the test moves between sessions.
-        alpaca: { stream_url: fake.streamUrl, request_timeout_seconds: 86_400 },
-      },
-      risk_control: { min_cash_reserve: 1000 },
-      models: [
-        { name: 'ew', signature: 'ew', agent: { kind: 'rules', strategy: 'equal_weight' } },
-        { name: 'mom', signature: 'mom', agent: { kind: 'rules', strategy: 'momentum', params: { lookback: 6, top_n: 3 } } },
-      ],
-      agent_config: { initial_cash: 10000 },
-    },
-    'test',
-  );
-}
+import { ENV, liveConfig, SAMPLE, turn, WALL0 } from '../support/live-rig.js';
 
 interface Rig {
   readonly source: QuoteSource;
@@ -62,8 +30,6 @@ interface Rig {
   readonly wall: EpochVirtualScheduler;
   readonly events: FeedEvent[];
 }
-
-const turn = () => new Promise<void>((r) => setImmediate(r));
 
 async function rig(config: Config, outDir: string, history: PriceStore, source: QuoteSource, wall: EpochVirtualScheduler): Promise<Rig> {
   const symbols = history.symbols();
@@ -195,18 +161,24 @@ describe('live on an Alpaca paper account: two agents on one account', () => {
   });
 });
 
+/** A fresh run on a fresh fake (100,000 cash, nothing held), once its start-up reconciliation is done. */
+async function reconciledRun(): Promise<{ out: string; fake: FakeAlpacaProcess; source: QuoteSource; r: Rig }> {
+  const out = await mkdtemp(join(tmpdir(), 'agent-trader-live-'));
+  const history = await loadPriceStore(SAMPLE, { market: 'us' });
+  const wall = new EpochVirtualScheduler(WALL0);
+  const fake = await FakeAlpacaProcess.start({ startMs: Date.UTC(2025, 10, 7, 14, 0) });
+  const config = liveConfig(fake);
+  const source = await openQuoteSource(config, { history, symbols: history.symbols(), wall });
+  await fake.follow(source.replay!.url);
+  const r = await rig(config, out, history, source, wall);
+  await until(() => alerts(r, 'BROKER_RECONCILED').length > 0);
+  return { out, fake, source, r };
+}
+
 describe('live on an Alpaca paper account: activity that is not ours', () => {
   it('alerts an order of the user, books it and a transfer in kind to the external book, and leaves the agents alone', async () => {
-    const out = await mkdtemp(join(tmpdir(), 'agent-trader-live-ext-'));
-    const history = await loadPriceStore(SAMPLE, { market: 'us' });
-    const wall = new EpochVirtualScheduler(WALL0);
-    const fake = await FakeAlpacaProcess.start({ startMs: Date.UTC(2025, 10, 7, 14, 0) });
+    const { out, fake, source, r } = await reconciledRun();
     try {
-      const config = liveConfig(fake);
-      const source = await openQuoteSource(config, { history, symbols: history.symbols(), wall });
-      await fake.follow(source.replay!.url);
-      const r = await rig(config, out, history, source, wall);
-      await until(() => alerts(r, 'BROKER_RECONCILED').length > 0);
       const before = { ew: r.run.ledger.account('ew').cash.toFixed(), mom: r.run.ledger.account('mom').cash.toFixed() };
       // The user buys 4 MSFT in another app; 7 NVDA arrive by transfer.
       await fake.externalOrder({ symbol: 'MSFT', side: 'buy', qty: 4, price: '500' });
@@ -230,16 +202,8 @@ describe('live on an Alpaca paper account: activity that is not ours', () => {
 
 describe('live on an Alpaca paper account: the keys refused mid-run', () => {
   it('halts every agent at the first 401, alerts once, and sends no order after it', async () => {
-    const out = await mkdtemp(join(tmpdir(), 'agent-trader-live-401-'));
-    const history = await loadPriceStore(SAMPLE, { market: 'us' });
-    const wall = new EpochVirtualScheduler(WALL0);
-    const fake = await FakeAlpacaProcess.start({ startMs: Date.UTC(2025, 10, 7, 14, 0) });
+    const { out, fake, source, r } = await reconciledRun();
     try {
-      const config = liveConfig(fake);
-      const source = await openQuoteSource(config, { history, symbols: history.symbols(), wall });
-      await fake.follow(source.replay!.url);
-      const r = await rig(config, out, history, source, wall);
-      await until(() => alerts(r, 'BROKER_RECONCILED').length > 0);
       // The keys are revoked (rotated in Alpaca's dashboard) before the first session.
       await fake.credentials('PKOTHER', 'other-secret');
       const before = (await fake.state()).requests.length;

@@ -4,7 +4,11 @@
  * its trades), the run, and moving time on only while no order waits on an answer from Alpaca (the
  * run clock runs 390x the wall: a loopback answer would come after its deadline otherwise).
  */
-import { expect } from 'vitest';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, expect } from 'vitest';
+import { loadPriceStore } from '../../src/actors/market-data/alpha-vantage-file.js';
 import { KillSwitch } from '../../src/actors/risk/kill-switch.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
@@ -14,7 +18,7 @@ import type { PriceStore } from '../../src/domain/price-store.js';
 import { startPaper, type PaperRun } from '../../src/runtime/paper.js';
 import { openQuoteSource, type QuoteSource } from '../../src/runtime/quote-source.js';
 import { EpochVirtualScheduler } from '../../src/streams/virtual-time.js';
-import type { FakeAlpacaProcess, FakeState } from './fake-alpaca/process.js';
+import { FakeAlpacaProcess, type FakeState } from './fake-alpaca/process.js';
 
 export const SAMPLE = new URL('../../data/sample/us_hourly.jsonl', import.meta.url).pathname;
 export const DAY = '2025-11-07';
@@ -153,3 +157,41 @@ export async function expectBooksMatch(r: Rig, s: FakeState, externalCash = 80_0
   expect(dec(s.cash).minus(ew.cash).minus(mom.cash).minus(externalCash).toFixed()).toBe('0');
 }
 
+
+/**
+ * What a test opened, undone after it, last-opened first (a failure undoing one does not stop
+ * the rest). Call once at the top of a test file; push to the list it returns.
+ */
+export function cleanupsPerTest(): (() => Promise<unknown>)[] {
+  const cleanup: (() => Promise<unknown>)[] = [];
+  afterEach(async () => {
+    for (const c of cleanup.splice(0).reverse()) await c().catch(() => undefined);
+  });
+  return cleanup;
+}
+
+/** A temporary run directory, the sample bars, and a fake Alpaca in its own process; undone after the test. */
+export async function world(cleanup: (() => Promise<unknown>)[]): Promise<{ out: string; history: PriceStore; fake: FakeAlpacaProcess }> {
+  const out = await mkdtemp(join(tmpdir(), 'agent-trader-live-'));
+  cleanup.push(() => rm(out, { recursive: true, force: true }));
+  const history = await loadPriceStore(SAMPLE, { market: 'us' });
+  const fake = await FakeAlpacaProcess.start({ startMs: Date.UTC(2025, 10, 7, 14, 0) });
+  cleanup.push(() => fake.stop());
+  return { out, history, fake };
+}
+
+/**
+ * Wall time to `to`, a second at a time, with loopback I/O settling after each, whatever waits:
+ * for phases where an order waits on Alpaca while time must move (a Retry-After, a retried pass).
+ */
+export async function stepWall(r: Rig, fake: FakeAlpacaProcess, to: number): Promise<void> {
+  for (let t = r.wall.now() + 1000; t <= to; t += 1000) {
+    r.wall.advanceTo(t);
+    for (let k = 0; k < 5; k++) {
+      await r.run.ledger.idle();
+      await r.run.runtime.flush();
+      await fake.state();
+      await turn();
+    }
+  }
+}
