@@ -21,6 +21,14 @@ export function clientOrderId(signature: string, market: Market, sessionAtIso: s
   return `${signature}.${compact(sessionAtIso, market)}.${index}`;
 }
 
+/** The session instant (epoch ms) a client order id carries, read in its market's zone; undefined for one not of ours. */
+export function sessionInstantOf(clientOrderIdValue: string, market: Market): number | undefined {
+  const stamp = /\.(\d{8}T\d{4})\.[^.]+$/.exec(clientOrderIdValue)?.[1];
+  if (!stamp) return undefined;
+  const at = DateTime.fromFormat(stamp, "yyyyLLdd'T'HHmm", { zone: MARKETS[market].zone });
+  return at.isValid ? at.toMillis() : undefined;
+}
+
 /**
  * Which of `signatures` placed an order: the one its client order id starts with (the longest, if
  * one signature is a prefix of another: `ew` and `ew.x`); undefined for an order that is not ours.

@@ -19,8 +19,7 @@
  * there before them): `EXTERNAL_BOOK_OPENED` when that is not nothing.
  */
 import { DateTime } from 'luxon';
-import type { AlpacaBroker } from '../actors/brokers/alpaca/alpaca-broker.js';
-import { wholeShares } from '../actors/brokers/alpaca/wire.js';
+import type { AccountBroker } from '../actors/brokers/account-broker.js';
 import type { Ledger } from '../actors/ledger/ledger.js';
 import type { Store } from '../actors/store/store.js';
 import { accountDifferences, bookToExternal, describeDifferences, ExternalBookSchema, isEmpty, openExternalBook, type ExternalBook, type Holdings } from '../domain/account-book.js';
@@ -35,7 +34,7 @@ export const EXTERNAL_BOOK_KEY = 'external-book';
 type Alert = Message<'monitor.alert'>;
 
 export interface LiveAccountDeps {
-  readonly broker: Pick<AlpacaBroker, 'account' | 'positions' | 'openOrders' | 'ordersSince' | 'fillsSince' | 'fillsBeyond' | 'settled' | 'fillsEmitted' | 'reconcileOrders'>;
+  readonly broker: Pick<AccountBroker, 'cash' | 'positions' | 'recentOrders' | 'fillsBeyond' | 'settled' | 'fillsEmitted' | 'reconcileOrders'>;
   readonly ledger: Ledger;
   readonly store: Store;
   readonly engine: () => Pick<EngineRuntime, 'actor'> | undefined;
@@ -70,25 +69,26 @@ export async function liveAccount(deps: LiveAccountDeps): Promise<LiveAccount> {
 
   const adopt = async (open: Map<string, string>): Promise<string[]> => {
     const since = deps.now() - (deps.lookbackMs ?? 24 * 3_600_000);
-    const [recent, stillOpen] = await Promise.all([deps.broker.ordersSince(since), deps.broker.openOrders()]);
-    const byCid = new Map([...recent, ...stillOpen].map((o) => [o.client_order_id, o]));
-    const behind: { order: (typeof recent)[number]; signature: string; known: number }[] = [];
-    for (const order of byCid.values()) {
-      const signature = owner(order.client_order_id);
-      if (!signature || open.has(order.client_order_id) || wholeShares(order.filled_qty) === 0) continue;
-      const known = await deps.ledger.filledQuantity(order.client_order_id);
-      if (wholeShares(order.filled_qty) > known) behind.push({ order, signature, known });
+    const orders = await deps.broker.recentOrders(since);
+    const behind: { order: (typeof orders)[number]; signature: string; known: number }[] = [];
+    for (const order of orders) {
+      const cid = order.clientOrderId;
+      const signature = cid === undefined ? undefined : owner(cid);
+      if (cid === undefined || !signature || open.has(cid) || order.filledQuantity === 0) continue;
+      const known = await deps.ledger.filledQuantity(cid);
+      if (order.filledQuantity > known) behind.push({ order, signature, known });
     }
     if (behind.length === 0) return [];
     // The account's fills once, for every order behind (not a request per order).
-    const activities = await deps.broker.fillsSince(Math.min(...behind.map((b) => Date.parse(b.order.created_at))) - 1_000);
+    const fillsOf = await deps.broker.fillsBeyond(behind);
     const lines: string[] = [];
-    for (const { order, signature, known } of behind) {
-      const fills = await deps.broker.fillsBeyond(order, known, activities.filter((a) => a.order_id === order.id));
+    for (const [i, { order, signature }] of behind.entries()) {
+      const fills = fillsOf[i] ?? [];
       if (fills.length === 0) continue;
-      const intent = { side: order.side === 'sell' ? ('sell' as const) : ('buy' as const), symbol: order.symbol, quantity: wholeShares(order.qty ?? order.filled_qty), type: 'market' as const };
-      for (const fill of fills) await deps.ledger.applyFill({ signature, clientOrderId: order.client_order_id, intent, fill });
-      const line = `${order.client_order_id}: ${fills.reduce((s, f) => s + f.quantity, 0)} ${order.symbol} ${order.side} booked to ${signature}`;
+      const cid = order.clientOrderId!;
+      const intent = { side: order.side, symbol: order.symbol, quantity: order.quantity, type: 'market' as const };
+      for (const fill of fills) await deps.ledger.applyFill({ signature, clientOrderId: cid, intent, fill });
+      const line = `${cid}: ${fills.reduce((s, f) => s + f.quantity, 0)} ${order.symbol} ${order.side} booked to ${signature}`;
       lines.push(line);
       raise('warning', 'ORDER_ADOPTED', `an order of ${signature} this process did not follow (${order.status} at the broker): its fills are booked to ${signature}: ${line}`, signature);
     }
@@ -108,7 +108,7 @@ export async function liveAccount(deps: LiveAccountDeps): Promise<LiveAccount> {
 
   const sync = async (reason: string): Promise<Record<string, string[]>> => {
     const out: Record<string, string[]> = {};
-    // Every order of ours in flight brought up to Alpaca's state first (what the stream may have missed).
+    // Every order of ours in flight brought up to the broker's state first (what the stream may have missed).
     await deps.broker.reconcileOrders();
     await deps.broker.settled();
     const open = openInEngine();
@@ -116,12 +116,12 @@ export async function liveAccount(deps: LiveAccountDeps): Promise<LiveAccount> {
     if (adopted.length > 0) out['adopted'] = adopted;
     await deps.ledger.idle();
     const before = deps.broker.fillsEmitted;
-    const [account, positions] = await Promise.all([deps.broker.account(), deps.broker.positions()]);
+    const [cash, positions] = await Promise.all([deps.broker.cash(), deps.broker.positions()]);
     await deps.broker.settled();
     await deps.ledger.idle();
     // A fill of ours came in while the account was read: the two views are of different moments.
     if (deps.broker.fillsEmitted !== before) return out;
-    const broker: Holdings = { cash: dec(account.cash), positions: Object.fromEntries(positions.map((p) => [p.symbol, p.quantity])) };
+    const broker: Holdings = { cash: dec(cash), positions: Object.fromEntries(positions.map((p) => [p.symbol, p.quantity])) };
     const at = DateTime.fromMillis(deps.now(), { zone: deps.zone }).toISO()!;
     if (!book) {
       const opened = openExternalBook(broker, subAccounts(), at);

@@ -1,5 +1,5 @@
 /**
- * A live run on a broker's account (today: Alpaca, paper or real money), around the same engine as
+ * A live run on a broker's account (Alpaca, Futu OpenD, an A-share terminal bridge, EastMoney; paper or real money), around the same engine as
  * a paper run: the broker is built from the config, told which orders the committed engine already
  * follows, and started; trading waits until the start-up reconciliation is done.
  *
@@ -25,8 +25,7 @@
  * catch up (alpaca-broker.ts) and the monitor for an account pass.
  */
 import type { SchedulerLike, Subscription } from 'rxjs';
-import { AlpacaBroker, ownedBy } from '../actors/brokers/alpaca/alpaca-broker.js';
-import { alpacaSettings } from '../actors/brokers/alpaca/settings.js';
+import type { AccountBroker } from '../actors/brokers/account-broker.js';
 import type { KillSwitch, KillSwitchState } from '../actors/risk/kill-switch.js';
 import type { Config } from '../config/schema.js';
 export { tradesBrokerAccount } from '../config/live-gate.js';
@@ -34,9 +33,17 @@ import type { Message } from '../domain/messages.js';
 import type { Broker } from '../actors/brokers/broker.js';
 import type { EngineRuntime } from './engine-runtime.js';
 import { openOrders } from './open-orders.js';
+import { accountBroker } from './account-brokers.js';
 
 type Alert = Message<'monitor.alert'>;
 
+
+/** Where a refusal came from, in words. */
+const AUTH_SOURCES: Readonly<Record<string, string>> = {
+  rest: '401 on the REST API',
+  stream: '401 on the trade stream',
+  session: 'the session or the login',
+};
 
 export interface LiveBrokerOptions {
   readonly config: Config;
@@ -47,7 +54,7 @@ export interface LiveBrokerOptions {
 }
 
 export interface LiveBroker {
-  readonly broker: AlpacaBroker;
+  readonly broker: AccountBroker;
   /**
    * The broker as the engine's trading actors use it: a submit waits until the start-up
    * reconciliation is done (`reconciled()`), so that an order of a session resumed from before the
@@ -69,18 +76,7 @@ export interface LiveBroker {
 }
 
 export function liveBroker(o: LiveBrokerOptions): LiveBroker {
-  const s = alpacaSettings(o.config.broker, o.env);
-  const signatures = o.config.models.map((m) => m.signature);
-  const broker = new AlpacaBroker({
-    baseUrl: s.baseUrl,
-    streamUrl: s.streamUrl,
-    keyId: s.keyId,
-    secretKey: s.secretKey,
-    scheduler: o.wall,
-    isOurs: ownedBy(signatures),
-    requestTimeoutMs: s.requestTimeoutMs,
-    retry: { maxRetries: s.maxRetries },
-  });
+  const broker = accountBroker(o.config, o.env, o.wall);
   const subs: Subscription[] = [];
   let openSubmits!: () => void;
   const submitsOpen = new Promise<void>((resolve) => (openSubmits = resolve));
@@ -103,8 +99,8 @@ export function liveBroker(o: LiveBrokerOptions): LiveBroker {
 
   subs.push(
     broker.halts$.subscribe((h) => {
-      halt = { reason: `BROKER_AUTH_FAILED: Alpaca refused the keys (${h.source}): ${h.message}`, at: new Date(h.tsEvent).toISOString() };
-      alert('critical', 'BROKER_AUTH_FAILED', `Alpaca refused the API keys (401 on the ${h.source === 'rest' ? 'REST API' : 'trade stream'}): trading is halted for every agent; no order is sent until the process is restarted with valid keys (${h.message})`);
+      halt = { reason: `BROKER_AUTH_FAILED: ${broker.venue} refused the credentials (${h.source}): ${h.message}`, at: new Date(h.tsEvent).toISOString() };
+      alert('critical', 'BROKER_AUTH_FAILED', `${broker.venue} refused the credentials (${AUTH_SOURCES[h.source] ?? h.source}): trading is halted for every agent; no order is sent until the process is restarted with valid credentials (${h.message})`);
     }),
     broker.external$.subscribe((e) => {
       const level = e.event === 'fill' || e.event === 'partial_fill' ? 'warning' : 'info';

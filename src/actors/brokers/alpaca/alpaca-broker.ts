@@ -37,15 +37,15 @@
  * catch-up in the middle keeps their order. `positions()` and `balance()` are the whole Alpaca
  * account's (the runtime splits it into the signatures' virtual sub-accounts).
  */
-import { DateTime } from 'luxon';
 import { Subject, type SchedulerLike } from 'rxjs';
 import { z } from 'zod';
 import type { HeartbeatOptions, ReconnectOptions } from '../../../streams/alpaca-quotes.js';
-import { ownerOf } from '../../../domain/ids.js';
+import { ownerOf, sessionInstantOf as sessionInstantOfId } from '../../../domain/ids.js';
 import { dec } from '../../../domain/money.js';
 import type { Fill, OrderRequest, OrderStatus } from '../../../domain/orders.js';
 import { renderReason, type ReasonCode } from '../../../domain/reasons.js';
-import type { Broker, BrokerBalance, BrokerPosition, BrokerStatus, BrokerUpdate } from '../broker.js';
+import type { AccountBroker, AccountOrder, BrokerHalt, ExternalActivity, KnownOrder } from '../account-broker.js';
+import type { BrokerBalance, BrokerPosition, BrokerStatus, BrokerUpdate } from '../broker.js';
 import { AlpacaInvalidOrder, AlpacaNotFound, AlpacaOperationalError, AlpacaTemporaryError, isDuplicateClientOrderId, refusalReason } from './errors.js';
 import { AlpacaRest, type RetryEvent, type RetryOptions } from './rest.js';
 import { AlpacaTradeStream, type TradeStreamEvent } from './trade-stream.js';
@@ -76,23 +76,8 @@ export function ownedBy(signatures: readonly string[]): (clientOrderId: string) 
 }
 
 /** 401: the keys are refused; the runtime turns this into a critical alert and stops trading. */
-export interface AlpacaHalt {
-  readonly source: 'rest' | 'stream';
-  readonly message: string;
-  readonly tsEvent: number;
-}
-
-/** Activity on the account that is not ours: another app's order. */
-export interface ExternalActivity {
-  readonly event: string;
-  readonly clientOrderId: string;
-  readonly orderId: string;
-  readonly symbol: string;
-  readonly side: string;
-  readonly qty?: number;
-  readonly price?: string;
-  readonly tsEvent: number;
-}
+export type AlpacaHalt = BrokerHalt;
+export type { ExternalActivity };
 
 /** Alpaca's order statuses -> ours (the order machine's reconciling reads them). */
 export const ALPACA_STATUS: Readonly<Record<string, OrderStatus>> = {
@@ -149,20 +134,18 @@ const CLOCK_MARGIN_MS = 3_600_000;
 /** Our orders are `day` orders: none still open was created more than this long ago. */
 const LOOKBACK_MS = 36 * 3_600_000;
 
-/** The session instant in our client order id (`<signature>.<yyyyLLdd'T'HHmm>.<n>`, New York time: Alpaca trades US stocks). */
-function sessionInstantOf(cid: string): number | undefined {
-  const stamp = /\.(\d{8}T\d{4})\.[^.]+$/.exec(cid)?.[1];
-  if (!stamp) return undefined;
-  const at = DateTime.fromFormat(stamp, "yyyyLLdd'T'HHmm", { zone: 'America/New_York' });
-  return at.isValid ? at.toMillis() : undefined;
-}
+/** The session instant in our client order id (New York time: Alpaca trades US stocks). */
+const sessionInstantOf = (cid: string): number | undefined => sessionInstantOfId(cid, 'us');
 
-export class AlpacaBroker implements Broker {
+export class AlpacaBroker implements AccountBroker {
+  readonly venue = 'Alpaca';
   readonly #rest: AlpacaRest;
   readonly #stream: AlpacaTradeStream;
   readonly #scheduler: SchedulerLike;
   readonly #isOurs: (cid: string) => boolean;
   readonly #orders = new Map<string, Tracked>();
+  /** The last `recentOrders` listing, by Alpaca id: what `fillsBeyond` needs of each order. */
+  #listed = new Map<string, WireOrder>();
   readonly #updates = new Subject<BrokerUpdate>();
   readonly #external = new Subject<ExternalActivity>();
   readonly #halts = new Subject<AlpacaHalt>();
@@ -218,7 +201,7 @@ export class AlpacaBroker implements Broker {
    * emits only what happened since (a fill is known by its id and by the cumulative quantity after
    * it, whichever id Alpaca's activities give it), and so that it is asked about at all.
    */
-  resumeOrder(clientOrderId: string, known: { readonly brokerOrderId?: string | undefined; readonly quantity: number; readonly fills: readonly Fill[] }): void {
+  resumeOrder(clientOrderId: string, known: KnownOrder): void {
     const t = this.#track(clientOrderId);
     if (known.brokerOrderId) t.orderId = known.brokerOrderId;
     t.qty = known.quantity;
@@ -353,6 +336,10 @@ export class AlpacaBroker implements Broker {
 
   async balance(_account?: string): Promise<BrokerBalance> {
     return { cash: dec((await this.account()).cash).toFixed() };
+  }
+
+  async cash(): Promise<string> {
+    return dec((await this.account()).cash).toFixed();
   }
 
   /** The account's buying power now (Alpaca holds open buys back from it already). */
@@ -503,12 +490,38 @@ export class AlpacaBroker implements Broker {
       .map((a) => ({ fillId: a.id.includes('::') ? a.id.slice(a.id.indexOf('::') + 2) : a.id, quantity: wholeShares(a.qty), price: a.price, fee: '0', atMs: Date.parse(a.transaction_time), cum: wholeShares(a.cum_qty) }));
   }
 
+  /** Orders (ours and others) created after `afterMs` or still open, every page of both listings. */
+  async recentOrders(afterMs: number): Promise<AccountOrder[]> {
+    const [recent, stillOpen] = await Promise.all([this.ordersSince(afterMs), this.openOrders()]);
+    this.#listed = new Map([...recent, ...stillOpen].map((o) => [o.id, o]));
+    return [...this.#listed.values()].map((o) => ({
+      clientOrderId: o.client_order_id,
+      brokerOrderId: o.id,
+      symbol: o.symbol,
+      side: o.side === 'sell' ? 'sell' : 'buy',
+      quantity: wholeShares(o.qty ?? o.filled_qty),
+      filledQuantity: wholeShares(o.filled_qty),
+      status: o.status,
+      createdAtMs: Date.parse(o.created_at),
+    }));
+  }
+
+  /** The fills of each order beyond its first `known` shares; the account's FILL activities are read once for all of them. */
+  async fillsBeyond(wanted: readonly { readonly order: AccountOrder; readonly known: number }[]): Promise<Fill[][]> {
+    if (wanted.length === 0) return [];
+    const orders = wanted.map((w) => this.#listed.get(w.order.brokerOrderId));
+    const missing = wanted.find((_, i) => orders[i] === undefined);
+    if (missing) throw new Error(`Alpaca order ${missing.order.brokerOrderId} was not in the last listing (call recentOrders first)`);
+    const activities = await this.fillsSince(Math.min(...orders.map((o) => Date.parse(o!.created_at))) - 1_000);
+    return Promise.all(wanted.map((w, i) => this.#fillsBeyondOne(orders[i]!, w.known, activities.filter((a) => a.order_id === orders[i]!.id))));
+  }
+
   /**
    * The fills of an order beyond the first `known` shares (an order of ours this process did not
    * follow: the runtime books them to its signature). From the FILL activities; shares the
    * activities do not show yet come as one fill at the price the order's totals imply.
    */
-  async fillsBeyond(order: WireOrder, known: number, activities?: readonly WireFillActivity[]): Promise<Fill[]> {
+  async #fillsBeyondOne(order: WireOrder, known: number, activities?: readonly WireFillActivity[]): Promise<Fill[]> {
     const filled = wholeShares(order.filled_qty);
     if (filled <= known) return [];
     const all = await this.#executions(order, filled, activities);
