@@ -62,6 +62,7 @@ export async function tradingActors(o: TradingActorsOptions) {
       return p && { price: p.price.toFixed(), atMs: p.at.toMillis() };
     },
     knownSymbol: (symbol) => o.prices.has(symbol),
+    previousClose: (symbol) => o.prices.previousClose(symbol, o.now())?.price.toFixed(),
     ...(o.universe ? { universe: o.universe } : {}),
     fees: o.config.broker.fees,
     // Priced as the venue fills and charges (its rules, its labelled bar), never by a second table.

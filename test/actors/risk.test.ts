@@ -418,6 +418,7 @@ describe('risk actor: live', () => {
         return power;
       },
     });
+    p.account = holding(); // the sell below sells held shares (live checks the position)
     p.ask({ clientOrderId: 'c1', intent: buy(400) }); // 4,000 + 5 fees
     await vi.waitFor(() => expect(replies(p)).toEqual(['c1 approved']));
     power = '3000';

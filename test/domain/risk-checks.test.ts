@@ -127,8 +127,8 @@ describe('the risk table', () => {
     expect(v.failure).toMatchObject({ code: 'MAX_POSITION_RATIO', value: '40.0%', limit: '30%' });
   });
 
-  it('every row has a risk reason code', () => {
-    for (const row of RISK_TABLE) expect(['KILL_SWITCH', 'INVALID_ORDER', 'SYMBOL_NOT_ALLOWED', 'UNKNOWN_SYMBOL', 'SYMBOL_NOT_TRADED', 'STALE_QUOTE', 'DAILY_LOSS_LIMIT', 'MAX_ORDERS_PER_SESSION', 'MAX_ORDERS_PER_MINUTE', 'DUPLICATE_ORDER', 'MAX_ORDER_NOTIONAL', 'MAX_POSITION_RATIO', 'MIN_CASH_RESERVE', 'LIVE_RAMP_CAP', 'BUYING_POWER', 'ORDER_RATE_LIMIT']).toContain(row.code);
+  it('every row has a risk reason code, or (the live exchange rows) the venue code the exchange would give', () => {
+    for (const row of RISK_TABLE) expect(['LOT_SIZE', 'INSUFFICIENT_POSITION', 'T_PLUS_ONE', 'PRICE_LIMIT', 'BROKER_REJECTED', 'KILL_SWITCH', 'INVALID_ORDER', 'SYMBOL_NOT_ALLOWED', 'UNKNOWN_SYMBOL', 'SYMBOL_NOT_TRADED', 'STALE_QUOTE', 'DAILY_LOSS_LIMIT', 'MAX_ORDERS_PER_SESSION', 'MAX_ORDERS_PER_MINUTE', 'DUPLICATE_ORDER', 'MAX_ORDER_NOTIONAL', 'MAX_POSITION_RATIO', 'MIN_CASH_RESERVE', 'LIVE_RAMP_CAP', 'BUYING_POWER', 'ORDER_RATE_LIMIT']).toContain(row.code);
   });
 });
 
@@ -474,5 +474,50 @@ describe('the program-trading row (the account as a whole)', () => {
       expect(f?.code).toBe('ORDER_RATE_LIMIT');
       expect(f?.message).toMatch(/^ORDER_RATE_LIMIT: .*action 4 in one second.*cap 3\/s/);
     }
+  });
+});
+
+describe('the exchange rows (live only: before a real broker is asked)', () => {
+  const NOW_CN = Date.parse('2025-10-09T02:00:00Z'); // 10:00 Shanghai
+  const held = { '600519.SH': { quantity: 250, sellable: 150, costBasis: '1400' } };
+  const live = (over: Over = {}) =>
+    input({ price: '1450', ...over, intent: { symbol: '600519.SH', quantity: 100, ...over.intent }, account: { cash: '1000000', equity: '1400000', positions: held, ...over.account }, limits: { max_single_position_ratio: 1, min_cash_reserve: 0, ...over.limits }, rest: { mode: 'live', market: 'cn', nowMs: NOW_CN, prevClose: dec('1400'), ...over.rest } });
+  const rules = (i: RiskInput) => runChecks(i).checks.map((c) => c.rule).filter((r) => r.startsWith('exchange.'));
+
+  it('run in live mode only: paper and backtests leave them to the simulated venue', () => {
+    expect(rules(live())).toEqual(['exchange.lot_size', 'exchange.price_band']);
+    expect(rules(live({ rest: { mode: 'paper' } }))).toEqual([]);
+    expect(rules(live({ rest: { mode: 'backtest' } }))).toEqual([]);
+  });
+
+  it('lots: a buy of 150 is refused; a sell of 150 passes only with the whole odd remainder of the sellable shares', () => {
+    expect(failure(live({ intent: { quantity: 150 } }))?.message).toBe('LOT_SIZE: 150 shares of 600519.SH is not a multiple of 100');
+    // sellable 150: the odd remainder is 50, so 150 (= 100 + 50) and 50 pass, 120 does not
+    expect(failure(live({ intent: { side: 'sell', quantity: 150 } }))).toBeUndefined();
+    expect(failure(live({ intent: { side: 'sell', quantity: 120 } }))).toMatchObject({ code: 'LOT_SIZE', rule: 'exchange.lot_size' });
+  });
+
+  it('a sell of more than is held is refused as such (not as T+1)', () => {
+    expect(failure(live({ intent: { side: 'sell', quantity: 300 } }))?.message).toBe('INSUFFICIENT_POSITION: selling 300 shares of 600519.SH but only 250 are held');
+  });
+
+  it('T+1: selling more than the sellable shares is refused naming how many were bought today', () => {
+    expect(failure(live({ intent: { side: 'sell', quantity: 200 } }))?.message).toBe(
+      'T_PLUS_ONE: selling 200 shares of 600519.SH: 100 of the 250 held were bought today (2025-10-09) and cannot be sold before the next trading day; 150 can be sold now',
+    );
+  });
+
+  it('price band: a market buy at limit-up, and a limit price outside the band, are refused; without a previous close the row does not run', () => {
+    // previous close 1400, main board ±10%: 1260.00-1540.00
+    expect(failure(live({ price: '1540' }))).toMatchObject({ code: 'PRICE_LIMIT', rule: 'exchange.price_band' });
+    expect(failure(live({ price: '1539.99' }))).toBeUndefined();
+    expect(failure(live({ intent: { type: 'limit', limitPrice: '1540.01' } }))?.message).toBe(
+      'PRICE_LIMIT: limit price 1540.01 of 600519.SH is outside today\'s band 1260.00-1540.00 (previous close 1400.00, main board (主板) ±10%)',
+    );
+    expect(rules(live({ rest: { prevClose: undefined } }))).not.toContain('exchange.price_band');
+  });
+
+  it('tick: a limit price off the 0.01 grid is refused before the broker sees it', () => {
+    expect(failure(live({ intent: { type: 'limit', limitPrice: '1450.005' } }))).toMatchObject({ code: 'BROKER_REJECTED', rule: 'exchange.tick' });
   });
 });

@@ -69,6 +69,8 @@ export interface RiskActorDeps {
   readonly quote: (symbol: string) => RiskQuote | undefined;
   /** The market data knows the symbol. */
   readonly knownSymbol: (symbol: string) => boolean;
+  /** The symbol's previous close (decimal string): the exchange's daily band (live rows); absent: not checked. */
+  readonly previousClose?: (symbol: string) => string | undefined;
   /** The symbols the run trades (data_source.symbols); absent: any known symbol. */
   readonly universe?: readonly string[];
   /** `config.broker.fees`: the fee table when the venue gives no `estimate`. */
@@ -275,6 +277,7 @@ export function riskActor(deps: RiskActorDeps) {
           liveRamp: deps.liveRamp && firstDay !== undefined ? liveRampCap(deps.liveRamp.ramp, deps.market, firstDay, day) : undefined,
           buyingPower,
           programTrading: deps.programTrading?.(),
+          prevClose: parsePrice(deps.previousClose?.(m.intent.symbol)),
         });
         decision = {
           clientOrderId: m.clientOrderId,

@@ -38,7 +38,7 @@
  */
 import { DateTime } from 'luxon';
 import { orderFees, type FeeBreakdown, type FeeRates, type OrderEstimate } from '../fees.js';
-import { MARKET_RULES } from '../market-rules.js';
+import { checkLot, checkPosition, checkPriceBand, checkPriceLimit, checkTick, checkTPlusOne, MARKET_RULES, type RuleViolation } from '../market-rules.js';
 import { MARKETS, type Market } from '../markets.js';
 import type { AccountView, RiskCheckRecord } from '../messages.js';
 import { Dec, dec } from '../money.js';
@@ -126,6 +126,8 @@ export interface RiskInput {
   readonly liveRamp?: LiveRampCap | undefined;
   /** The broker account's buying power now (fetched before a buy); absent: the broker does not say. */
   readonly buyingPower?: Dec | undefined;
+  /** The symbol's previous close (the exchange's daily band is set from it); absent: the band is not checked. */
+  readonly prevClose?: Dec | undefined;
   /** The account's orders + cancels so far and its caps (program-trading.ts); absent: not checked. */
   readonly programTrading?: { readonly tally: ActionTally; readonly caps: ProgramTradingCaps; readonly wallMs: number; readonly day: string } | undefined;
 }
@@ -224,6 +226,9 @@ const need = <T>(v: T | undefined, what: string): T => {
   return v;
 };
 
+/** A market-rules check as a row's outcome (its detail without the code: the row renders it). */
+const exchangeRow = (value: string, limit: string, broken: RuleViolation | undefined): CheckOutcome => ({ value, limit, message: broken?.message.slice(`${broken.reason}: `.length) });
+
 const orderText = (ctx: RiskContext): string => `${ctx.intent.side === 'buy' ? 'buying' : 'selling'} ${ctx.intent.quantity} ${ctx.intent.symbol}`;
 
 // ---------------------------------------------------------------------------------------
@@ -312,6 +317,64 @@ export const RISK_TABLE: readonly RiskRule[] = [
       if (universe.includes(s)) return { value: s, limit };
       return { value: s, limit, message: `${s} is not one of the symbols this run trades (data_source.symbols: ${list(universe)})` };
     },
+  },
+  // Live: the exchange's own rules (market-rules.ts, the table the simulated venue reads) before a
+  // real broker is asked: a refusal here costs no order and no cancel against the program-trading
+  // caps, and says why in our words rather than the broker's.
+  {
+    rule: 'exchange.lot_size',
+    code: 'LOT_SIZE',
+    appliesTo: 'both',
+    modes: ['live'],
+    check: (ctx) => exchangeRow(`${ctx.intent.quantity} shares`, `lots of ${MARKET_RULES[ctx.market].lotSize}`, checkLot(ctx.market, { side: ctx.intent.side, symbol: ctx.intent.symbol, quantity: ctx.intent.quantity, available: ctx.account.positions[ctx.intent.symbol]?.sellable ?? 0 })),
+  },
+  {
+    rule: 'exchange.position',
+    code: 'INSUFFICIENT_POSITION',
+    appliesTo: 'sell',
+    modes: ['live'],
+    check: (ctx) => {
+      const held = ctx.account.positions[ctx.intent.symbol]?.quantity ?? 0;
+      return exchangeRow(`${ctx.intent.quantity} of ${held} held`, `${held} held`, checkPosition({ symbol: ctx.intent.symbol, quantity: ctx.intent.quantity, held }));
+    },
+  },
+  {
+    rule: 'exchange.t_plus_one',
+    code: 'T_PLUS_ONE',
+    appliesTo: 'sell',
+    modes: ['live'],
+    check: (ctx) => {
+      const p = ctx.account.positions[ctx.intent.symbol];
+      const held = p?.quantity ?? 0;
+      const sellable = p?.sellable ?? 0;
+      return exchangeRow(`${ctx.intent.quantity} of ${sellable} sellable`, `${sellable} sellable`, checkTPlusOne(ctx.market, { symbol: ctx.intent.symbol, quantity: ctx.intent.quantity, held, sellable, today: localDate(ctx.nowMs, MARKETS[ctx.market].zone) }));
+    },
+  },
+  {
+    rule: 'exchange.price_band',
+    code: 'PRICE_LIMIT',
+    appliesTo: 'both',
+    modes: ['live'],
+    enabled: (ctx) => ctx.prevClose !== undefined,
+    check: (ctx) => {
+      const limitPrice = ctx.intent.limitPrice !== undefined ? dec(ctx.intent.limitPrice) : undefined;
+      const price = limitPrice ?? ctx.quote?.price;
+      const value = price ? price.toFixed() : 'no price';
+      const limit = `previous close ${need(ctx.prevClose, 'a previous close').toFixed()}`;
+      if (!price) return { value, limit };
+      const broken = limitPrice
+        ? checkPriceBand(ctx.market, { symbol: ctx.intent.symbol, limitPrice, prevClose: ctx.prevClose })
+        : checkPriceLimit(ctx.market, { symbol: ctx.intent.symbol, side: ctx.intent.side, price, prevClose: ctx.prevClose });
+      return exchangeRow(value, limit, broken);
+    },
+  },
+  {
+    rule: 'exchange.tick',
+    code: 'BROKER_REJECTED',
+    appliesTo: 'both',
+    modes: ['live'],
+    enabled: (ctx) => ctx.intent.limitPrice !== undefined,
+    check: (ctx) => exchangeRow(ctx.intent.limitPrice!, 'the tick grid', checkTick(ctx.market, { symbol: ctx.intent.symbol, limitPrice: dec(ctx.intent.limitPrice!) })),
   },
   {
     // Paper/live: a decision on an old price is a decision on a price that may be gone.
