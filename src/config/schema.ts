@@ -25,6 +25,7 @@ import { HFT_THRESHOLDS } from '../domain/risk/program-trading.js';
 import { SCHEDULE_DEFAULTS } from '../domain/schedule.js';
 import { httpUrl, wsUrl } from './urls.js';
 import { EastMoneyBrokerSchema } from '../actors/brokers/eastmoney/settings.js';
+import { BridgeBrokerSchema } from '../actors/brokers/bridge/settings.js';
 
 // ---------------------------------------------------------------------------
 // Leaf helpers, each with the message a person needs
@@ -263,7 +264,7 @@ export const DataSourceSchema = z.strictObject({
     .prefault({}),
 });
 
-export const BrokerTypeSchema = z.enum(['simulated', 'alpaca', 'futu', 'eastmoney']);
+export const BrokerTypeSchema = z.enum(['simulated', 'alpaca', 'futu', 'eastmoney', 'bridge']);
 export const BrokerRulesSchema = z.enum(['strict', 'ai-trader']);
 
 /** A-share fees (CNY): commission both sides with a minimum, stamp duty on sells, transfer fee. */
@@ -321,6 +322,7 @@ export const BrokerSchema = z.strictObject({
   /** Alpaca only (type alpaca): the trade stream and the REST client's patience. */
   alpaca: AlpacaBrokerSchema.optional(),
   eastmoney: EastMoneyBrokerSchema.optional(),
+  bridge: BridgeBrokerSchema.optional(),
 });
 
 const below = (threshold: number, what: string) => {
