@@ -10,6 +10,7 @@
  * cannot say it for them. `run` and `config check --preflight` refuse (exit 2) without it, naming
  * the variable (src/config/preflight.ts); the runtime may call `liveGateProblems` again at start.
  */
+import { eastmoneyGateProblems } from '../actors/brokers/eastmoney/settings.js';
 import type { Config } from './schema.js';
 
 export const LIVE_ACK_ENV = 'AGENT_TRADER_LIVE';
@@ -25,7 +26,13 @@ export function accountKind(config: Pick<Config, 'mode' | 'broker'>): AccountKin
 
 /** Why this process may not trade this config's real-money account ([] when it may, or when no real money is involved). */
 export function liveGateProblems(config: Pick<Config, 'mode' | 'broker'>, env: NodeJS.ProcessEnv): string[] {
-  if (accountKind(config) !== 'real') return [];
+  // A broker's own acknowledgements (EastMoney's unofficial API) come first, whatever the account.
+  const own = config.mode === 'live' && config.broker.type === 'eastmoney' ? eastmoneyGateProblems(config, env) : [];
+  if (accountKind(config) !== 'real') return own;
+  return [...own, ...realMoneyProblems(env)];
+}
+
+function realMoneyProblems(env: NodeJS.ProcessEnv): string[] {
   const ack = env[LIVE_ACK_ENV];
   const how = `set ${LIVE_ACK_ENV}=${LIVE_ACK_VALUE} in the environment to confirm, or set broker.paper: true to trade the paper account`;
   // The value is not a secret, but it is not echoed either: it is the user's own words.
@@ -34,9 +41,12 @@ export function liveGateProblems(config: Pick<Config, 'mode' | 'broker'>, env: N
   return [];
 }
 
-/** Whether this config trades a broker's account (src/runtime/live-broker.ts; today Alpaca), else the simulated venue. */
+/** Broker types a live run can trade through (src/runtime/account-brokers.ts has a row for each). */
+export const LIVE_BROKERS: ReadonlySet<Config['broker']['type']> = new Set(['alpaca', 'bridge', 'eastmoney']);
+
+/** Whether this config trades a broker's account (src/runtime/live-broker.ts), else the simulated venue. */
 export function tradesBrokerAccount(config: Pick<Config, 'mode' | 'broker'>): boolean {
-  return config.mode === 'live' && config.broker.type === 'alpaca';
+  return config.mode === 'live' && LIVE_BROKERS.has(config.broker.type);
 }
 
 /**
@@ -46,7 +56,19 @@ export function tradesBrokerAccount(config: Pick<Config, 'mode' | 'broker'>): bo
  * is capped there). The order machine waits this long for a submit's or a cancel's answer.
  */
 export function brokerRequestBudgetMs(config: Pick<Config, 'broker'>): number {
-  const a = config.broker.alpaca;
-  const attempts = (a?.max_retries ?? 4) + 1;
-  return attempts * 2 * (a?.request_timeout_seconds ?? 10) * 1000 + (attempts - 1) * 60_000;
+  const b = config.broker;
+  if (b.type === 'alpaca') {
+    const attempts = (b.alpaca?.max_retries ?? 4) + 1;
+    return attempts * 2 * (b.alpaca?.request_timeout_seconds ?? 10) * 1000 + (attempts - 1) * 60_000;
+  }
+  // The order tracker (polled-broker.ts): up to 5 attempts (a send the venue certainly did not
+  // carry out is sent again after 1, 2, 4, 8 s), each a request and a look in the order list.
+  const timeoutS = requestTimeoutSeconds(b);
+  return 5 * 2 * timeoutS * 1000 + 15_000;
+}
+
+/** The selected broker's `request_timeout_seconds` (its own block), default 10. */
+function requestTimeoutSeconds(b: Config['broker']): number {
+  const block = (b as unknown as Record<string, { request_timeout_seconds?: number } | undefined>)[b.type];
+  return block?.request_timeout_seconds ?? 10;
 }

@@ -297,6 +297,9 @@ export const AlpacaBrokerSchema = z.strictObject({
   max_retries: int(0).default(4),
 });
 
+/** Brokers that trade one market only. */
+const BROKER_MARKETS: Readonly<Record<string, string>> = { eastmoney: 'cn', bridge: 'cn' };
+
 export const BrokerSchema = z.strictObject({
   type: BrokerTypeSchema.default('simulated'),
   account_id: nonEmpty('an account id (a string)').optional(),
@@ -319,6 +322,10 @@ export const BrokerSchema = z.strictObject({
     .max(1, { error: 'expected a number greater than 0 and at most 1' })
     .default(1),
   fees: FeesSchema.prefault({}),
+  /** Brokers without a stream (futu simulate, bridge, eastmoney): the order list is read this often while an order is open. */
+  poll_seconds: z.number({ error: 'expected seconds > 0' }).gt(0, { error: 'expected seconds > 0' }).default(2),
+  /** Brokers that take limit orders only (bridge, eastmoney): a market order is sent as a limit this many basis points through the latest price. */
+  market_collar_bps: z.number({ error: 'expected basis points from 0 to 1000' }).min(0, { error: 'expected basis points from 0 to 1000' }).max(1000, { error: 'expected basis points from 0 to 1000' }).default(100),
   /** Alpaca only (type alpaca): the trade stream and the REST client's patience. */
   alpaca: AlpacaBrokerSchema.optional(),
   eastmoney: EastMoneyBrokerSchema.optional(),
@@ -636,7 +643,12 @@ function crossCheck(c: Loose | undefined, ctx: IssueSink): void {
   const broker = obj(c['broker']);
   if (broker) {
     if (mode === 'live' && broker['type'] === 'simulated') {
-      add(['broker', 'type'], 'expected a real broker (alpaca, futu, eastmoney) in live mode', broker['type']);
+      add(['broker', 'type'], 'expected a real broker (alpaca, futu, bridge, eastmoney) in live mode', broker['type']);
+    }
+    // The A-share venues trade A-shares only: a config of another market on them is a mistake.
+    const brokerMarket = BROKER_MARKETS[String(broker['type'])];
+    if (brokerMarket && c['market'] !== undefined && c['market'] !== brokerMarket) {
+      add(['broker', 'type'], `expected market ${brokerMarket} with broker.type ${String(broker['type'])} (it trades ${brokerMarket === 'cn' ? 'A-shares' : brokerMarket} only)`, broker['type'], { got: `market ${String(c['market'])}` });
     }
     if (mode !== 'live' && broker['paper'] === false) {
       add(['broker', 'paper'], `expected true in ${String(mode)} mode (only live mode may use a real-money account)`, false);

@@ -51,6 +51,9 @@ export interface LiveBrokerOptions {
   /** The wall clock: request deadlines, back-off, reconnects. */
   readonly wall: SchedulerLike;
   readonly alert: (alert: Alert) => void;
+  /** The latest price of a symbol (a market order on a limit-only venue goes as a limit through it). */
+  readonly price?: (symbol: string) => string | undefined;
+  readonly prevClose?: (symbol: string) => string | undefined;
 }
 
 export interface LiveBroker {
@@ -76,7 +79,7 @@ export interface LiveBroker {
 }
 
 export function liveBroker(o: LiveBrokerOptions): LiveBroker {
-  const broker = accountBroker(o.config, o.env, o.wall);
+  const broker = accountBroker(o.config, { wall: o.wall, env: o.env, price: o.price ?? (() => undefined), prevClose: o.prevClose ?? (() => undefined) });
   const subs: Subscription[] = [];
   let openSubmits!: () => void;
   const submitsOpen = new Promise<void>((resolve) => (openSubmits = resolve));

@@ -141,7 +141,16 @@ export async function startPaper(options: PaperOptions): Promise<PaperRun> {
     const deciders = await buildDeciders(config, logs, llm);
     const wall = options.wall ?? asyncScheduler;
     // Live on a broker's account (live-broker.ts), else the simulated venue at the live prices.
-    const live = tradesBrokerAccount(config) ? liveBroker({ config, env: options.env ?? process.env, wall, alert: (a) => raise(a) }) : undefined;
+    const live = tradesBrokerAccount(config)
+      ? liveBroker({
+          config,
+          env: options.env ?? process.env,
+          wall,
+          alert: (a) => raise(a),
+          price: (symbol) => prices.priceAsOf(symbol, now())?.price.toFixed(),
+          prevClose: (symbol) => prices.previousClose(symbol, now())?.price.toFixed(),
+        })
+      : undefined;
     if (live) cleanups.push(() => live.close());
     const venue = live ? undefined : await simulatedVenue(config, prices, now, store);
     const broker = live?.broker ?? venue!;
