@@ -24,6 +24,7 @@ import { DEFAULT_QUEUED_LIMIT_BAND } from '../domain/queued-orders.js';
 import { HFT_THRESHOLDS } from '../domain/risk/program-trading.js';
 import { SCHEDULE_DEFAULTS } from '../domain/schedule.js';
 import { httpUrl, wsUrl } from './urls.js';
+import { FutuBrokerSchema } from '../actors/brokers/futu/settings.js';
 
 // ---------------------------------------------------------------------------
 // Leaf helpers, each with the message a person needs
@@ -319,6 +320,7 @@ export const BrokerSchema = z.strictObject({
   fees: FeesSchema.prefault({}),
   /** Alpaca only (type alpaca): the trade stream and the REST client's patience. */
   alpaca: AlpacaBrokerSchema.optional(),
+  futu: FutuBrokerSchema.optional(),
 });
 
 const below = (threshold: number, what: string) => {
