@@ -195,6 +195,7 @@ export class FutuAdapter implements VenueAdapter {
   }
 
   #header(): { trdEnv: number; accID: string; trdMarket: number } {
+    if (this.#conn.status === 'halted') throw new VenueHalted('Futu OpenD: trading is halted (the websocket key or the trade password was refused); nothing sent');
     // Before the first session there is no account: nothing is sent (outcome known).
     if (this.#accID === undefined) throw new VenueUnavailable('Futu OpenD is not connected yet (no account chosen)', true);
     return { trdEnv: this.#s.trdEnv, accID: this.#accID, trdMarket: this.#facts.trdMarket };
