@@ -50,7 +50,7 @@ export const MESSAGE_CLASS: readonly { readonly pattern: RegExp; readonly cls: F
 export const REFUSAL_REASONS: readonly { readonly pattern: RegExp; readonly reason: ReasonCode }[] = [
   { pattern: /buying power|insufficient (cash|funds?)|购买力不足|资金不足/i, reason: 'INSUFFICIENT_CASH' },
   { pattern: /insufficient (position|quantity|shares)|sellable|可卖(数量)?不足|持仓不足/i, reason: 'INSUFFICIENT_POSITION' },
-  { pattern: /lot size|board lot|整手|每手/i, reason: 'LOT_SIZE' },
+  { pattern: /lot size|board lot|whole number of lots|整手|每手/i, reason: 'LOT_SIZE' },
   { pattern: /price limit|涨停|跌停|涨跌幅/i, reason: 'PRICE_LIMIT' },
   { pattern: /market (is )?closed|not (in )?trading (hours|time)|休市|非交易时段|非交易时间/i, reason: 'MARKET_CLOSED' },
   { pattern: /unknown (stock|security|code)|no such (stock|security)|未知(股票|证券)|代码(不存在|错误)/i, reason: 'UNKNOWN_SYMBOL' },
