@@ -177,15 +177,19 @@ export class FutuConnection {
         reject(new VenueUnavailable(`Futu OpenD: no reply to ${name} within ${timeoutMs} ms (it may have been carried out)`, false));
       }, timeoutMs);
       this.#pending.set(section, { name, ws, resolve, reject, deadline });
-      ws.send(bytes, { binary: true }, (err) => {
-        if (!err) return;
+      const failed = (err: Error): void => {
         const p = this.#pending.get(section);
         if (!p) return;
         this.#pending.delete(section);
         p.deadline.unsubscribe();
         // A send that fails part-way may have reached OpenD: the outcome is unknown.
         reject(new VenueUnavailable(`Futu OpenD: sending ${name} failed (${err.message})`, false));
-      });
+      };
+      try {
+        ws.send(bytes, { binary: true }, (err) => err && failed(err));
+      } catch (e) {
+        failed(e as Error);
+      }
     });
   }
 
