@@ -139,6 +139,15 @@ describe('FutuAdapter: simulate env (order list polling only)', () => {
     expect(w.pushes).toEqual([]);
   });
 
+  it('with manual fills a market order rests (submitted) until the broker fills it', async () => {
+    const w = await world();
+    await w.fake.mode({ fill: 'manual' });
+    await w.adapter.place(order('ew.20', { symbol: '000001.SZ' }));
+    expect((await w.adapter.orders())[0]).toMatchObject({ state: 'open', filledQuantity: 0, rawStatus: '5' });
+    await w.fake.fill('ew.20', 100, '11.3');
+    expect((await w.adapter.orders())[0]).toMatchObject({ state: 'filled', filledQuantity: 100, avgFillPrice: '11.3' });
+  });
+
   it('a partial fill shows as open with the cumulative quantity and its average; a broker cancel ends it cancelled', async () => {
     const w = await world();
     await w.adapter.place(order('ew.4', { type: 'limit', limitPrice: '11.2', symbol: '000001.SZ', quantity: 300 }));

@@ -38,10 +38,12 @@ describe('FutuConnection', () => {
   it('a reply that never comes is VenueUnavailable(outcomeKnown=false) at the deadline, while the order exists at the broker', async () => {
     const w = await world();
     await w.fake.fault(2202, { kind: 'hold' });
-    const placed = rejection(w.adapter.place(order('ew.1', { type: 'limit', limitPrice: '1500.5' })));
+    let settled = false;
+    const placed = rejection(w.adapter.place(order('ew.1', { type: 'limit', limitPrice: '1500.5' }))).finally(() => (settled = true));
     await until(async () => (await w.fake.state()).held === 1, 'the held reply');
     w.advance(TIMEOUT_MS - 1);
     await new Promise((r) => setImmediate(r));
+    expect(settled).toBe(false);
     w.advance(1);
     const e = await placed;
     expect(e).toBeInstanceOf(VenueUnavailable);
