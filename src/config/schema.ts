@@ -26,6 +26,7 @@ import { SCHEDULE_DEFAULTS } from '../domain/schedule.js';
 import { httpUrl, wsUrl } from './urls.js';
 import { EastMoneyBrokerSchema } from '../actors/brokers/eastmoney/settings.js';
 import { BridgeBrokerSchema } from '../actors/brokers/bridge/settings.js';
+import { FutuBrokerSchema } from '../actors/brokers/futu/settings.js';
 
 // ---------------------------------------------------------------------------
 // Leaf helpers, each with the message a person needs
@@ -330,6 +331,7 @@ export const BrokerSchema = z.strictObject({
   alpaca: AlpacaBrokerSchema.optional(),
   eastmoney: EastMoneyBrokerSchema.optional(),
   bridge: BridgeBrokerSchema.optional(),
+  futu: FutuBrokerSchema.optional(),
 });
 
 const below = (threshold: number, what: string) => {
