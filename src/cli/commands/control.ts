@@ -180,7 +180,7 @@ export function registerControlCommands(program: Command): void {
     }
   });
   withCommon(program.command('reload').description('a running process: read its config file again; alert channels now, risk limits and agents at the next session; refused (nothing applied) when a change needs a restart')).action(async (opts: ControlOptions) => {
-    const a = await ask(opts, 'reload');
+    const a = await ask(opts, 'reload', {});
     const changes = a['changes'] as string[];
     print(opts, () => (a['applied'] ? `reload accepted: ${changes.join(', ')}; ${String(a['effective'])}\n` : `reload: ${String(a['note'])}\n`));
   });
