@@ -42,6 +42,8 @@ import { tradesBrokerAccount } from './runtime/live-broker.js';
 import { controlRoutes } from './server/control-routes.js';
 import { PausedAgents } from './actors/control/paused-agents.js';
 import { loadConfig } from './config/load.js';
+import { allowedChats, startTelegramCommands } from './actors/monitor/channels/telegram-commands.js';
+import { asyncScheduler } from 'rxjs';
 
 /** The last session instant a stored run took (epoch ms), read and released before the run opens its store. */
 async function lastSessionMs(outDir: string): Promise<number | undefined> {
@@ -266,6 +268,22 @@ async function startAndRun(
       });
       const server = http;
       closers.push(() => server.close());
+    }
+    // Telegram chats steer the process too (commands: true), through the same control layer.
+    for (const ch of config.alerts.channels) {
+      if (ch.type !== 'telegram' || !ch.commands) continue;
+      const name = ch.name ?? 'telegram';
+      const commands = startTelegramCommands({
+        name,
+        token: readSecret(ch.bot_token_env, env, `alerts.channels (${name}).bot_token_env`),
+        baseUrl: ch.api_url,
+        allowed: allowedChats(ch),
+        control: () => paper.control,
+        offsetFile: join(config.state_dir, `telegram-offset-${name}.json`),
+        scheduler: asyncScheduler,
+        log: (line) => write(`${line}\n`),
+      });
+      closers.push(() => commands.close());
     }
     signal.throwIfAborted();
     onStarted();

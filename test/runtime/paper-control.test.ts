@@ -329,3 +329,134 @@ describe('control API on a paper run', () => {
     await stopRig(r);
   }, 120_000);
 });
+
+// ---------------------------------------------------------------------------------------
+// Telegram: a local server on 127.0.0.1 speaking the Bot API's getUpdates and sendMessage.
+
+interface Update {
+  readonly update_id: number;
+  readonly message: { readonly message_id: number; readonly chat: { readonly id: number; readonly type: 'private' }; readonly date: number; readonly text: string };
+}
+
+class FakeBotApi {
+  readonly sent: { chat_id: number; text: string }[] = [];
+  readonly offsets: number[] = [];
+  readonly paths: string[] = [];
+  #updates: Update[] = [];
+  #held: ((updates: Update[]) => void)[] = [];
+  #waiters: (() => void)[] = [];
+  private constructor(
+    private readonly server: import('node:http').Server,
+    readonly url: string,
+  ) {}
+
+  static async start(updates: Update[] = []): Promise<FakeBotApi> {
+    const { createServer } = await import('node:http');
+    let api: FakeBotApi | undefined;
+    const server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => api!.handle(req.url ?? '', JSON.parse(body || '{}') as Record<string, unknown>, (json) => res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify(json))));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    api = new FakeBotApi(server, `http://127.0.0.1:${(server.address() as { port: number }).port}`);
+    api.#updates = [...updates];
+    return api;
+  }
+
+  private handle(path: string, body: Record<string, unknown>, answer: (json: unknown) => void): void {
+    this.paths.push(path.replace(/bot[^/]+/, 'bot<token>'));
+    if (path.endsWith('/getUpdates')) {
+      const offset = Number(body['offset'] ?? 0);
+      this.offsets.push(offset);
+      // Telegram forgets every update below the offset asked for: it is confirmed.
+      this.#updates = this.#updates.filter((u) => u.update_id >= offset);
+      this.wake();
+      if (this.#updates.length > 0) return answer({ ok: true, result: this.#updates });
+      this.#held.push((updates) => answer({ ok: true, result: updates }));
+      return;
+    }
+    if (path.endsWith('/sendMessage')) {
+      this.sent.push({ chat_id: Number(body['chat_id']), text: String(body['text']) });
+      answer({ ok: true, result: { message_id: 1, chat: { id: body['chat_id'], type: 'private' }, date: 0, text: body['text'] } });
+      this.wake();
+      return;
+    }
+    answer({ ok: false, error_code: 404, description: 'Not Found' });
+  }
+
+  private wake(): void {
+    for (const w of this.#waiters.splice(0)) w();
+  }
+
+  push(u: Update): void {
+    this.#updates.push(u);
+    for (const h of this.#held.splice(0)) h(this.#updates);
+  }
+
+  async until(done: () => boolean): Promise<void> {
+    while (!done()) await new Promise<void>((r) => this.#waiters.push(r));
+  }
+
+  async close(): Promise<void> {
+    for (const h of this.#held.splice(0)) h([]);
+    this.server.closeAllConnections();
+    await new Promise<void>((r) => this.server.close(() => r()));
+  }
+}
+
+const BOT_TOKEN = '7123456789:AAH-fakeTokenForTests_0123456789ab';
+const update = (id: number, chat: number, text: string): Update => ({ update_id: id, message: { message_id: id, chat: { id: chat, type: 'private' }, date: 1762500000, text } });
+
+describe('Telegram commands on a paper run', () => {
+  it('a command from an allowed chat runs once, also after a restart; another chat is ignored and logged without its text', async () => {
+    const { startTelegramCommands, allowedChats } = await import('../../src/actors/monitor/channels/telegram-commands.js');
+    const { AlertsSchema } = await import('../../src/config/alerts-schema.js');
+    const channel = AlertsSchema.parse({ channels: [{ type: 'telegram', bot_token_env: 'TG', chat_ids: [4242, '@agent_alerts'], commands: true }] }).channels[0]!;
+    expect(channel.type === 'telegram' && allowedChats(channel)).toEqual([4242]);
+    const dir = await tempDir();
+    const r = await rig(dir, us, usHistory);
+    await drive(r, () => ticks(r).length === 1);
+    const offsetFile = join(dir, 'telegram-offset-telegram.json');
+    const logs: string[] = [];
+    const start = (api: FakeBotApi) =>
+      startTelegramCommands({ name: 'telegram', token: BOT_TOKEN, baseUrl: api.url, allowed: [4242], control: () => r.run.control, offsetFile, scheduler: new EpochVirtualScheduler(WALL0), log: (l) => logs.push(l) });
+
+    const api = await FakeBotApi.start([update(100, 4242, '/pause ew'), update(101, 999, '/pause mom secret words')]);
+    const bot = start(api);
+    await api.until(() => api.offsets.includes(102));
+    expect(api.sent).toEqual([{ chat_id: 4242, text: 'ew paused: no new session until /resume ew' }]);
+    expect(new PausedAgents(dir).pausedOf(['ew', 'mom'])).toEqual(['ew']);
+    expect(logs).toEqual(['telegram telegram: ignored a message from chat 999 (not in command_chat_ids)']);
+    expect(logs.join('\n')).not.toContain('secret');
+    expect(logs.join('\n')).not.toContain(BOT_TOKEN);
+    expect(api.paths.every((p) => p === '/bot<token>/getUpdates' || p === '/bot<token>/sendMessage')).toBe(true);
+
+    // /status answers from the same control layer.
+    api.push(update(102, 4242, '/status@agent_trader_bot'));
+    await api.until(() => api.sent.length === 2);
+    expect(api.sent[1]!.text).toMatch(/^paper us, next session 2025-11-07T11:05:00\.000-05:00\new: idle, equity \d+\.\d\d USD, today [+-]\d+\.\d\d, \d+ positions, 0 open orders \[paused\]\nmom: idle/);
+    api.push(update(103, 4242, '/flatten'));
+    await api.until(() => api.sent.length === 3);
+    expect(api.sent[2]!.text).toBe('refused: usage: /flatten SIGNATURE [SYMBOL]');
+    await bot.close();
+    await api.close();
+
+    // Restarted, and Telegram delivers /pause again (its confirmation never reached it): not run twice.
+    new PausedAgents(dir).resume('ew', ['ew', 'mom'], 'test');
+    const again = await FakeBotApi.start([update(103, 4242, '/flatten'), update(104, 4242, '/resume mom')]);
+    const bot2 = start(again);
+    await again.until(() => again.offsets.includes(105));
+    expect(again.offsets[0]).toBe(104); // the stored offset
+    expect(again.sent).toEqual([{ chat_id: 4242, text: 'mom was not paused' }]);
+    await bot2.close();
+    await again.close();
+    await stopRig(r);
+    const journal = await controlJournal(dir);
+    expect(journal.map((j) => [j['type'], j['by']])).toEqual([
+      ['control.pause', 'telegram:4242'],
+      ['control.status', 'telegram:4242'],
+      ['control.resume', 'telegram:4242'],
+    ]);
+  }, 120_000);
+});
