@@ -17,6 +17,8 @@ export interface StartOptions {
   readonly outDir?: string;
   /** The wall clock, read once at the edge to name the run folder. */
   readonly startedAt?: DateTime;
+  /** The config file (paper/live: read again by the control API's reload). */
+  readonly configPath?: string;
 }
 
 export async function start(config: Config, options: StartOptions = {}): Promise<void> {
@@ -28,7 +30,7 @@ export async function start(config: Config, options: StartOptions = {}): Promise
     }
     case 'paper':
     case 'live':
-      await runPaperProcess(config, { ...(options.outDir ? { outDir: options.outDir } : {}) });
+      await runPaperProcess(config, { ...(options.outDir ? { outDir: options.outDir } : {}), ...(options.configPath ? { configPath: options.configPath } : {}) });
       return;
   }
 }

@@ -39,6 +39,11 @@ import { openStore } from './actors/store/store.js';
 import { startupAlpacaCalendarCheck } from './actors/market-data/calendar-check.js';
 import { liveGateProblems } from './config/live-gate.js';
 import { tradesBrokerAccount } from './runtime/live-broker.js';
+import { controlRoutes } from './server/control-routes.js';
+import { PausedAgents } from './actors/control/paused-agents.js';
+import { loadConfig } from './config/load.js';
+import { allowedChats, startTelegramCommands } from './actors/monitor/channels/telegram-commands.js';
+import { asyncScheduler } from 'rxjs';
 
 /** The last session instant a stored run took (epoch ms), read and released before the run opens its store. */
 async function lastSessionMs(outDir: string): Promise<number | undefined> {
@@ -64,6 +69,8 @@ export interface PaperProcessOptions {
   readonly env?: NodeJS.ProcessEnv;
   /** Ask the process to stop (tests); SIGINT / SIGTERM do the same. */
   readonly stopSignal?: AbortSignal;
+  /** The config file the process runs: read again by the control API's reload. */
+  readonly configPath?: string;
 }
 
 /** The reason a start was cancelled (a signal, or `stopSignal`): not an error, the process ends normally. */
@@ -161,10 +168,13 @@ async function startAndRun(
   const wallMs = () => wallNow().toMillis();
   try {
     // Alert channels first: a bad secret variable stops the start before anything connects.
-    const alerts = createDispatcher(config.alerts, {
-      env,
-      onError: (f) => write(`alert channel ${f.channel}: ${f.outcome} ${f.level} ${f.code}: ${f.message}\n`),
-    });
+    const dispatcherFor = (c: Config) =>
+      createDispatcher(c.alerts, {
+        env,
+        onError: (f) => write(`alert channel ${f.channel}: ${f.outcome} ${f.level} ${f.code}: ${f.message}\n`),
+      });
+    // Replaced by a reload of the config (the control API): the old one sends what it holds, then closes.
+    let alerts = dispatcherFor(config);
     closers.push(() => alerts.close());
     /** A start-up or monitor alert raised here (not by the runtime): to the channels and the console. */
     const notify = (level: 'info' | 'warning', code: string, message: string) => {
@@ -210,6 +220,14 @@ async function startAndRun(
       ...(history ? { history } : {}),
       universe: symbols,
       killSwitch,
+      // Next to the kill switch: a pause outlives the run folder of a restarted demo too.
+      paused: new PausedAgents(config.state_dir),
+      ...(options.configPath ? { reloadConfig: () => loadConfig(options.configPath!) } : {}),
+      onReload: async (next) => {
+        const old = alerts;
+        alerts = dispatcherFor(next);
+        await old.close();
+      },
       ...(source.until ? { until: source.until } : {}),
       ...(benchmark ? { benchmark } : {}),
       llmObserver: metrics,
@@ -218,8 +236,9 @@ async function startAndRun(
         alerts.dispatch(a);
         write(`alert ${a.level} ${a.code}${a.signature ? ` [${a.signature}]` : ''}: ${a.message}\n`);
       },
-      onTick: (at) => {
-        write(`tick ${at.toFormat('yyyy-LL-dd HH:mm ZZZZ')}: ${config.models.filter((m) => m.enabled).length} sessions\n`);
+      onTick: (at, paused) => {
+        const sessions = config.models.filter((m) => m.enabled && !paused.includes(m.signature)).length;
+        write(`tick ${at.toFormat('yyyy-LL-dd HH:mm ZZZZ')}: ${sessions} sessions${paused.length > 0 ? ` (paused: ${paused.join(', ')})` : ''}\n`);
         coverage.check(); // a running process entering the last 30 days of its calendar
       },
     });
@@ -245,10 +264,26 @@ async function startAndRun(
         heartbeatMs: config.server.heartbeat_seconds * 1000,
         onKill: ({ signature, reason }) => killSwitch.activate({ signature, reason }),
         onKillReset: ({ signature }) => killSwitch.reset({ signature }),
-        extraRoutes: routes(metrics.metricsRoute(), explainRoute((cid) => paper.explain(cid))),
+        extraRoutes: routes(metrics.metricsRoute(), explainRoute((cid) => paper.explain(cid)), controlRoutes(() => paper.control, { token })),
       });
       const server = http;
       closers.push(() => server.close());
+    }
+    // Telegram chats steer the process too (commands: true), through the same control layer.
+    for (const ch of config.alerts.channels) {
+      if (ch.type !== 'telegram' || !ch.commands) continue;
+      const name = ch.name ?? 'telegram';
+      const commands = startTelegramCommands({
+        name,
+        token: readSecret(ch.bot_token_env, env, `alerts.channels (${name}).bot_token_env`),
+        baseUrl: ch.api_url,
+        allowed: allowedChats(ch),
+        control: () => paper.control,
+        offsetFile: join(config.state_dir, `telegram-offset-${name}.json`),
+        scheduler: asyncScheduler,
+        log: (line) => write(`${line}\n`),
+      });
+      closers.push(() => commands.close());
     }
     signal.throwIfAborted();
     onStarted();

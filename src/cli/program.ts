@@ -20,6 +20,7 @@ import { registerExplainCommand } from './commands/explain.js';
 import { registerTranscriptsCommand } from './commands/transcripts.js';
 import { registerBrokerCommand } from './commands/broker.js';
 import { registerComplianceCommand } from './commands/compliance.js';
+import { registerControlCommands } from './commands/control.js';
 
 /** The version in package.json, the one source of it. */
 export function packageVersion(): string {
@@ -46,6 +47,7 @@ export function buildProgram(): Command {
   registerTranscriptsCommand(program);
   registerBrokerCommand(program);
   registerComplianceCommand(program);
+  registerControlCommands(program);
   unknownOptionsFirst(program);
   return program;
 }

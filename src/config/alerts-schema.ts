@@ -174,6 +174,10 @@ export const TelegramChannelSchema = z.strictObject({
   chat_ids: z.array(ChatId(), { error: 'expected an array of Telegram chat ids' }).min(1, { error: 'expected at least one chat id' }),
   /** The Bot API server; default https://api.telegram.org (a local Bot API server: its URL). */
   api_url: httpUrl().optional(),
+  /** Take commands from chats too (getUpdates long polling): /status, /positions, /pause, /resume, /kill, /flatten. */
+  commands: z.boolean({ error: 'expected true or false' }).default(false),
+  /** The chats whose commands are executed; default the numeric ids of chat_ids. Any other chat is ignored. */
+  command_chat_ids: z.array(z.int({ error: 'expected a numeric Telegram chat id (like 123456789)' }), { error: 'expected an array of numeric Telegram chat ids' }).min(1, { error: 'expected at least one chat id' }).optional(),
 });
 
 export const AlertChannelSchema = z.discriminatedUnion(

@@ -249,6 +249,8 @@ export const Controls = {
     marketOpen: z.boolean(),
     /** Epoch ms of the next open (for orders queued outside hours). */
     nextOpenMs: z.number(),
+    /** Signatures paused by the control API at this tick: no session for them (skipped, AGENT_PAUSED). */
+    paused: z.array(z.string()).optional(),
     ...ts,
   }),
   'session.start': z.strictObject({ type: z.literal('session.start'), ...ts }),

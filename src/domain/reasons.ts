@@ -62,6 +62,7 @@ export const REASONS = {
   ACTOR_FAILED: { by: 'session', text: 'an actor the step depends on failed' },
   PREVIOUS_SESSION_RUNNING: { by: 'session', text: 'the previous session of this agent is still running' },
   AGENT_DISABLED: { by: 'session', text: 'the agent is disabled in the config' },
+  AGENT_PAUSED: { by: 'session', text: 'the agent is paused (control API, CLI `pause` or Telegram `/pause`): no new session until it is resumed' },
   NOT_A_TRADING_INSTANT: { by: 'session', text: 'the instant is not a trading instant of the schedule' },
 } as const satisfies Record<string, { by: 'venue' | 'risk' | 'order' | 'agent' | 'session'; text: string }>;
 

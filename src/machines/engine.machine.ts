@@ -112,6 +112,11 @@ export const engineMachine = setup({
       let history = context.history;
       for (const agent of context.agents) {
         const id = makeSessionId(agent.signature, tick.at);
+        // Paused (control API): no session at all, its open orders stay as they are.
+        if (tick.paused?.includes(agent.signature)) {
+          history = bounded(history, { sessionId: id, signature: agent.signature, at: tick.at, status: 'skipped', reason: 'AGENT_PAUSED', results: [] }, context.historyLimit);
+          continue;
+        }
         if (running[agent.signature]) {
           history = bounded(
             history,

@@ -59,6 +59,11 @@ import { programTrading } from './program-trading.js';
 import { liveRampDeps } from '../actors/risk/live-ramp-days.js';
 import { writePaperReport } from './paper-report.js';
 import { runSchedule } from './paper-schedule.js';
+import { createControl, type Control } from './control.js';
+import { PausedAgents } from '../actors/control/paused-agents.js';
+import type { Decider } from '../actors/agents/agent.js';
+import type { RiskAnswer } from '../actors/risk/risk.actor.js';
+import type { Message } from '../domain/messages.js';
 
 export interface PaperOptions {
   readonly config: Config;
@@ -75,12 +80,19 @@ export interface PaperOptions {
   readonly history?: PriceStore;
   /** Symbols traded (default: those of `history`). */
   readonly universe?: readonly string[];
-  readonly killSwitch: Pick<KillSwitch, 'state' | 'watch'>;
+  readonly killSwitch: Pick<KillSwitch, 'state' | 'watch'> & Partial<Pick<KillSwitch, 'activate' | 'reset'>>;
+  /** Paused agents (control API); default `<outDir>/paused.json`. The process keeps it next to the kill switch. */
+  readonly paused?: PausedAgents;
+  /** Read the config file again (the control API's reload); absent: reload is refused. */
+  readonly reloadConfig?: () => Promise<Config>;
+  /** The process-level part of an accepted reload (alert channels), applied at once. */
+  readonly onReload?: (config: Config) => void | Promise<void>;
   /** Take no tick after this instant (a demo's replayed day); default: run until stopped. */
   readonly until?: DateTime;
   readonly benchmark?: BenchmarkSeries;
   readonly onAlert?: (alert: Alert) => void;
-  readonly onTick?: (at: DateTime) => void;
+  /** Each tick, with the agents skipped because they are paused. */
+  readonly onTick?: (at: DateTime, paused: readonly string[]) => void;
   readonly llmTimers?: WallTimers;
   /** Metrics of every LLM call. */
   readonly llmObserver?: LlmObserver;
@@ -97,6 +109,8 @@ export interface PaperRun {
   readonly ledger: Ledger;
   readonly runtime: EngineRuntime;
   readonly monitor: Monitor;
+  /** Steering: status, pause/resume, flatten, reload, kill (the control API, the CLI, Telegram). */
+  readonly control: Control;
   /** Why an order exists (the LLM step behind it), from this run's store. */
   explain(clientOrderId: string): Promise<Explanation>;
   health(): HealthReport;
@@ -138,7 +152,7 @@ export async function startPaper(options: PaperOptions): Promise<PaperRun> {
       ...(options.llmObserver ? { observer: options.llmObserver } : {}),
       ...(options.env ? { env: options.env } : {}),
     };
-    const deciders = await buildDeciders(config, logs, llm);
+    const deciders: Record<string, Decider> = await buildDeciders(config, logs, llm);
     const wall = options.wall ?? asyncScheduler;
     // Live on a broker's account (live-broker.ts), else the simulated venue at the live prices.
     const live = tradesBrokerAccount(config)
@@ -200,6 +214,35 @@ export async function startPaper(options: PaperOptions): Promise<PaperRun> {
     let lastTick: DateTime | undefined;
     subs.push(events.subscribe((e) => tracker.observe(e)));
 
+    let riskCheck: ((m: Message<'risk.check'>) => Promise<RiskAnswer>) | undefined;
+    const paused = options.paused ?? new PausedAgents(outDir);
+    const control = createControl({
+      config,
+      store,
+      ledger,
+      engine: () => engineRef,
+      prices,
+      now,
+      paused,
+      killSwitch: {
+        state: () => killSwitch.state(),
+        ...(options.killSwitch.activate ? { activate: options.killSwitch.activate.bind(options.killSwitch) } : {}),
+        ...(options.killSwitch.reset ? { reset: options.killSwitch.reset.bind(options.killSwitch) } : {}),
+      },
+      nextSession: () => (stopped ? undefined : nextSession()),
+      orders: () => tracker.orders(),
+      risk: () => riskCheck,
+      ...(venue ? { hours: venue.hours } : {}),
+      ...(options.reloadConfig ? { loadConfig: options.reloadConfig } : {}),
+      // A changed agent gets a new decider, built now (a bad module path refuses the reload), used from its next session.
+      buildDeciders: async (next, sigs) => {
+        const all = await buildDeciders({ ...next, models: next.models.filter((m) => sigs.includes(m.signature)) }, await loadReplayLogs(next), llm);
+        return all;
+      },
+      deciders,
+      ...(options.onReload ? { onReload: options.onReload } : {}),
+    });
+
     const toFeed = feedInspector(now, emit);
     const failpoint = armFailpoint(store, failpointFromEnv(options.env ?? process.env));
     // China's program-trading caps on the account's orders + cancels (A-shares by default).
@@ -219,6 +262,8 @@ export async function startPaper(options: PaperOptions): Promise<PaperRun> {
       universe: universeSymbols,
       ...(live ? { liveRamp: await liveRampDeps(config, store), buyingPower: () => live.broker.buyingPower() } : {}),
       ...(rates ? { programTrading: rates } : {}),
+      riskLimits: () => control.riskLimits(),
+      exposeRisk: (ask) => (riskCheck = ask),
     });
     runtime = await startEngine({
       store,
@@ -303,8 +348,10 @@ export async function startPaper(options: PaperOptions): Promise<PaperRun> {
           tick: (tick) => {
             lastTick = tick.at;
             venue?.fillPending();
-            engine.send(tickMessage(tick, nowMs(), venue?.hours));
-            options.onTick?.(tick.at);
+            // A reload's changes take effect here, between sessions; paused agents get none.
+            const skip = control.beforeTick();
+            engine.send({ ...tickMessage(tick, nowMs(), venue?.hours), ...(skip.length > 0 ? { paused: [...skip] } : {}) });
+            options.onTick?.(tick.at, skip);
           },
           alert: raise,
           failed: () => {
@@ -406,6 +453,7 @@ export async function startPaper(options: PaperOptions): Promise<PaperRun> {
       ledger,
       runtime: engine,
       monitor,
+      control,
       explain: (cid) => explainOrder(cid, llm.transcripts, market, store),
       health,
       state,

@@ -44,6 +44,10 @@ export interface TradingActorsOptions {
   readonly buyingPower?: RiskActorDeps['buyingPower'];
   /** The account's program-trading tally: counted at the broker edge, checked by risk. */
   readonly programTrading?: ProgramTrading;
+  /** The risk limits now (a reloaded config's); absent: the config's. */
+  readonly riskLimits?: RiskActorDeps['limits'];
+  /** Told how to ask risk outside a session (the control layer's flatten). */
+  readonly exposeRisk?: RiskActorDeps['expose'];
 }
 
 /** The `risk` and `broker` actors of the engine; the risk decisions recorded before a restart are read first. */
@@ -76,6 +80,8 @@ export async function tradingActors(o: TradingActorsOptions) {
     ...(o.liveRamp ? { liveRamp: o.liveRamp } : {}),
     ...(o.buyingPower ? { buyingPower: o.buyingPower } : {}),
     ...(o.programTrading ? { programTrading: () => o.programTrading!.view() } : {}),
+    ...(o.riskLimits ? { limits: o.riskLimits } : {}),
+    ...(o.exposeRisk ? { expose: o.exposeRisk } : {}),
     committedCash: (signature) => {
       const engine = o.engine();
       return engine ? committedBuyCash(engine, signature, priceOf) : dec(0);

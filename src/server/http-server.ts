@@ -19,7 +19,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import type { Observable, SchedulerLike } from 'rxjs';
 import type { FeedEvent } from '../domain/feed.js';
-import { authenticate } from './auth.js';
+import { authenticate, type AuthVia } from './auth.js';
 import { DashboardStateSchema, type DashboardState } from '../domain/dashboard-state.js';
 import { EventFeed, type EventFeedOptions, type FeedStats } from './event-feed.js';
 import { assessHealth, HealthReportSchema, type HealthReport } from '../domain/health.js';
@@ -28,6 +28,8 @@ import { safeJson } from './redact.js';
 /** Context for `extraRoutes`: whether the caller passed the /api rule (for routes that need it). */
 export interface RouteContext {
   readonly authorized: boolean;
+  /** How the caller got in, when it did: loopback without a token, or the token (who sent a control command). */
+  readonly via?: AuthVia | undefined;
 }
 
 /** Return true when the route took the request (and answers it, now or later). */
@@ -161,7 +163,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
       return;
     }
     if (path === '/api/state') return void state(res);
-    if (options.extraRoutes?.(req, res, { authorized: auth.ok })) return;
+    if (options.extraRoutes?.(req, res, { authorized: auth.ok, via: auth.ok ? auth.via : undefined })) return;
     sendJson(res, 404, { error: 'not found', path }, token);
   };
 

@@ -18,7 +18,7 @@ const sample = {
   risk_control: { live_ramp: {} },
   date_range: {},
   data_source: { source_urls: {} },
-  alerts: { channels: [{ type: 'wecom' }, { type: 'dingtalk' }, { type: 'feishu' }, { type: 'email' }, { type: 'webhook' }] },
+  alerts: { channels: [{ type: 'wecom' }, { type: 'dingtalk' }, { type: 'feishu' }, { type: 'email' }, { type: 'webhook' }, { type: 'telegram' }] },
 };
 
 const sections: { path: (string | number)[]; prefix: string }[] = [
@@ -39,7 +39,7 @@ const sections: { path: (string | number)[]; prefix: string }[] = [
   { path: ['data_source', 'source_urls'], prefix: 'source_urls.' },
   { path: ['alerts', 'rate_limit'], prefix: 'rate_limit.' },
   { path: ['alerts', 'retries'], prefix: 'retries.' },
-  ...[0, 1, 2, 3, 4].map((i) => ({ path: ['alerts', 'channels', i], prefix: '' })),
+  ...[0, 1, 2, 3, 4, 5].map((i) => ({ path: ['alerts', 'channels', i], prefix: '' })),
 ];
 
 describe('README config reference', () => {

@@ -107,6 +107,20 @@ export interface RiskActorDeps {
   readonly buyingPower?: (signature: string) => Promise<string>;
   /** The broker account's program-trading tally and caps, read before every order (ORDER_RATE_LIMIT); absent: not checked. */
   readonly programTrading?: () => RiskInput['programTrading'];
+  /** The limits now (a reloaded config's, between sessions); absent: `riskConfig` for good. */
+  readonly limits?: () => RiskLimits;
+  /**
+   * Handed, on start, a way to check an order outside a session (the control layer's flatten):
+   * the same queue, table, book and journal as a session's check; resolves to the answer.
+   */
+  readonly expose?: (check: (request: Message<'risk.check'>) => Promise<RiskAnswer>) => void;
+}
+
+/** What a check answered: approved, or refused with the reason code and its `CODE: detail`. */
+export interface RiskAnswer {
+  readonly approved: boolean;
+  readonly reason?: string | undefined;
+  readonly message?: string | undefined;
 }
 
 type Alert = Message<'monitor.alert'>;
@@ -120,8 +134,8 @@ const parsePrice = (p: string | undefined): Dec | undefined => {
 
 export function riskActor(deps: RiskActorDeps) {
   return fromCallback<AnyMessage>(({ receive, system }) => {
-    const limits = deps.riskConfig;
-    const book = new RiskBook({ horizonMs: Math.max(60_000, limits.duplicate_window_seconds * 1000) });
+    const startLimits = deps.riskConfig;
+    const book = new RiskBook({ horizonMs: Math.max(60_000, startLimits.duplicate_window_seconds * 1000) });
     for (const d of deps.history ?? []) book.record(d);
     let stopped = false;
 
@@ -194,7 +208,7 @@ export function riskActor(deps: RiskActorDeps) {
               tsEvent: deps.now(),
             },
       );
-    const failed = (m: Message<'risk.check'>, what: string, err: unknown) => {
+    const failed = (m: Message<'risk.check'>, what: string, err: unknown): RiskAnswer => {
       deps.onError?.(err, m);
       const text = `risk could not ${what} for ${m.clientOrderId}: ${messageOf(err)}`;
       alert('critical', 'RISK_CHECK_FAILED', text, { signature: m.signature, sessionId: m.sessionId, clientOrderId: m.clientOrderId });
@@ -206,18 +220,25 @@ export function riskActor(deps: RiskActorDeps) {
         message: `ACTOR_FAILED: ${text}`,
         tsEvent: deps.now(),
       });
+      return { approved: false, reason: 'ACTOR_FAILED', message: `ACTOR_FAILED: ${text}` };
     };
+    const answered = (m: Message<'risk.check'>, d: RiskDecision): RiskAnswer => {
+      reply(m, d);
+      return { approved: d.approved, reason: d.reason, message: d.message };
+    };
+    const STOPPED: RiskAnswer = { approved: false, reason: 'ACTOR_FAILED', message: 'ACTOR_FAILED: risk is stopping' };
 
-    const check = async (m: Message<'risk.check'>): Promise<void> => {
+    const check = async (m: Message<'risk.check'>): Promise<RiskAnswer> => {
+      const limits = deps.limits?.() ?? startLimits;
       const recorded = book.decision(m.clientOrderId);
       if (recorded) {
         // A decision recorded before a restart does not outlive a kill switch thrown since.
         const ks = deps.killSwitch.state();
         const halted = haltsSignature(ks, m.signature);
         if (recorded.approved && halted) {
-          return reply(m, { ...recorded, approved: false, reason: 'KILL_SWITCH', message: `KILL_SWITCH: trading is halted by the kill switch (${ks.reason}${ks.at ? `, at ${ks.at}` : ''})` });
+          return answered(m, { ...recorded, approved: false, reason: 'KILL_SWITCH', message: `KILL_SWITCH: trading is halted by the kill switch (${ks.reason}${ks.at ? `, at ${ks.at}` : ''})` });
         }
-        return reply(m, recorded);
+        return answered(m, recorded);
       }
       let account: AccountView;
       try {
@@ -225,7 +246,7 @@ export function riskActor(deps: RiskActorDeps) {
       } catch (err) {
         return failed(m, 'read the account', err);
       }
-      if (stopped) return;
+      if (stopped) return STOPPED;
       // What the live checks need from outside, read before the table runs (it is pure).
       let firstDay: string | undefined;
       let buyingPower: Dec | undefined;
@@ -243,7 +264,7 @@ export function riskActor(deps: RiskActorDeps) {
           return failed(m, "read the broker account's buying power", err);
         }
       }
-      if (stopped) return;
+      if (stopped) return STOPPED;
       let decision: RiskDecision;
       try {
         const nowMs = deps.now();
@@ -318,15 +339,21 @@ export function riskActor(deps: RiskActorDeps) {
         deps.onError?.(err, m);
         alert('warning', 'RISK_JOURNAL_FAILED', `risk decision for ${m.clientOrderId} not saved: ${messageOf(err)}`, { signature: m.signature, clientOrderId: m.clientOrderId });
       }
-      if (stopped) return;
-      reply(m, decision);
+      if (stopped) return STOPPED;
+      return answered(m, decision);
     };
 
-    let queue: Promise<void> = Promise.resolve();
+    let queue: Promise<unknown> = Promise.resolve();
+    const enqueue = (m: Message<'risk.check'>): Promise<RiskAnswer> => {
+      const answer = queue.then(() => check(m));
+      queue = answer.catch((err: unknown) => deps.onError?.(err, m));
+      deps.inFlight?.track(queue);
+      return answer.catch((err: unknown): RiskAnswer => ({ approved: false, reason: 'ACTOR_FAILED', message: `ACTOR_FAILED: ${messageOf(err)}` }));
+    };
+    deps.expose?.(enqueue);
     receive((m) => {
       if (m.type === 'risk.check') {
-        queue = queue.then(() => check(m)).catch((err: unknown) => deps.onError?.(err, m));
-        deps.inFlight?.track(queue);
+        void enqueue(m);
       } else if (m.type === 'order.result') {
         try {
           deps.onProtectiveResult?.(m.result);

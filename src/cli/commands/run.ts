@@ -16,6 +16,6 @@ export function registerRunCommand(program: Command): void {
       // What `config check --preflight` checks, before anything is opened or written.
       const problems = await preflight(config);
       if (problems.length > 0) throw preflightError(opts.config ?? path, problems);
-      await start(config, opts.out ? { outDir: opts.out } : {});
+      await start(config, { ...(opts.out ? { outDir: opts.out } : {}), configPath: path });
     });
 }
