@@ -42,7 +42,7 @@ function realMoneyProblems(env: NodeJS.ProcessEnv): string[] {
 }
 
 /** Broker types a live run can trade through (src/runtime/account-brokers.ts has a row for each). */
-export const LIVE_BROKERS: ReadonlySet<Config['broker']['type']> = new Set(['alpaca', 'bridge', 'eastmoney']);
+export const LIVE_BROKERS: ReadonlySet<Config['broker']['type']> = new Set(['alpaca', 'bridge', 'eastmoney', 'futu']);
 
 /** Whether this config trades a broker's account (src/runtime/live-broker.ts), else the simulated venue. */
 export function tradesBrokerAccount(config: Pick<Config, 'mode' | 'broker'>): boolean {

@@ -23,7 +23,9 @@ import { alpacaBaseUrl } from '../actors/brokers/alpaca/settings.js';
 import { WireAccountSchema } from '../actors/brokers/alpaca/wire.js';
 import { InputError } from '../domain/errors.js';
 import { checkBarsFacts } from './bars-check.js';
-import { liveGateProblems } from './live-gate.js';
+import { LIVE_BROKERS, liveGateProblems } from './live-gate.js';
+import type { VenueAdapter } from '../actors/brokers/venue-adapter.js';
+import { venueAdapter } from '../runtime/account-brokers.js';
 import { inputFiles, missingFiles } from './load.js';
 import type { Config } from './schema.js';
 
@@ -180,15 +182,16 @@ function causeOf(e: unknown, timeoutMs: number): string {
   return (code && NETWORK_CAUSES[code]) ?? code ?? (e instanceof Error ? e.message : String(e));
 }
 
-/** Broker types with an adapter that live mode can trade through. */
-const CONNECTED: ReadonlySet<string> = new Set(['alpaca']);
-
 async function checkBroker(config: Config, ctx: Context): Promise<string[]> {
   const { type, base_url: url } = config.broker;
   if (config.mode === 'live' && type === 'alpaca') return [...liveGateProblems(config, ctx.env), ...(await checkAlpacaAccount(config, ctx))];
+  if (config.mode === 'live' && LIVE_BROKERS.has(type)) {
+    const gate = liveGateProblems(config, ctx.env);
+    return gate.length > 0 ? gate : checkVenueAccount(config, ctx);
+  }
   const problems: string[] = [];
   // As the paper/live process says when it starts (src/paper-process.ts).
-  if (config.mode === 'live' && !CONNECTED.has(type)) problems.push(`broker.type: ${type} is not connected yet; live trading needs a real broker adapter (paper mode runs on the simulated broker)`);
+  if (config.mode === 'live' && !LIVE_BROKERS.has(type)) problems.push(`broker.type: ${type} is not connected yet; live trading needs a real broker adapter (paper mode runs on the simulated broker)`);
   if (url !== undefined) {
     try {
       // Any HTTP answer, even 401 or 404, means the broker is there.
@@ -198,6 +201,32 @@ async function checkBroker(config: Config, ctx: Context): Promise<string[]> {
     }
   }
   return problems;
+}
+
+/**
+ * Live on Futu, the bridge or EastMoney: connect (log in, unlock) and read the account once,
+ * through the adapter the run uses; nothing that could place or cancel is sent.
+ */
+async function checkVenueAccount(config: Config, ctx: Context): Promise<string[]> {
+  let adapter: VenueAdapter | undefined;
+  try {
+    adapter = venueAdapter(config, { wall: ctx.scheduler, env: ctx.env });
+    if (!adapter) return [];
+    const a = adapter;
+    let timer: { unsubscribe(): void } | undefined;
+    const deadline = new Promise<never>((_, reject) => (timer = ctx.scheduler.schedule(() => reject(new Error(`no answer within ${ctx.timeoutMs / 1000} s`)), ctx.timeoutMs)));
+    try {
+      await Promise.race([a.connect().then(() => a.account()), deadline]);
+    } finally {
+      timer?.unsubscribe();
+    }
+    return [];
+  } catch (e) {
+    if (e instanceof InputError) return [e.message, ...e.problems];
+    return [`broker: ${adapter?.name ?? config.broker.type} did not answer the account: ${e instanceof Error ? e.message : String(e)}`];
+  } finally {
+    adapter?.close();
+  }
 }
 
 /**

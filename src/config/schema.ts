@@ -299,7 +299,10 @@ export const AlpacaBrokerSchema = z.strictObject({
 });
 
 /** Brokers that trade one market only. */
-const BROKER_MARKETS: Readonly<Record<string, string>> = { eastmoney: 'cn', bridge: 'cn' };
+const BROKER_MARKETS: Readonly<Record<string, string>> = { eastmoney: 'cn', bridge: 'cn', alpaca: 'us' };
+const MARKET_WORDS: Readonly<Record<string, string>> = { cn: 'A-shares', us: 'US stocks' };
+/** Futu's trading markets a config market may trade through (HK has no market of ours). */
+const FUTU_MARKETS: Readonly<Record<string, readonly string[]>> = { cn: ['CN', 'HKCC'], us: ['US'] };
 
 export const BrokerSchema = z.strictObject({
   type: BrokerTypeSchema.default('simulated'),
@@ -650,7 +653,7 @@ function crossCheck(c: Loose | undefined, ctx: IssueSink): void {
     // The A-share venues trade A-shares only: a config of another market on them is a mistake.
     const brokerMarket = BROKER_MARKETS[String(broker['type'])];
     if (brokerMarket && c['market'] !== undefined && c['market'] !== brokerMarket) {
-      add(['broker', 'type'], `expected market ${brokerMarket} with broker.type ${String(broker['type'])} (it trades ${brokerMarket === 'cn' ? 'A-shares' : brokerMarket} only)`, broker['type'], { got: `market ${String(c['market'])}` });
+      add(['broker', 'type'], `expected market ${brokerMarket} with broker.type ${String(broker['type'])} (it trades ${MARKET_WORDS[brokerMarket] ?? brokerMarket} only)`, broker['type'], { got: `market ${String(c['market'])}` });
     }
     if (mode !== 'live' && broker['paper'] === false) {
       add(['broker', 'paper'], `expected true in ${String(mode)} mode (only live mode may use a real-money account)`, false);
@@ -658,6 +661,12 @@ function crossCheck(c: Loose | undefined, ctx: IssueSink): void {
     // Real money starts small: the capital ramp is not optional there.
     if (mode === 'live' && broker['paper'] === false && (broker['type'] ?? 'simulated') !== 'simulated' && obj(c['risk_control'])?.['live_ramp'] === undefined) {
       add(['risk_control', 'live_ramp'], 'expected a capital ramp ({ "start_cap", "growth_per_trading_day", "max" }) when broker.paper is false: real money starts small', undefined);
+    }
+    // Futu's trading market must be the config's: A-shares through CN or Stock Connect (HKCC), US through US.
+    const futu = obj(broker['futu']);
+    if (broker['type'] === 'futu' && futu && typeof futu['trd_market'] === 'string' && typeof c['market'] === 'string') {
+      const allowed = FUTU_MARKETS[c['market']] ?? [];
+      if (!allowed.includes(futu['trd_market'])) add(['broker', 'futu', 'trd_market'], `expected ${allowed.join(' or ')} for market ${c['market']}`, futu['trd_market']);
     }
     if (broker['type'] === 'alpaca') {
       // A config that says paper but points at the real-money endpoint (or the reverse) is a

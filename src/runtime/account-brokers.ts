@@ -13,6 +13,8 @@ import { BridgeAdapter } from '../actors/brokers/bridge/adapter.js';
 import { bridgeSettings } from '../actors/brokers/bridge/settings.js';
 import { EastMoneyAdapter } from '../actors/brokers/eastmoney/adapter.js';
 import { eastmoneySettings } from '../actors/brokers/eastmoney/settings.js';
+import { FutuAdapter } from '../actors/brokers/futu/adapter.js';
+import { futuSettings } from '../actors/brokers/futu/settings.js';
 import { withMarketableLimits } from '../actors/brokers/marketable-limits.js';
 import { PolledBroker } from '../actors/brokers/polled-broker.js';
 import type { VenueAdapter } from '../actors/brokers/venue-adapter.js';
@@ -32,6 +34,8 @@ export interface AccountBrokerContext {
 
 type Build = (config: Config, ctx: AccountBrokerContext) => AccountBroker;
 
+const LIMIT_ONLY_FUTU_MARKETS: ReadonlySet<string> = new Set(['CN', 'HKCC']);
+
 /** A venue adapter under the order tracker, on the run's wall clock. */
 const tracked = (config: Config, ctx: AccountBrokerContext, adapter: VenueAdapter): AccountBroker =>
   new PolledBroker({
@@ -45,6 +49,18 @@ const tracked = (config: Config, ctx: AccountBrokerContext, adapter: VenueAdapte
 /** Limit orders only: a market order goes as a limit `market_collar_bps` through the latest price. */
 const limitsOnly = (config: Config, ctx: AccountBrokerContext, adapter: VenueAdapter): VenueAdapter =>
   withMarketableLimits(adapter, { market: config.market, price: ctx.price, prevClose: ctx.prevClose, collarBps: config.broker.market_collar_bps });
+
+/** The venue adapters (the protocol alone), for the account brokers below and the preflight's connection check. */
+const ADAPTERS: Readonly<Partial<Record<Config['broker']['type'], (config: Config, ctx: Pick<AccountBrokerContext, 'wall' | 'env'>) => VenueAdapter>>> = {
+  bridge: (config, ctx) => new BridgeAdapter({ ...bridgeSettings(config.broker, ctx.env), scheduler: ctx.wall }),
+  futu: (config, ctx) => new FutuAdapter({ settings: futuSettings(config.broker, ctx.env), scheduler: ctx.wall }),
+  eastmoney: (config, ctx) => new EastMoneyAdapter({ settings: eastmoneySettings(config.broker, ctx.env), scheduler: ctx.wall }),
+};
+
+/** The config's venue adapter, when its broker is one (not Alpaca, not simulated). */
+export function venueAdapter(config: Config, ctx: Pick<AccountBrokerContext, 'wall' | 'env'>): VenueAdapter | undefined {
+  return ADAPTERS[config.broker.type]?.(config, ctx);
+}
 
 const BUILDERS: Readonly<Partial<Record<Config['broker']['type'], Build>>> = {
   alpaca: (config, ctx) => {
@@ -60,14 +76,13 @@ const BUILDERS: Readonly<Partial<Record<Config['broker']['type'], Build>>> = {
       retry: { maxRetries: s.maxRetries },
     });
   },
-  bridge: (config, ctx) => {
-    const s = bridgeSettings(config.broker, ctx.env);
-    return tracked(config, ctx, limitsOnly(config, ctx, new BridgeAdapter({ ...s, scheduler: ctx.wall })));
+  bridge: (config, ctx) => tracked(config, ctx, limitsOnly(config, ctx, ADAPTERS.bridge!(config, ctx))),
+  futu: (config, ctx) => {
+    const adapter = ADAPTERS.futu!(config, ctx);
+    // Stock Connect (and Futu's A-share accounts) take limit orders only; HK and US take market orders.
+    return tracked(config, ctx, LIMIT_ONLY_FUTU_MARKETS.has(config.broker.futu?.trd_market ?? '') ? limitsOnly(config, ctx, adapter) : adapter);
   },
-  eastmoney: (config, ctx) => {
-    const settings = eastmoneySettings(config.broker, ctx.env);
-    return tracked(config, ctx, limitsOnly(config, ctx, new EastMoneyAdapter({ settings, scheduler: ctx.wall })));
-  },
+  eastmoney: (config, ctx) => tracked(config, ctx, limitsOnly(config, ctx, ADAPTERS.eastmoney!(config, ctx))),
 };
 
 /** The broker types with a row here (config/live-gate.ts LIVE_BROKERS must name the same: a test checks). */

@@ -127,6 +127,7 @@ describe('config problems as "path: expected ..., got ..."', () => {
 
   it('refuses secret values in the file and never echoes them', () => {
     const err = problemsOf({
+      market: 'us',
       broker: { type: 'alpaca', api_key: 'sk-SECRET-1', secret: 'sk-SECRET-2', api_key_env: 'A', api_secret_env: 'B' },
       data_source: { token: 'sk-SECRET-3' },
       models: [{ name: 'm', signature: 'm', agent: { kind: 'llm', basemodel: 'x', base_url: 'https://x.test/v1', apiKey: 'sk-SECRET-4' } }],
@@ -147,9 +148,15 @@ describe('config problems as "path: expected ..., got ..."', () => {
     );
   });
 
+  it('refuses a broker of another market, and a Futu trading market that is not the config\'s', () => {
+    expect(linesOf({ market: 'us', broker: { type: 'eastmoney' } })).toContain('broker.type: expected market cn with broker.type eastmoney (it trades A-shares only), got market us');
+    expect(linesOf({ market: 'cn', broker: { type: 'alpaca', api_key_env: 'A', api_secret_env: 'B' } })).toContain('broker.type: expected market us with broker.type alpaca (it trades US stocks only), got market cn');
+    expect(linesOf({ market: 'cn', broker: { type: 'futu', futu: { trd_market: 'US' } } })).toContain('broker.futu.trd_market: expected CN or HKCC for market cn, got "US"');
+  });
+
   it('checks fields against each other', () => {
     expect(linesOf({ mode: 'live', data_source: { type: 'sina' }, models: [model] })).toEqual([
-      'broker.type: expected a real broker (alpaca, futu, eastmoney) in live mode, got "simulated"',
+      'broker.type: expected a real broker (alpaca, futu, bridge, eastmoney) in live mode, got "simulated"',
     ]);
     expect(linesOf({ mode: 'paper', data_source: { type: 'sina' }, broker: { paper: false }, models: [model] })).toEqual([
       'broker.paper: expected true in paper mode (only live mode may use a real-money account), got false',

@@ -87,9 +87,13 @@ describe('preflight', () => {
     const paper = config({ mode: 'paper', market: 'us', frequency: 'hourly', data_source: { type: 'replay', bars_file: sample('us_hourly.jsonl') }, broker: { type: 'alpaca', api_key_env: 'K', api_secret_env: 'S', base_url: brokerUrl }, server: { port: 0 } });
     expect(await preflight(paper, { env: { K: 'k', S: 's' } })).toEqual([]);
     const futu = config({ ...paper, mode: 'live', broker: { type: 'futu', base_url: brokerUrl } });
-    expect(await preflight(futu, { env: {} })).toEqual([
-      'broker.type: futu is not connected yet; live trading needs a real broker adapter (paper mode runs on the simulated broker)',
-    ]);
+    expect(await preflight(futu, { env: {} })).toEqual(['broker.futu is required for type futu (at least trd_market: HK, US, CN or HKCC)']);
+    // Futu OpenD not running there: connecting is tried through the adapter the run uses, and fails with a reason.
+    const closed = await closedPort();
+    const noOpenD = config({ ...paper, mode: 'live', broker: { type: 'futu', futu: { websocket_port: closed, trd_market: 'US' } } });
+    const problems = await preflight(noOpenD, { env: {}, timeoutMs: 500 });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^broker: Futu OpenD did not answer the account: /);
     // This broker answers 401 to everything: live on Alpaca is more than an answer (test/config/live-gate.test.ts).
     const live = config({ ...paper, mode: 'live' });
     expect(await preflight(live, { env: { K: 'k', S: 's' } })).toEqual([

@@ -39,6 +39,8 @@ describe('config defaults', () => {
       rules: 'strict',
       slippage_bps: 0,
       max_volume_share: 1,
+      poll_seconds: 2,
+      market_collar_bps: 100,
       fees: {
         cn: { commission_rate: 0.00025, commission_min: 5, stamp_duty_rate: 0.0005, transfer_fee_rate: 0.00001 },
         us: { commission_per_share: 0, commission_min: 0, sec_fee_rate: 0, taf_fee_per_share: 0 },
