@@ -300,6 +300,7 @@ export const AlpacaBrokerSchema = z.strictObject({
 
 /** Brokers that trade one market only. */
 const BROKER_MARKETS: Readonly<Record<string, string>> = { eastmoney: 'cn', bridge: 'cn', alpaca: 'us' };
+const NO_PAPER_ACCOUNT: ReadonlySet<string> = new Set(['bridge', 'eastmoney']);
 const MARKET_WORDS: Readonly<Record<string, string>> = { cn: 'A-shares', us: 'US stocks' };
 /** Futu's trading markets a config market may trade through (HK has no market of ours). */
 const FUTU_MARKETS: Readonly<Record<string, readonly string[]>> = { cn: ['CN', 'HKCC'], us: ['US'] };
@@ -654,6 +655,10 @@ function crossCheck(c: Loose | undefined, ctx: IssueSink): void {
     const brokerMarket = BROKER_MARKETS[String(broker['type'])];
     if (brokerMarket && c['market'] !== undefined && c['market'] !== brokerMarket) {
       add(['broker', 'type'], `expected market ${brokerMarket} with broker.type ${String(broker['type'])} (it trades ${MARKET_WORDS[brokerMarket] ?? brokerMarket} only)`, broker['type'], { got: `market ${String(c['market'])}` });
+    }
+    // The bridge and EastMoney trade the broker account itself: there is no paper account to say `paper: true` of.
+    if (mode === 'live' && NO_PAPER_ACCOUNT.has(String(broker['type'])) && broker['paper'] !== false) {
+      add(['broker', 'paper'], `expected false with broker.type ${String(broker['type'])}: it has no paper account, every order is real money (rehearse in paper mode on the simulated broker)`, broker['paper'] ?? true);
     }
     if (mode !== 'live' && broker['paper'] === false) {
       add(['broker', 'paper'], `expected true in ${String(mode)} mode (only live mode may use a real-money account)`, false);

@@ -84,7 +84,6 @@ describe('eastmoneyGateProblems', () => {
       env,
       problems: [/max_order_shares is not set/, /max_order_value is not set/],
     },
-    { what: 'trading with broker.paper true (EastMoney has no paper account)', eastmoney: { ...ACK, trading: true, max_order_shares: 100, max_order_value: 1000 }, broker: { paper: true }, mode: 'live', env, problems: [/^broker\.paper must be false/] },
     { what: 'not live mode: not used, no problem', eastmoney: {}, broker: { paper: true }, mode: 'paper', env: {}, problems: [] },
   ];
   it.each(CASES)('$what', ({ eastmoney, broker, env: e, mode, problems }) => {

@@ -151,6 +151,9 @@ describe('config problems as "path: expected ..., got ..."', () => {
   it('refuses a broker of another market, and a Futu trading market that is not the config\'s', () => {
     expect(linesOf({ market: 'us', broker: { type: 'eastmoney' } })).toContain('broker.type: expected market cn with broker.type eastmoney (it trades A-shares only), got market us');
     expect(linesOf({ market: 'cn', broker: { type: 'alpaca', api_key_env: 'A', api_secret_env: 'B' } })).toContain('broker.type: expected market us with broker.type alpaca (it trades US stocks only), got market cn');
+    expect(linesOf({ mode: 'live', market: 'cn', broker: { type: 'bridge' } })).toContain(
+      'broker.paper: expected false with broker.type bridge: it has no paper account, every order is real money (rehearse in paper mode on the simulated broker), got true',
+    );
     expect(linesOf({ market: 'cn', broker: { type: 'futu', futu: { trd_market: 'US' } } })).toContain('broker.futu.trd_market: expected CN or HKCC for market cn, got "US"');
   });
 
