@@ -1,6 +1,7 @@
 import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DateTime } from 'luxon';
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../../src/domain/errors.js';
 import { buildReport } from '../../src/report/build.js';
@@ -72,7 +73,8 @@ describe('buildReport', () => {
     expect(Object.keys(report)).toEqual(['run', 'signatures', 'benchmark']);
     expect(Object.keys(report.signatures)).toEqual(['alpha', '<x>']);
     for (const s of Object.values(report.signatures)) {
-      expect(Object.keys(s)).toEqual([
+      // The contract: the first fields keep their names and order; later ones are only added.
+      expect(Object.keys(s).slice(0, 11)).toEqual([
         'initial_value',
         'final_value',
         'final_cash',
@@ -85,6 +87,8 @@ describe('buildReport', () => {
         'rejected',
         'fees',
       ]);
+      // without fills or transcripts passed in: the curve's fields only
+      expect(Object.keys(s).slice(11)).toEqual(['return_periods', 'sharpe_reason', 'sortino', 'sortino_reason', 'exposure', 'drawdown', 'monthly_returns']);
     }
     expect(Object.keys(report.benchmark!)).toEqual(['symbol', 'initial', 'final', 'return', 'max_drawdown']);
     expect(Object.keys(report.run)).toEqual(['market', 'frequency', 'from', 'to', 'rules', 'generated_at', 'sessions', 'periods_per_year']);
@@ -101,11 +105,24 @@ describe('buildReport', () => {
       marked_at: '2025-10-14T09:35:00+08:00',
       return: 0.3,
       max_drawdown: 0.25,
-      sharpe: expect.any(Number),
+      // four returns: too few for a Sharpe that means anything
+      sharpe: null,
       orders: 7,
       fills: 5,
       rejected: { LOT_SIZE: 1, T_PLUS_ONE: 1 },
       fees: '42.125',
+      return_periods: 4,
+      sharpe_reason: '4 return periods, fewer than 20',
+      sortino: null,
+      sortino_reason: '4 return periods, fewer than 20',
+      exposure: 1,
+      drawdown: {
+        peak: { at: SESSIONS[0], value: '120000.00' },
+        trough: { at: SESSIONS[1], value: '90000.00' },
+        recovered_at: SESSIONS[3],
+        series: [0, 0.25, 0.083333, 0].map((drawdown, i) => ({ at: SESSIONS[i], drawdown })),
+      },
+      monthly_returns: [{ month: '2025-10', start_value: '100000.00', end_value: '130000.00', return: 0.3, sessions: 4, partial: true }],
     });
     expect(Object.keys(report.signatures['alpha']!.rejected)).toEqual(['LOT_SIZE', 'T_PLUS_ONE']);
     expect(report.signatures['<x>']).toMatchObject({ return: 0, max_drawdown: 0, sharpe: null, rejected: {} });
@@ -130,15 +147,26 @@ describe('buildReport', () => {
     expect(formatReportTable(apart)).toContain("final: marked at each agent's last session (alpha 2025-10-14T09:35:00+08:00, <x> 2025-10-10T09:35:00+08:00)");
   });
 
-  it('computes Sharpe with the given or default periods per year', () => {
-    // returns 0.2, -0.25, 0.2222.., 0.1818..: the per-period figure times sqrt(242), or sqrt(1)
-    const daily = buildReport([RUN_A], INFO).signatures['alpha']!.sharpe!;
-    const raw = buildReport([RUN_A], INFO, undefined, { periodsPerYear: 1 }).signatures['alpha']!.sharpe!;
-    expect(daily).toBeCloseTo(raw * Math.sqrt(242), 4);
-    const r = [0.2, -0.25, 110000 / 90000 - 1, 130000 / 110000 - 1];
-    const mean = r.reduce((a, b) => a + b) / 4;
-    const sd = Math.sqrt(r.reduce((a, b) => a + (b - mean) ** 2, 0) / 3);
-    expect(raw).toBeCloseTo(mean / sd, 6);
+  it('computes Sharpe and Sortino with the given or default periods per year, from 20 returns on', () => {
+    // 20 daily sessions: 120000, 90000, 110000, 130000, then the same four again, ...
+    const at = (i: number) => DateTime.fromISO('2025-10-09T09:35:00+08:00', { setZone: true }).plus({ days: i }).toISO({ suppressMilliseconds: true })!;
+    const eq = ['120000', '90000', '110000', '130000'];
+    const long: SignatureRun = { ...RUN_A, curve: Array.from({ length: 20 }, (_, i) => ({ at: at(i), equity: eq[i % 4]!, cash: '0' })) };
+    const info = { ...INFO, to: '2025-10-28', sessions: 20 };
+    const daily = buildReport([long], info).signatures['alpha']!;
+    const raw = buildReport([long], info, undefined, { periodsPerYear: 1 }).signatures['alpha']!;
+    expect(daily.return_periods).toBe(20);
+    expect(daily.sharpe_reason).toBeUndefined();
+    expect(daily.sharpe!).toBeCloseTo(raw.sharpe! * Math.sqrt(242), 4);
+    const r = long.curve.map((p, i) => Number(p.equity) / Number(i ? long.curve[i - 1]!.equity : 100000) - 1);
+    const mean = r.reduce((a, b) => a + b) / r.length;
+    const sd = Math.sqrt(r.reduce((a, b) => a + (b - mean) ** 2, 0) / (r.length - 1));
+    expect(raw.sharpe!).toBeCloseTo(mean / sd, 6);
+    const down = Math.sqrt(r.reduce((a, b) => a + Math.min(b, 0) ** 2, 0) / r.length);
+    expect(raw.sortino!).toBeCloseTo(mean / down, 6);
+    // 19 returns: n/a with the reason
+    const short = buildReport([{ ...long, curve: long.curve.slice(0, 19) }], info).signatures['alpha']!;
+    expect([short.sharpe, short.sharpe_reason]).toEqual([null, '19 return periods, fewer than 20']);
   });
 
   it('aligns the benchmark to the sessions without look-ahead', () => {
@@ -193,7 +221,7 @@ describe('formatReportTable', () => {
     const lines = text.trimEnd().split('\n');
     expect(lines[0]).toBe('backtest cn daily 2025-10-09 .. 2025-10-14, rules strict, 4 sessions (generated 2025-10-15T08:00:00+08:00)');
     expect(lines[1]).toMatch(/^signature\s+initial\s+final\s+return\s+max DD\s+sharpe\s+orders\s+fills\s+fees\s+rejections$/);
-    expect(lines[2]).toMatch(/^alpha\s+100000\.00\s+130000\.00\s+\+30\.00%\s+25\.00%\s+-?\d+\.\d\d\s+7\s+5\s+42\.13\s+LOT_SIZE 1, T_PLUS_ONE 1$/);
+    expect(lines[2]).toMatch(/^alpha\s+100000\.00\s+130000\.00\s+\+30\.00%\s+25\.00%\s+n\/a\s+7\s+5\s+42\.13\s+LOT_SIZE 1, T_PLUS_ONE 1$/);
     expect(lines[3]).toMatch(/^<x>\s+100000\.00\s+100000\.00\s+0\.00%\s+0\.00%\s+n\/a\s+0\s+0\s+0\.00\s+-$/);
     expect(lines[4]).toMatch(/^benchmark 000016\.SH\s+3000\.00\s+3060\.00\s+\+2\.00%\s+1\.98%$/);
     // numbers are right-aligned: the "final" column ends at the same place on every row
