@@ -210,7 +210,7 @@ describe('session outcomes', () => {
     const report = buildReport([held], INFO);
     const html = renderReportHtml(report, [held]);
     expect(html).toContain('<th scope="col">holds</th>');
-    expect(html).toContain('<td>LLM_HTTP_ERROR 2, LLM_TIMEOUT 1</td>');
+    expect(html).toContain('<td class="wrap">LLM_<wbr>HTTP_<wbr>ERROR 2, LLM_<wbr>TIMEOUT 1</td>');
     expect(renderReportHtml(buildReport([RUN_A], INFO), [RUN_A])).not.toContain('>holds</th>');
   });
 });
@@ -231,9 +231,13 @@ describe('formatReportTable', () => {
   });
 });
 
+/** The first chart of a page (the equity curves); the drawdown chart follows it. */
+const equityChart = (page: string) => page.slice(page.indexOf('<svg'), page.indexOf('</svg>') + 6);
+
 describe('renderReportHtml', () => {
   const report = buildReport([RUN_A, RUN_B], INFO, BENCH);
   const html = renderReportHtml(report, [RUN_A, RUN_B], BENCH);
+  const chart = equityChart(html);
 
   it('is a standalone page: no scripts, links, URLs or external resources', () => {
     expect(html.startsWith('<!DOCTYPE html>')).toBe(true);
@@ -242,14 +246,15 @@ describe('renderReportHtml', () => {
     expect(html).not.toMatch(/\s(src|href)\s*=/i);
   });
 
-  it('has a title, the summary table and one SVG chart with one path per series', () => {
+  it('has a title, the summary table, the equity chart with one path per series, then the drawdown chart', () => {
     expect(html).toContain('<title>agent-trader backtest: cn daily 2025-10-09 .. 2025-10-14</title>');
-    expect(html.match(/<table/g)).toHaveLength(1);
-    expect(html.match(/<svg/g)).toHaveLength(1);
-    const paths = [...html.matchAll(/<path [^>]*>/g)];
+    expect(html.match(/<table class="summary"/g)).toHaveLength(1);
+    expect(html.match(/<svg/g)).toHaveLength(2);
+    expect(html.match(/<svg class="chart drawdown"/g)).toHaveLength(1);
+    const paths = [...chart.matchAll(/<path [^>]*>/g)];
     expect(paths).toHaveLength(3); // two signatures and the benchmark
     // every path has a hover title
-    expect(html.match(/<path [^>]*><title>/g)).toHaveLength(3);
+    expect(chart.match(/<path [^>]*><title>/g)).toHaveLength(3);
     // distinct colours
     const colours = paths.map((p) => /stroke="([^"]+)"/.exec(p[0])![1]);
     expect(new Set(colours).size).toBe(3);
@@ -262,14 +267,14 @@ describe('renderReportHtml', () => {
   });
 
   it('normalises every series to 1.0 at the start', () => {
-    const starts = [...html.matchAll(/<path [^>]*d="M([\d.]+),([\d.]+)/g)].map((m) => `${m[1]},${m[2]}`);
+    const starts = [...chart.matchAll(/<path [^>]*d="M([\d.]+),([\d.]+)/g)].map((m) => `${m[1]},${m[2]}`);
     expect(new Set(starts).size).toBe(1);
     // the flat signature stays on the 1.0 line throughout
-    const flat = /<path [^>]*d="([^"]+)"[^>]*stroke="#ff7f0e"/.exec(html)![1]!;
+    const flat = /<path [^>]*d="([^"]+)"[^>]*stroke="#ff7f0e"/.exec(chart)![1]!;
     const ys = [...flat.matchAll(/[ML][\d.]+,([\d.]+)/g)].map((m) => m[1]);
     expect(new Set(ys).size).toBe(1);
     // and the 1.0 grid line is drawn at that height
-    expect(html).toMatch(new RegExp(`<line [^>]*y1="${ys[0]!.replace('.', '\\.')}"[^>]*class="one"`));
+    expect(chart).toMatch(new RegExp(`<line [^>]*y1="${ys[0]!.replace('.', '\\.')}"[^>]*class="one"`));
   });
 
   it('escapes all text', () => {
@@ -284,9 +289,10 @@ describe('renderReportHtml', () => {
   it('draws a chart even without sessions or benchmark', () => {
     const empty = { ...RUN_B, curve: [] };
     const page = renderReportHtml(buildReport([empty], { ...INFO, sessions: 0 }), [empty]);
-    expect(page.match(/<svg/g)).toHaveLength(1);
-    expect(page).toContain('no sessions');
-    expect(page.match(/<path /g)).toHaveLength(1);
+    expect(page.match(/<svg/g)).toHaveLength(2);
+    expect(equityChart(page)).toContain('no sessions');
+    expect(equityChart(page).match(/<path /g)).toHaveLength(1);
+    expect(page.match(/<path class="series dd"/g)).toHaveLength(1);
   });
 });
 
