@@ -331,3 +331,19 @@ describe('writeReport / readReport', () => {
     expect((err as InputError).problems.join('\n')).toMatch(/benchmark: /);
   });
 });
+
+describe('trade list on the page', () => {
+  it('is collapsible and capped at TRADE_LIST_MAX rows, with the count', () => {
+    const trades = Array.from({ length: 205 }, (_, i) => [
+      { at: SESSIONS[0]!, symbol: `S${String(i).padStart(3, '0')}`, side: 'buy' as const, quantity: 100, price: '10', fee: '0' },
+      { at: SESSIONS[1]!, symbol: `S${String(i).padStart(3, '0')}`, side: 'sell' as const, quantity: 100, price: '11', fee: '0' },
+    ]).flat();
+    const run: SignatureRun = { ...RUN_A, trades, lastPrices: {} };
+    const report = buildReport([run], INFO);
+    expect(report.signatures['alpha']!.trades!.list).toHaveLength(205);
+    const page = renderReportHtml(report, [run]);
+    expect(page).toContain('<details class="trades"><summary>Trade list: the first 200 of 205 round trips (report.json lists all)</summary>');
+    const list = page.slice(page.indexOf('<details class="trades">'), page.indexOf('</details>'));
+    expect(list.match(/<tr>/g)).toHaveLength(200 + 1); // + the header row
+  });
+});
