@@ -144,12 +144,19 @@ function tradesReport(run: SignatureRun): Pick<SignatureReport, 'traded_value' |
   };
 }
 
-/** Tokens and cost of an LLM agent's sessions. Cost only when every session has one (token prices configured). */
+/**
+ * Tokens and cost of an LLM agent's sessions. A transcript has a cost once an answer came with
+ * token prices configured; a session without any answer (an HTTP error) used no tokens and costs 0.
+ * A session with tokens but no cost while others have one cannot be priced: then no total.
+ */
 function llmReport(sessions: readonly LlmSessionUsage[]): NonNullable<SignatureReport['llm']> {
   const n = sessions.length;
   const sum = (k: 'prompt' | 'completion' | 'total') => sessions.reduce((s, u) => s + u[k], 0);
-  const priced = n > 0 && sessions.every((u) => u.cost !== undefined);
-  const cost = priced ? sessions.reduce((s, u) => s.plus(dec(u.cost!)), new Dec(0)) : null;
+  const anyCost = sessions.some((u) => u.cost !== undefined);
+  const unpriced = sessions.some((u) => u.cost === undefined && u.total > 0);
+  const priced = anyCost && !unpriced;
+  const cost = priced ? sessions.reduce((s, u) => s.plus(dec(u.cost ?? '0')), new Dec(0)) : null;
+  const reason = n === 0 ? 'no LLM session recorded' : anyCost ? 'not recorded for every session that used tokens' : 'not recorded: no token prices configured (input_cost_per_million / output_cost_per_million)';
   return {
     sessions: n,
     prompt_tokens: sum('prompt'),
@@ -158,8 +165,8 @@ function llmReport(sessions: readonly LlmSessionUsage[]): NonNullable<SignatureR
     tokens_per_session: n ? ratio(new Dec(sum('total')).div(n)) : null,
     cost: nullableMoney(cost),
     cost_per_session: cost === null ? null : cost.div(n).toFixed(6, Dec.ROUND_HALF_UP),
-    ...(cost === null ? { cost_reason: n === 0 ? 'no LLM session recorded' : 'not recorded: no token prices configured (input_cost_per_million / output_cost_per_million)' } : {}),
-    by_session: sessions.map((u) => ({ at: u.at, prompt: u.prompt, completion: u.completion, total: u.total, cost: u.cost === undefined ? null : u.cost })),
+    ...(cost === null ? { cost_reason: reason } : {}),
+    by_session: sessions.map((u) => ({ at: u.at, prompt: u.prompt, completion: u.completion, total: u.total, cost: u.cost ?? (priced ? '0' : null) })),
   };
 }
 

@@ -171,6 +171,8 @@ describe('LLM usage from the transcripts', () => {
     await tr.save(t('llm-a', '2025-10-10T09:35:00+08:00', 300, '0.003'));
     await tr.save(t('llm-a', '2025-10-09T09:35:00+08:00', 100, '0.001'));
     await tr.save(t('llm-ab', '2025-10-09T09:35:00+08:00', 999));
+    // a session whose model call failed: no answer, no tokens, no cost
+    await tr.save({ ...t('llm-a', '2025-10-13T09:35:00+08:00', 0), tokens: { prompt: 0, completion: 0, total: 0 }, status: 'hold', reason: 'LLM_HTTP_ERROR' });
     await store.commitNow();
   });
   afterAll(async () => {
@@ -182,13 +184,15 @@ describe('LLM usage from the transcripts', () => {
     expect(usage.map((u) => [u.at, u.total, u.cost])).toEqual([
       ['2025-10-09T09:35:00+08:00', 100, '0.001'],
       ['2025-10-10T09:35:00+08:00', 300, '0.003'],
+      ['2025-10-13T09:35:00+08:00', 0, undefined],
     ]);
     const base: SignatureRun = { signature: 'llm-a', initialValue: '1000', finalCash: '1000', curve: [], orders: 0, fills: 0, rejected: {}, fees: '0' };
     const [run] = await withRunDetails([base], store, { market: 'cn', priceAt: () => undefined, llmSignatures: ['llm-a'] });
     const info = { market: 'cn', frequency: 'daily', from: '2025-10-09', to: '2025-10-10', rules: 'strict', generatedAt: '2026-01-01T00:00:00Z', sessions: 2 } as const;
     const llm = buildReport([run!], info).signatures['llm-a']!.llm!;
-    expect(llm).toMatchObject({ sessions: 2, prompt_tokens: 380, completion_tokens: 20, total_tokens: 400, tokens_per_session: 200, cost: '0.004', cost_per_session: '0.002000' });
+    expect(llm).toMatchObject({ sessions: 3, prompt_tokens: 380, completion_tokens: 20, total_tokens: 400, tokens_per_session: 133.333333, cost: '0.004', cost_per_session: '0.001333' });
     expect(llm.cost_reason).toBeUndefined();
+    expect(llm.by_session.map((u) => u.cost)).toEqual(['0.001', '0.003', '0']);
     // without token prices: the tokens, and the cost said to be not recorded
     const [unpriced] = await withRunDetails([{ ...base, signature: 'llm-ab' }], store, { market: 'cn', priceAt: () => undefined, llmSignatures: ['llm-ab'] });
     const u = buildReport([unpriced!], info).signatures['llm-ab']!.llm!;
