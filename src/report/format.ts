@@ -48,3 +48,25 @@ export function instantLabel(iso: string, frequency: Frequency): string {
 export function printable(text: string): string {
   return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
+
+/** A ratio with 2 decimals, "n/a" when null (profit factor, Sortino). */
+export function ratioText(r: number | null | undefined): string {
+  return r === null || r === undefined ? 'n/a' : new Dec(r).toFixed(2, Dec.ROUND_HALF_UP).replace(/^-(0\.00)$/, '$1');
+}
+
+/** Money with 2 decimals and a sign for gains ("+12.50", "-3.00", "0.00"); "n/a" when null. */
+export function signedMoney(value: string | null | undefined): string {
+  if (value === null || value === undefined) return 'n/a';
+  const s = money(value);
+  return s === '0.00' || s === '-0.00' ? '0.00' : s.startsWith('-') ? s : `+${s}`;
+}
+
+/** A holding time: "45m", "5h 30m", "3d 4h". */
+export function durationText(seconds: number): string {
+  const m = Math.floor(seconds / 60);
+  const h = Math.floor(m / 60);
+  const d = Math.floor(h / 24);
+  if (d > 0) return h % 24 ? `${d}d ${h % 24}h` : `${d}d`;
+  if (h > 0) return m % 60 ? `${h}h ${m % 60}m` : `${h}h`;
+  return `${m}m`;
+}

@@ -219,3 +219,137 @@ export function sessionInstants(runs: readonly Pick<SignatureRun, 'curve'>[]): s
   }
   return [...byMs.entries()].sort((a, b) => a[0] - b[0]).map(([, at]) => at);
 }
+
+// ---------------------------------------------------------------------------------------
+// Enough periods for a ratio, Sortino, drawdown with dates, monthly returns, exposure
+
+/**
+ * Fewer return periods than this and Sharpe / Sortino are not shown (null, with the reason):
+ * a mean and a deviation of a handful of returns are noise (a one-day Sharpe of 8.87).
+ */
+export const MIN_RATIO_PERIODS = 20;
+
+/** Why a ratio is not shown, or null when it is. */
+export function ratioPeriodsReason(periods: number): string | null {
+  return periods < MIN_RATIO_PERIODS ? `${periods} return period${periods === 1 ? '' : 's'}, fewer than ${MIN_RATIO_PERIODS}` : null;
+}
+
+/**
+ * Annualised Sortino ratio, target 0: mean(r) / downside deviation x sqrt(periodsPerYear),
+ * downside deviation = sqrt(sum(min(r, 0)^2) / n) over all n returns. null when fewer
+ * than 2 returns or none is negative (no downside: undefined, not infinity).
+ */
+export function sortinoRatio(returns: readonly Dec[], periodsPerYear: number): Dec | null {
+  if (!(periodsPerYear > 0) || !Number.isFinite(periodsPerYear)) throw new RangeError(`periods per year must be > 0, got ${periodsPerYear}`);
+  const n = returns.length;
+  if (n < 2) return null;
+  const mean = returns.reduce((s, r) => s.plus(r), new Dec(0)).div(n);
+  const down = returns.reduce((s, r) => (r.isNegative() ? s.plus(r.pow(2)) : s), new Dec(0));
+  if (down.isZero()) return null;
+  return mean.div(down.div(n).sqrt()).times(dec(periodsPerYear).sqrt());
+}
+
+export interface DrawdownPoint {
+  readonly at: string;
+  /** (peak - value) / peak, the peak being the highest value so far (initial value included). */
+  readonly drawdown: Dec;
+}
+
+export interface DrawdownInfo {
+  readonly series: DrawdownPoint[];
+  readonly max: Dec;
+  /** Where the largest drawdown started (at null = the initial value) and bottomed; absent when there is none. */
+  readonly peak?: { readonly at: string | null; readonly value: Dec };
+  readonly trough?: { readonly at: string; readonly value: Dec };
+  /** The first session back at or above that peak; null when it never got back. */
+  readonly recoveredAt?: string | null;
+}
+
+/**
+ * The drawdown after each session and the largest one with its dates: the first trough
+ * reaching the largest value, the peak it fell from (the latest highest value before it),
+ * and the first session after it back at that peak.
+ */
+export function drawdownInfo(run: Pick<SignatureRun, 'initialValue' | 'curve'>): DrawdownInfo {
+  let peak = dec(run.initialValue);
+  let peakAt: string | null = null;
+  let max = new Dec(0);
+  let best: { peak: { at: string | null; value: Dec }; trough: { at: string; value: Dec }; index: number } | undefined;
+  const series = run.curve.map((p, i) => {
+    const v = dec(p.equity);
+    if (v.gt(peak)) {
+      peak = v;
+      peakAt = p.at;
+    }
+    const dd = peak.lte(0) ? new Dec(0) : peak.minus(v).div(peak);
+    if (dd.gt(max)) {
+      max = dd;
+      best = { peak: { at: peakAt, value: peak }, trough: { at: p.at, value: v }, index: i };
+    }
+    return { at: p.at, drawdown: dd };
+  });
+  if (!best) return { series, max };
+  const b: { peak: { at: string | null; value: Dec }; trough: { at: string; value: Dec }; index: number } = best;
+  const back = run.curve.slice(b.index + 1).find((p) => dec(p.equity).gte(b.peak.value));
+  return { series, max, peak: b.peak, trough: b.trough, recoveredAt: back ? back.at : null };
+}
+
+export interface MonthlyReturn {
+  /** YYYY-MM in the market's zone. */
+  readonly month: string;
+  /** The value at the end of the previous month (the initial value for the first). */
+  readonly startValue: Dec;
+  /** The value after the month's last session. */
+  readonly endValue: Dec;
+  readonly return: Dec;
+  readonly sessions: number;
+  /** The run's span [from, to] does not cover the whole month. */
+  readonly partial: boolean;
+}
+
+/**
+ * One return per calendar month of the market's zone that has sessions: its last value /
+ * the previous month's last value (or the initial value) - 1. A session belongs to the
+ * month of its instant in `zone` (a 21:00 New York session on the 31st is in that month,
+ * though it is the 1st in UTC). A month is partial when the run's span (`from` .. `to`,
+ * exchange dates) starts after its first day or ends before its last.
+ */
+export function monthlyReturns(run: Pick<SignatureRun, 'initialValue' | 'curve'>, zone: string, from: string, to: string): MonthlyReturn[] {
+  const out: MonthlyReturn[] = [];
+  let start = dec(run.initialValue);
+  let month: string | undefined;
+  let last = start;
+  let sessions = 0;
+  const close = () => {
+    if (month === undefined) return;
+    const first = `${month}-01`;
+    const end = DateTime.fromISO(first, { zone }).endOf('month').toISODate()!;
+    out.push({ month, startValue: start, endValue: last, return: totalReturn(start, last), sessions, partial: from > first || to < end });
+    start = last;
+  };
+  for (const p of run.curve) {
+    const m = DateTime.fromISO(p.at, { setZone: true }).setZone(zone).toFormat('yyyy-LL');
+    if (m !== month) {
+      close();
+      month = m;
+      sessions = 0;
+    }
+    last = dec(p.equity);
+    sessions++;
+  }
+  close();
+  return out;
+}
+
+/** Share of the sessions whose mark held a position (equity differs from cash); null without sessions. */
+export function exposure(curve: readonly { equity: string; cash: string }[]): Dec | null {
+  if (curve.length === 0) return null;
+  return new Dec(curve.filter((p) => !dec(p.equity).eq(dec(p.cash))).length).div(curve.length);
+}
+
+/** Traded value / the mean of the sessions' equity; null without sessions or with a mean <= 0. */
+export function turnover(traded: Dec, curve: readonly { equity: string }[]): Dec | null {
+  if (curve.length === 0) return null;
+  const mean = curve.reduce((s, p) => s.plus(dec(p.equity)), new Dec(0)).div(curve.length);
+  return mean.lte(0) ? null : traded.div(mean);
+}

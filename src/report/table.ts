@@ -1,5 +1,6 @@
 /** `formatReportTable`: report.json as an aligned text table for a terminal. */
 import { money, percent, printable, rejectionsText, sessionsText, sharpeText, signedPercent } from './format.js';
+import { MIN_RATIO_PERIODS } from './metrics.js';
 import type { Report } from './types.js';
 
 /** The session columns come before `rejections`, which is often long; reports written before they existed have none. */
@@ -60,6 +61,6 @@ export function formatReportTable(report: Report): string {
   const marks = [...new Set(Object.values(report.signatures).flatMap((s) => (s.marked_at ? [s.marked_at] : [])))];
   if (marks.length === 1) lines.push(`final: marked at the last session, ${marks[0]}`);
   else if (marks.length > 1) lines.push(`final: marked at each agent's last session (${Object.entries(report.signatures).map(([sig, s]) => `${printable(sig)} ${s.marked_at ?? '-'}`).join(', ')})`);
-  lines.push(`sharpe: annualised over ${r.periods_per_year} periods/year, risk-free 0; n/a = fewer than 2 returns or a flat curve`);
+  lines.push(`sharpe: annualised over ${r.periods_per_year} periods/year, risk-free 0; n/a = fewer than ${MIN_RATIO_PERIODS} returns or a flat curve`);
   return `${lines.join('\n')}\n`;
 }

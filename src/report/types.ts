@@ -69,6 +69,27 @@ export const SessionCountsSchema = z.object({
 });
 export type SessionCounts = z.infer<typeof SessionCountsSchema>;
 
+/** One fill as the ledger applied it (report.json's trade list is built from these). */
+export const TradeFillSchema = z.object({
+  at: IsoInstantSchema,
+  symbol: z.string().min(1),
+  side: z.enum(['buy', 'sell']),
+  quantity: z.number().int().positive(),
+  price: MoneyStringSchema,
+  fee: MoneyStringSchema,
+});
+export type TradeFill = z.infer<typeof TradeFillSchema>;
+
+/** Tokens (and cost, when token prices are configured) of one LLM session, from its transcript. */
+export const LlmSessionUsageSchema = z.object({
+  at: IsoInstantSchema,
+  prompt: CountSchema,
+  completion: CountSchema,
+  total: CountSchema,
+  cost: MoneyStringSchema.optional(),
+});
+export type LlmSessionUsage = z.infer<typeof LlmSessionUsageSchema>;
+
 export const SignatureRunSchema = z.object({
   // "__proto__" cannot be a key of a plain JSON object we build or validate: refused.
   signature: z.string().min(1, 'expected a non-empty signature').refine((s) => s !== '__proto__', 'expected a signature other than "__proto__"'),
@@ -85,6 +106,15 @@ export const SignatureRunSchema = z.object({
   fees: MoneyStringSchema,
   /** Session outcomes; absent when the caller does not know them (then absent from the report). */
   sessions: SessionCountsSchema.optional(),
+  /**
+   * The fills in the order the ledger applied them; absent when the caller does not pass
+   * them (then the report has no trade list, per-symbol PnL or turnover).
+   */
+  trades: z.array(TradeFillSchema).optional(),
+  /** The price known at the last curve point of each symbol still held then (open lots are marked at it). */
+  lastPrices: z.record(z.string().min(1), MoneyStringSchema).optional(),
+  /** An LLM agent's sessions' usage, in time order; absent for other agents (and then absent from the report). */
+  llm: z.array(LlmSessionUsageSchema).superRefine((c, ctx) => inTimeOrder(c, ctx, 'LLM sessions')).optional(),
 });
 export type SignatureRun = z.infer<typeof SignatureRunSchema>;
 
@@ -124,6 +154,104 @@ export type BacktestRunInfo = z.infer<typeof BacktestRunInfoSchema>;
 /** A ratio in report.json: a finite JSON number rounded to 6 decimals. */
 const RatioSchema = z.number().finite();
 
+const NullableMoney = MoneyStringSchema.nullable();
+
+/** One round trip (a FIFO lot, or the part of it one sell closed), or a lot still open at the end. */
+export const RoundTripReportSchema = z.object({
+  symbol: z.string().min(1),
+  quantity: z.number().int().positive(),
+  entry_at: IsoInstantSchema,
+  entry_price: MoneyStringSchema,
+  /** null while open. */
+  exit_at: IsoInstantSchema.nullable(),
+  exit_price: NullableMoney,
+  /** An open lot's price at the last session (null when unknown, and for closed ones). */
+  mark_price: NullableMoney,
+  /** Its shares of the buy's and the sell's fees. */
+  fees: MoneyStringSchema,
+  /** Net of fees; open: unrealised at mark_price (null without one). */
+  pnl: NullableMoney,
+  /** Entry to exit (open: to marked_at), whole seconds. */
+  holding_seconds: CountSchema,
+  open: z.boolean(),
+});
+export type RoundTripReport = z.infer<typeof RoundTripReportSchema>;
+
+export const TradesReportSchema = z.object({
+  /** Closed round trips; wins / losses: PnL > 0 / < 0. */
+  closed: CountSchema,
+  wins: CountSchema,
+  losses: CountSchema,
+  /** wins / closed; null without a closed round trip. */
+  win_rate: RatioSchema.nullable(),
+  /** gross_profit / -gross_loss; null when no round trip lost. */
+  profit_factor: RatioSchema.nullable(),
+  /** Sum of the winning PnLs (>= 0) and of the losing ones (<= 0). */
+  gross_profit: MoneyStringSchema,
+  gross_loss: MoneyStringSchema,
+  /** Mean PnL of the wins / of the losses, to the cent half-up; null without such trades. */
+  average_win: NullableMoney,
+  average_loss: NullableMoney,
+  realised_pnl: MoneyStringSchema,
+  /** Open lots at their mark; null when a mark is unknown. */
+  unrealised_pnl: NullableMoney,
+  open_lots: CountSchema,
+  /** Shares sold beyond the lots the fills opened (the books corrected to the broker's), by symbol; absent when none. */
+  unmatched_sells: z.record(z.string(), CountSchema).optional(),
+  /** Closed round trips in the order they closed, then open lots by symbol and entry. */
+  list: z.array(RoundTripReportSchema),
+});
+
+export const SymbolReportSchema = z.object({
+  realised_pnl: MoneyStringSchema,
+  unrealised_pnl: NullableMoney,
+  /** realised + unrealised; null when unrealised is. */
+  pnl: NullableMoney,
+  fees: MoneyStringSchema,
+  traded_value: MoneyStringSchema,
+  round_trips: CountSchema,
+  open_quantity: CountSchema,
+  last_price: NullableMoney,
+});
+
+const ValueAtSchema = z.object({ at: IsoInstantSchema, value: MoneyStringSchema });
+
+export const DrawdownReportSchema = z.object({
+  /** The largest drawdown's peak (at null = the initial value, before the first session); null when the value never fell. */
+  peak: z.object({ at: IsoInstantSchema.nullable(), value: MoneyStringSchema }).nullable(),
+  trough: ValueAtSchema.nullable(),
+  /** First session back at the peak; null when it never got back (or never fell). */
+  recovered_at: IsoInstantSchema.nullable(),
+  /** After each session: (running peak - value) / running peak. */
+  series: z.array(z.object({ at: IsoInstantSchema, drawdown: RatioSchema.nonnegative() })),
+});
+
+export const MonthlyReturnReportSchema = z.object({
+  month: z.string().regex(/^\d{4}-\d{2}$/),
+  start_value: MoneyStringSchema,
+  end_value: MoneyStringSchema,
+  return: RatioSchema,
+  sessions: CountSchema,
+  /** The run's span does not cover the whole month. */
+  partial: z.boolean(),
+});
+
+export const LlmReportSchema = z.object({
+  /** Sessions with a transcript. */
+  sessions: CountSchema,
+  prompt_tokens: CountSchema,
+  completion_tokens: CountSchema,
+  total_tokens: CountSchema,
+  /** total_tokens / sessions (6 decimals); null without a session. */
+  tokens_per_session: RatioSchema.nullable(),
+  /** Sum of the sessions' costs; null when no token price is configured (then `cost_reason`). */
+  cost: NullableMoney,
+  /** cost / sessions, half-up to 6 decimals. */
+  cost_per_session: NullableMoney,
+  cost_reason: z.string().optional(),
+  by_session: z.array(z.object({ at: IsoInstantSchema, prompt: CountSchema, completion: CountSchema, total: CountSchema, cost: NullableMoney })),
+});
+
 export const SignatureReportSchema = z.object({
   initial_value: MoneyStringSchema,
   final_value: MoneyStringSchema,
@@ -149,6 +277,28 @@ export const SignatureReportSchema = z.object({
    * code (`by_reason`, sorted). Absent in reports written before it existed.
    */
   sessions: z.object({ recorded: CountSchema, by_reason: z.record(z.string(), CountSchema) }).optional(),
+  // Added for issue #19; absent in reports written before. See README "Backtest".
+  /** Per-session returns the ratios saw (= sessions recorded). */
+  return_periods: CountSchema.optional(),
+  /** Why `sharpe` is null (fewer than MIN_RATIO_PERIODS returns, a flat curve); absent when it is not. */
+  sharpe_reason: z.string().optional(),
+  /** Annualised Sortino (target 0); null with `sortino_reason`. */
+  sortino: RatioSchema.nullable().optional(),
+  sortino_reason: z.string().optional(),
+  /** Share of sessions whose mark held a position; null without sessions. */
+  exposure: RatioSchema.nullable().optional(),
+  drawdown: DrawdownReportSchema.optional(),
+  /** One per calendar month (market zone) with sessions. */
+  monthly_returns: z.array(MonthlyReturnReportSchema).optional(),
+  /** From the fills (absent when the run did not pass them): sum of price x quantity. */
+  traded_value: MoneyStringSchema.optional(),
+  /** traded_value / mean session equity; null without sessions. */
+  turnover: RatioSchema.nullable().optional(),
+  trades: TradesReportSchema.optional(),
+  /** Per symbol traded, sorted. */
+  symbols: z.record(z.string(), SymbolReportSchema).optional(),
+  /** LLM agents: tokens and cost from the transcripts. */
+  llm: LlmReportSchema.optional(),
 });
 export type SignatureReport = z.infer<typeof SignatureReportSchema>;
 

@@ -1,6 +1,7 @@
 import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DateTime } from 'luxon';
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../../src/domain/errors.js';
 import { buildReport } from '../../src/report/build.js';
@@ -72,7 +73,8 @@ describe('buildReport', () => {
     expect(Object.keys(report)).toEqual(['run', 'signatures', 'benchmark']);
     expect(Object.keys(report.signatures)).toEqual(['alpha', '<x>']);
     for (const s of Object.values(report.signatures)) {
-      expect(Object.keys(s)).toEqual([
+      // The contract: the first fields keep their names and order; later ones are only added.
+      expect(Object.keys(s).slice(0, 11)).toEqual([
         'initial_value',
         'final_value',
         'final_cash',
@@ -85,6 +87,8 @@ describe('buildReport', () => {
         'rejected',
         'fees',
       ]);
+      // without fills or transcripts passed in: the curve's fields only
+      expect(Object.keys(s).slice(11)).toEqual(['return_periods', 'sharpe_reason', 'sortino', 'sortino_reason', 'exposure', 'drawdown', 'monthly_returns']);
     }
     expect(Object.keys(report.benchmark!)).toEqual(['symbol', 'initial', 'final', 'return', 'max_drawdown']);
     expect(Object.keys(report.run)).toEqual(['market', 'frequency', 'from', 'to', 'rules', 'generated_at', 'sessions', 'periods_per_year']);
@@ -101,11 +105,24 @@ describe('buildReport', () => {
       marked_at: '2025-10-14T09:35:00+08:00',
       return: 0.3,
       max_drawdown: 0.25,
-      sharpe: expect.any(Number),
+      // four returns: too few for a Sharpe that means anything
+      sharpe: null,
       orders: 7,
       fills: 5,
       rejected: { LOT_SIZE: 1, T_PLUS_ONE: 1 },
       fees: '42.125',
+      return_periods: 4,
+      sharpe_reason: '4 return periods, fewer than 20',
+      sortino: null,
+      sortino_reason: '4 return periods, fewer than 20',
+      exposure: 1,
+      drawdown: {
+        peak: { at: SESSIONS[0], value: '120000.00' },
+        trough: { at: SESSIONS[1], value: '90000.00' },
+        recovered_at: SESSIONS[3],
+        series: [0, 0.25, 0.083333, 0].map((drawdown, i) => ({ at: SESSIONS[i], drawdown })),
+      },
+      monthly_returns: [{ month: '2025-10', start_value: '100000.00', end_value: '130000.00', return: 0.3, sessions: 4, partial: true }],
     });
     expect(Object.keys(report.signatures['alpha']!.rejected)).toEqual(['LOT_SIZE', 'T_PLUS_ONE']);
     expect(report.signatures['<x>']).toMatchObject({ return: 0, max_drawdown: 0, sharpe: null, rejected: {} });
@@ -130,15 +147,26 @@ describe('buildReport', () => {
     expect(formatReportTable(apart)).toContain("final: marked at each agent's last session (alpha 2025-10-14T09:35:00+08:00, <x> 2025-10-10T09:35:00+08:00)");
   });
 
-  it('computes Sharpe with the given or default periods per year', () => {
-    // returns 0.2, -0.25, 0.2222.., 0.1818..: the per-period figure times sqrt(242), or sqrt(1)
-    const daily = buildReport([RUN_A], INFO).signatures['alpha']!.sharpe!;
-    const raw = buildReport([RUN_A], INFO, undefined, { periodsPerYear: 1 }).signatures['alpha']!.sharpe!;
-    expect(daily).toBeCloseTo(raw * Math.sqrt(242), 4);
-    const r = [0.2, -0.25, 110000 / 90000 - 1, 130000 / 110000 - 1];
-    const mean = r.reduce((a, b) => a + b) / 4;
-    const sd = Math.sqrt(r.reduce((a, b) => a + (b - mean) ** 2, 0) / 3);
-    expect(raw).toBeCloseTo(mean / sd, 6);
+  it('computes Sharpe and Sortino with the given or default periods per year, from 20 returns on', () => {
+    // 20 daily sessions: 120000, 90000, 110000, 130000, then the same four again, ...
+    const at = (i: number) => DateTime.fromISO('2025-10-09T09:35:00+08:00', { setZone: true }).plus({ days: i }).toISO({ suppressMilliseconds: true })!;
+    const eq = ['120000', '90000', '110000', '130000'];
+    const long: SignatureRun = { ...RUN_A, curve: Array.from({ length: 20 }, (_, i) => ({ at: at(i), equity: eq[i % 4]!, cash: '0' })) };
+    const info = { ...INFO, to: '2025-10-28', sessions: 20 };
+    const daily = buildReport([long], info).signatures['alpha']!;
+    const raw = buildReport([long], info, undefined, { periodsPerYear: 1 }).signatures['alpha']!;
+    expect(daily.return_periods).toBe(20);
+    expect(daily.sharpe_reason).toBeUndefined();
+    expect(daily.sharpe!).toBeCloseTo(raw.sharpe! * Math.sqrt(242), 4);
+    const r = long.curve.map((p, i) => Number(p.equity) / Number(i ? long.curve[i - 1]!.equity : 100000) - 1);
+    const mean = r.reduce((a, b) => a + b) / r.length;
+    const sd = Math.sqrt(r.reduce((a, b) => a + (b - mean) ** 2, 0) / (r.length - 1));
+    expect(raw.sharpe!).toBeCloseTo(mean / sd, 6);
+    const down = Math.sqrt(r.reduce((a, b) => a + Math.min(b, 0) ** 2, 0) / r.length);
+    expect(raw.sortino!).toBeCloseTo(mean / down, 6);
+    // 19 returns: n/a with the reason
+    const short = buildReport([{ ...long, curve: long.curve.slice(0, 19) }], info).signatures['alpha']!;
+    expect([short.sharpe, short.sharpe_reason]).toEqual([null, '19 return periods, fewer than 20']);
   });
 
   it('aligns the benchmark to the sessions without look-ahead', () => {
@@ -182,7 +210,7 @@ describe('session outcomes', () => {
     const report = buildReport([held], INFO);
     const html = renderReportHtml(report, [held]);
     expect(html).toContain('<th scope="col">holds</th>');
-    expect(html).toContain('<td>LLM_HTTP_ERROR 2, LLM_TIMEOUT 1</td>');
+    expect(html).toContain('<td class="wrap">LLM_<wbr>HTTP_<wbr>ERROR 2, LLM_<wbr>TIMEOUT 1</td>');
     expect(renderReportHtml(buildReport([RUN_A], INFO), [RUN_A])).not.toContain('>holds</th>');
   });
 });
@@ -193,7 +221,7 @@ describe('formatReportTable', () => {
     const lines = text.trimEnd().split('\n');
     expect(lines[0]).toBe('backtest cn daily 2025-10-09 .. 2025-10-14, rules strict, 4 sessions (generated 2025-10-15T08:00:00+08:00)');
     expect(lines[1]).toMatch(/^signature\s+initial\s+final\s+return\s+max DD\s+sharpe\s+orders\s+fills\s+fees\s+rejections$/);
-    expect(lines[2]).toMatch(/^alpha\s+100000\.00\s+130000\.00\s+\+30\.00%\s+25\.00%\s+-?\d+\.\d\d\s+7\s+5\s+42\.13\s+LOT_SIZE 1, T_PLUS_ONE 1$/);
+    expect(lines[2]).toMatch(/^alpha\s+100000\.00\s+130000\.00\s+\+30\.00%\s+25\.00%\s+n\/a\s+7\s+5\s+42\.13\s+LOT_SIZE 1, T_PLUS_ONE 1$/);
     expect(lines[3]).toMatch(/^<x>\s+100000\.00\s+100000\.00\s+0\.00%\s+0\.00%\s+n\/a\s+0\s+0\s+0\.00\s+-$/);
     expect(lines[4]).toMatch(/^benchmark 000016\.SH\s+3000\.00\s+3060\.00\s+\+2\.00%\s+1\.98%$/);
     // numbers are right-aligned: the "final" column ends at the same place on every row
@@ -203,9 +231,13 @@ describe('formatReportTable', () => {
   });
 });
 
+/** The first chart of a page (the equity curves); the drawdown chart follows it. */
+const equityChart = (page: string) => page.slice(page.indexOf('<svg'), page.indexOf('</svg>') + 6);
+
 describe('renderReportHtml', () => {
   const report = buildReport([RUN_A, RUN_B], INFO, BENCH);
   const html = renderReportHtml(report, [RUN_A, RUN_B], BENCH);
+  const chart = equityChart(html);
 
   it('is a standalone page: no scripts, links, URLs or external resources', () => {
     expect(html.startsWith('<!DOCTYPE html>')).toBe(true);
@@ -214,14 +246,15 @@ describe('renderReportHtml', () => {
     expect(html).not.toMatch(/\s(src|href)\s*=/i);
   });
 
-  it('has a title, the summary table and one SVG chart with one path per series', () => {
+  it('has a title, the summary table, the equity chart with one path per series, then the drawdown chart', () => {
     expect(html).toContain('<title>agent-trader backtest: cn daily 2025-10-09 .. 2025-10-14</title>');
-    expect(html.match(/<table/g)).toHaveLength(1);
-    expect(html.match(/<svg/g)).toHaveLength(1);
-    const paths = [...html.matchAll(/<path [^>]*>/g)];
+    expect(html.match(/<table class="summary"/g)).toHaveLength(1);
+    expect(html.match(/<svg/g)).toHaveLength(2);
+    expect(html.match(/<svg class="chart drawdown"/g)).toHaveLength(1);
+    const paths = [...chart.matchAll(/<path [^>]*>/g)];
     expect(paths).toHaveLength(3); // two signatures and the benchmark
     // every path has a hover title
-    expect(html.match(/<path [^>]*><title>/g)).toHaveLength(3);
+    expect(chart.match(/<path [^>]*><title>/g)).toHaveLength(3);
     // distinct colours
     const colours = paths.map((p) => /stroke="([^"]+)"/.exec(p[0])![1]);
     expect(new Set(colours).size).toBe(3);
@@ -234,14 +267,14 @@ describe('renderReportHtml', () => {
   });
 
   it('normalises every series to 1.0 at the start', () => {
-    const starts = [...html.matchAll(/<path [^>]*d="M([\d.]+),([\d.]+)/g)].map((m) => `${m[1]},${m[2]}`);
+    const starts = [...chart.matchAll(/<path [^>]*d="M([\d.]+),([\d.]+)/g)].map((m) => `${m[1]},${m[2]}`);
     expect(new Set(starts).size).toBe(1);
     // the flat signature stays on the 1.0 line throughout
-    const flat = /<path [^>]*d="([^"]+)"[^>]*stroke="#ff7f0e"/.exec(html)![1]!;
+    const flat = /<path [^>]*d="([^"]+)"[^>]*stroke="#ff7f0e"/.exec(chart)![1]!;
     const ys = [...flat.matchAll(/[ML][\d.]+,([\d.]+)/g)].map((m) => m[1]);
     expect(new Set(ys).size).toBe(1);
     // and the 1.0 grid line is drawn at that height
-    expect(html).toMatch(new RegExp(`<line [^>]*y1="${ys[0]!.replace('.', '\\.')}"[^>]*class="one"`));
+    expect(chart).toMatch(new RegExp(`<line [^>]*y1="${ys[0]!.replace('.', '\\.')}"[^>]*class="one"`));
   });
 
   it('escapes all text', () => {
@@ -256,9 +289,10 @@ describe('renderReportHtml', () => {
   it('draws a chart even without sessions or benchmark', () => {
     const empty = { ...RUN_B, curve: [] };
     const page = renderReportHtml(buildReport([empty], { ...INFO, sessions: 0 }), [empty]);
-    expect(page.match(/<svg/g)).toHaveLength(1);
-    expect(page).toContain('no sessions');
-    expect(page.match(/<path /g)).toHaveLength(1);
+    expect(page.match(/<svg/g)).toHaveLength(2);
+    expect(equityChart(page)).toContain('no sessions');
+    expect(equityChart(page).match(/<path /g)).toHaveLength(1);
+    expect(page.match(/<path class="series dd"/g)).toHaveLength(1);
   });
 });
 
@@ -295,5 +329,21 @@ describe('writeReport / readReport', () => {
     expect((err as InputError).message).toMatch(/not a valid report \(2 problems\)/);
     expect((err as InputError).problems.join('\n')).toMatch(/signatures\.alpha\.return: .*number/);
     expect((err as InputError).problems.join('\n')).toMatch(/benchmark: /);
+  });
+});
+
+describe('trade list on the page', () => {
+  it('is collapsible and capped at TRADE_LIST_MAX rows, with the count', () => {
+    const trades = Array.from({ length: 205 }, (_, i) => [
+      { at: SESSIONS[0]!, symbol: `S${String(i).padStart(3, '0')}`, side: 'buy' as const, quantity: 100, price: '10', fee: '0' },
+      { at: SESSIONS[1]!, symbol: `S${String(i).padStart(3, '0')}`, side: 'sell' as const, quantity: 100, price: '11', fee: '0' },
+    ]).flat();
+    const run: SignatureRun = { ...RUN_A, trades, lastPrices: {} };
+    const report = buildReport([run], INFO);
+    expect(report.signatures['alpha']!.trades!.list).toHaveLength(205);
+    const page = renderReportHtml(report, [run]);
+    expect(page).toContain('<details class="trades"><summary>Trade list: the first 200 of 205 round trips (report.json lists all)</summary>');
+    const list = page.slice(page.indexOf('<details class="trades">'), page.indexOf('</details>'));
+    expect(list.match(/<tr>/g)).toHaveLength(200 + 1); // + the header row
   });
 });
