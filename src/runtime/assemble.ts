@@ -26,6 +26,7 @@ import type { PriceSource } from '../domain/price-store.js';
 import { SimulatedBroker, type SimulatedBrokerState, type VenueBooks, type VenueOrderState } from '../actors/brokers/simulated-broker.js';
 import { Ledger } from '../actors/ledger/ledger.js';
 import type { Store } from '../actors/store/store.js';
+import { withRunDetails } from '../report/collect.js';
 import { SessionTally } from './session-tally.js';
 
 /** Where the simulated venue's books are kept in the store. */
@@ -157,6 +158,19 @@ export function universeOf(symbols: readonly string[], logs: ReadonlyMap<string,
 export function dateLabelFor(config: Config): (at: DateTime) => string {
   const zone = MARKETS[config.market].zone;
   return (at) => aiTraderLabel(at, config.frequency, config.market) ?? at.setZone(zone).toFormat(config.frequency === 'daily' ? 'yyyy-LL-dd' : 'yyyy-LL-dd HH:mm:ss');
+}
+
+/**
+ * `signatureRuns` with what the report reads from the store besides the ledger (report/collect.ts):
+ * the fills in the order the ledger booked them (round trips, per-symbol PnL, turnover) and the
+ * LLM agents' tokens and cost; open lots are marked at the price `view` gives at the last session.
+ */
+export async function detailedRuns(config: Config, ledger: Ledger, store: Store, view: (at: DateTime) => PointInTimeView): Promise<SignatureRun[]> {
+  return withRunDetails(signatureRuns(config, ledger), store, {
+    market: config.market,
+    priceAt: (symbol, at) => view(DateTime.fromISO(at, { setZone: true })).price(symbol)?.price.toFixed(),
+    llmSignatures: config.models.filter((m) => m.enabled && m.agent.kind === 'llm').map((m) => m.signature),
+  });
 }
 
 /** Session outcomes of each ledger restoreLedger built (signatureRuns takes only the ledger). */

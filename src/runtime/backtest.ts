@@ -75,7 +75,7 @@ export interface BacktestResult {
   readonly ticksTotal: number;
 }
 
-import { buildDeciders, engineInput, loadReplayLogs, restoreLedger, signatureRuns, simulatedVenue, WATCHER_KEY } from './assemble.js';
+import { buildDeciders, detailedRuns, engineInput, loadReplayLogs, restoreLedger, simulatedVenue, WATCHER_KEY } from './assemble.js';
 import { joinVenue, joinWatcher, reconcile } from './commit.js';
 import { buildManifest, checkManifest } from './manifest.js';
 import { armFailpoint, failpointFromEnv } from './failpoint.js';
@@ -263,7 +263,7 @@ export async function runBacktest(options: BacktestOptions): Promise<BacktestRes
     }
 
     // The report: curves and counts from the ledger, the benchmark aligned to the sessions.
-    const runs = signatureRuns(config, ledger);
+    const runs = await detailedRuns(config, ledger, store, view);
     const report = buildReport(
       runs,
       { market, frequency, from, to, rules: config.broker.rules, generatedAt: manifest.createdAt, sessions: total },

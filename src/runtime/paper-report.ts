@@ -6,17 +6,21 @@ import type { DateTime } from 'luxon';
 import type { Config } from '../config/schema.js';
 import type { Ledger } from '../actors/ledger/ledger.js';
 import { buildReport, renderReportHtml, writeReport, type BenchmarkSeries, type Report } from '../report/index.js';
-import { signatureRuns } from './assemble.js';
+import type { Store } from '../actors/store/store.js';
+import type { PointInTimeView } from '../domain/point-in-time.js';
+import { detailedRuns } from './assemble.js';
 
 export async function writePaperReport(
   config: Config,
   ledger: Ledger,
+  store: Store,
+  view: (at: DateTime) => PointInTimeView,
   outDir: string,
   today: string,
   generatedAt: DateTime,
   benchmark?: BenchmarkSeries,
 ): Promise<{ report: Report; files: { json: string; html: string } }> {
-  const runs = signatureRuns(config, ledger);
+  const runs = await detailedRuns(config, ledger, store, view);
   const days = runs.flatMap((r) => r.curve.map((p) => p.at.slice(0, 10))).sort();
   const report = buildReport(
     runs,

@@ -139,6 +139,7 @@ export async function startPaper(options: PaperOptions): Promise<PaperRun> {
 
   const logs = await loadReplayLogs(config);
   const store = await openStore(join(outDir, 'state'));
+  let storeClosed = false;
   // The feed hears of a step only once it is committed: a fill published is a fill saved.
   const emit = (e: FeedEvent) => store.afterCommit(() => events.next(e));
   const subs: Subscription[] = [];
@@ -441,6 +442,7 @@ export async function startPaper(options: PaperOptions): Promise<PaperRun> {
             // The store's last commit releases the last feed events; then the feed ends.
             try {
               await store.close();
+              storeClosed = true;
             } finally {
               events.complete();
             }
@@ -458,7 +460,15 @@ export async function startPaper(options: PaperOptions): Promise<PaperRun> {
       health,
       state,
       finished,
-      writeReport: (generatedAt) => writePaperReport(config, ledger, outDir, now().toISODate()!, generatedAt, options.benchmark),
+      writeReport: async (generatedAt) => {
+        // After the stop the store is closed: the report's fills and transcripts are read from it again.
+        const from = storeClosed ? await openStore(join(outDir, 'state')) : store;
+        try {
+          return await writePaperReport(config, ledger, from, view, outDir, now().toISODate()!, generatedAt, options.benchmark);
+        } finally {
+          if (from !== store) await from.close();
+        }
+      },
       stop,
     };
   } catch (err) {
