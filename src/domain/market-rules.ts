@@ -44,6 +44,11 @@ export interface BoardRule {
   readonly match: RegExp;
   /** Daily band as a fraction of the previous close (decimal string); absent: no band. */
   readonly priceLimitRatio?: string;
+  /**
+   * The board's own least buy, where it is more than a lot (STAR: 200 shares). Checked before a
+   * real broker is asked (live risk); the simulated venue applies lots of 100 as AI-Trader did.
+   */
+  readonly minBuy?: number;
 }
 
 export interface TickRule {
@@ -79,7 +84,7 @@ export const MARKET_RULES: Readonly<Record<Market, MarketRules>> = {
     tPlusOne: true,
     ticks: [{ tick: '0.01' }],
     boards: [
-      { board: 'star', name: 'STAR Market (科创板)', match: /^688\d{3}\.SH$/i, priceLimitRatio: '0.2' },
+      { board: 'star', name: 'STAR Market (科创板)', match: /^688\d{3}\.SH$/i, priceLimitRatio: '0.2', minBuy: 200 },
       { board: 'chinext', name: 'ChiNext (创业板)', match: /^30[01]\d{3}\.SZ$/i, priceLimitRatio: '0.2' },
       { board: 'bse', name: 'Beijing Stock Exchange (北交所)', match: /\.BJ$/i, priceLimitRatio: '0.3' },
       { board: 'main', name: 'main board (主板)', match: /./, priceLimitRatio: '0.1' },
@@ -180,6 +185,13 @@ export function checkLot(market: Market, q: LotQuery): RuleViolation | undefined
     `${q.quantity} shares of ${q.symbol} is not a multiple of ${lot}; an odd lot may only be sold together with ` +
       (oddHeld === 0 ? `an odd remainder, and the ${q.available} sellable shares have none` : `the whole odd remainder of ${oddHeld} of the ${q.available} sellable shares`),
   );
+}
+
+/** A buy below its board's least (STAR: 200 shares): the exchange refuses it. */
+export function checkBoardMinimum(market: Market, q: Pick<LotQuery, 'side' | 'symbol' | 'quantity'>): RuleViolation | undefined {
+  const board = boardOf(market, q.symbol);
+  if (q.side !== 'buy' || board.minBuy === undefined || q.quantity >= board.minBuy) return undefined;
+  return violation('LOT_SIZE', `a buy of ${q.symbol} on the ${board.name} is at least ${board.minBuy} shares, not ${q.quantity}`);
 }
 
 /** AI-Trader's own lot rule: `amount % 100 != 0` is refused on A-shares, both sides. */

@@ -497,6 +497,13 @@ describe('the exchange rows (live only: before a real broker is asked)', () => {
     expect(failure(live({ intent: { side: 'sell', quantity: 120 } }))).toMatchObject({ code: 'LOT_SIZE', rule: 'exchange.lot_size' });
   });
 
+  it('STAR Market buys are at least 200 shares (the exchange refuses 100); sells of 100 pass', () => {
+    const star = { '688981.SH': { quantity: 300, sellable: 300, costBasis: '100' } };
+    expect(failure(live({ intent: { symbol: '688981.SH', quantity: 100 }, account: { positions: star } }))?.message).toBe('LOT_SIZE: a buy of 688981.SH on the STAR Market (科创板) is at least 200 shares, not 100');
+    expect(failure(live({ intent: { symbol: '688981.SH', quantity: 200 }, account: { positions: star } }))).toBeUndefined();
+    expect(failure(live({ intent: { side: 'sell', symbol: '688981.SH', quantity: 100 }, account: { positions: star } }))).toBeUndefined();
+  });
+
   it('a sell of more than is held is refused as such (not as T+1)', () => {
     expect(failure(live({ intent: { side: 'sell', quantity: 300 } }))?.message).toBe('INSUFFICIENT_POSITION: selling 300 shares of 600519.SH but only 250 are held');
   });

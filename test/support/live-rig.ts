@@ -51,6 +51,13 @@ export const liveConfig = (fake: FakeAlpacaProcess, over: { maxRetries?: number;
     'test',
   );
 
+/** What the rig needs of a fake broker in its own process (every fake of test/support has it). */
+export interface FakeBroker {
+  follow(url: string): Promise<unknown>;
+  /** One control round trip: loopback I/O settles while it is answered. */
+  state(): Promise<unknown>;
+}
+
 export interface Rig {
   readonly source: QuoteSource;
   readonly run: PaperRun;
@@ -62,7 +69,7 @@ export interface Rig {
 
 export const turn = () => new Promise<void>((r) => setImmediate(r));
 
-export async function rig(config: Config, outDir: string, history: PriceStore, fake: FakeAlpacaProcess): Promise<Rig> {
+export async function rig(config: Config, outDir: string, history: PriceStore, fake: FakeBroker, env: Record<string, string> = ENV): Promise<Rig> {
   const wall = new EpochVirtualScheduler(WALL0);
   const source = await openQuoteSource(config, { history, symbols: history.symbols(), wall });
   await fake.follow(source.replay!.url);
@@ -79,7 +86,7 @@ export async function rig(config: Config, outDir: string, history: PriceStore, f
     history,
     universe: history.symbols(),
     killSwitch,
-    env: ENV,
+    env,
     stopGraceMs: 0,
     monitor: { syncEveryMs: 7 * 86_400_000 },
     ...(source.until ? { until: source.until } : {}),
@@ -97,7 +104,7 @@ export const engineOrders = (r: Rig) => {
 /** States in which an order waits for time, not for an answer: the wall may move on. */
 export const WAITS_ON_TIME = new Set(['accepted', 'partially_filled', 'backing_off', 'queued']);
 
-export async function drive(r: Rig, fake: FakeAlpacaProcess, done: () => boolean): Promise<void> {
+export async function drive(r: Rig, fake: FakeBroker, done: () => boolean): Promise<void> {
   for (let i = 0; i < 5000 && !done(); i++) {
     await r.run.ledger.idle();
     await r.run.runtime.flush();
@@ -115,7 +122,7 @@ export async function drive(r: Rig, fake: FakeAlpacaProcess, done: () => boolean
 }
 
 /** Turns (each a loopback round trip to the fake) until `cond`, without moving time. */
-export async function until(fake: FakeAlpacaProcess, r: Rig, cond: () => boolean, what: string): Promise<void> {
+export async function until(fake: FakeBroker, r: Rig, cond: () => boolean, what: string): Promise<void> {
   for (let i = 0; i < 3000; i++) {
     await r.run.ledger.idle();
     await r.run.runtime.flush();
@@ -184,7 +191,7 @@ export async function world(cleanup: (() => Promise<unknown>)[]): Promise<{ out:
  * Wall time to `to`, a second at a time, with loopback I/O settling after each, whatever waits:
  * for phases where an order waits on Alpaca while time must move (a Retry-After, a retried pass).
  */
-export async function stepWall(r: Rig, fake: FakeAlpacaProcess, to: number): Promise<void> {
+export async function stepWall(r: Rig, fake: FakeBroker, to: number): Promise<void> {
   for (let t = r.wall.now() + 1000; t <= to; t += 1000) {
     r.wall.advanceTo(t);
     for (let k = 0; k < 5; k++) {

@@ -38,7 +38,7 @@
  */
 import { DateTime } from 'luxon';
 import { orderFees, type FeeBreakdown, type FeeRates, type OrderEstimate } from '../fees.js';
-import { checkLot, checkPosition, checkPriceBand, checkPriceLimit, checkTick, checkTPlusOne, MARKET_RULES, type RuleViolation } from '../market-rules.js';
+import { checkBoardMinimum, checkLot, checkPosition, checkPriceBand, checkPriceLimit, checkTick, checkTPlusOne, MARKET_RULES, type RuleViolation } from '../market-rules.js';
 import { MARKETS, type Market } from '../markets.js';
 import type { AccountView, RiskCheckRecord } from '../messages.js';
 import { Dec, dec } from '../money.js';
@@ -326,7 +326,10 @@ export const RISK_TABLE: readonly RiskRule[] = [
     code: 'LOT_SIZE',
     appliesTo: 'both',
     modes: ['live'],
-    check: (ctx) => exchangeRow(`${ctx.intent.quantity} shares`, `lots of ${MARKET_RULES[ctx.market].lotSize}`, checkLot(ctx.market, { side: ctx.intent.side, symbol: ctx.intent.symbol, quantity: ctx.intent.quantity, available: ctx.account.positions[ctx.intent.symbol]?.sellable ?? 0 })),
+    check: (ctx) => {
+      const q = { side: ctx.intent.side, symbol: ctx.intent.symbol, quantity: ctx.intent.quantity };
+      return exchangeRow(`${ctx.intent.quantity} shares`, `lots of ${MARKET_RULES[ctx.market].lotSize}`, checkLot(ctx.market, { ...q, available: ctx.account.positions[ctx.intent.symbol]?.sellable ?? 0 }) ?? checkBoardMinimum(ctx.market, q));
+    },
   },
   {
     rule: 'exchange.position',
