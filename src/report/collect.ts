@@ -12,6 +12,7 @@
  * Nothing here reads a clock; the result depends only on the store's committed content.
  */
 import { DateTime } from 'luxon';
+import { sessionInstantOf } from '../domain/ids.js';
 import { levelTranscripts } from '../actors/agents/llm/transcript.js';
 import type { Store } from '../actors/store/store.js';
 import { MARKETS, type Market } from '../domain/markets.js';
@@ -24,12 +25,19 @@ export interface RunDetailsOptions {
   readonly priceAt: (symbol: string, at: string) => string | undefined;
   /** Signatures of LLM agents: their transcripts give tokens and cost per session. */
   readonly llmSignatures?: readonly string[];
+  /**
+   * A backtest: a fill is placed at its order's session instant (from its client order id), not at
+   * the venue's virtual second it came in, which a restart may move (a resumed order asks again
+   * before it is filled): the report stays the same bytes, interrupted or not.
+   */
+  readonly atSession?: boolean;
 }
 
 interface LedgerFillEntry {
   readonly source?: unknown;
   readonly type?: unknown;
   readonly signature: string;
+  readonly clientOrderId?: string;
   readonly side: 'buy' | 'sell';
   readonly symbol: string;
   readonly fill: { readonly quantity: number; readonly price: string; readonly fee?: string; readonly atMs: number };
@@ -39,7 +47,7 @@ const isLedgerFill = (e: unknown): e is LedgerFillEntry =>
   typeof e === 'object' && e !== null && (e as { source?: unknown }).source === 'ledger' && (e as { type?: unknown }).type === 'ledger.fill';
 
 /** Every signature's fills from the journal, in the order the ledger applied them. */
-export async function ledgerFills(store: Store, market: Market): Promise<Map<string, TradeFill[]>> {
+export async function ledgerFills(store: Store, market: Market, atSession = false): Promise<Map<string, TradeFill[]>> {
   const zone = MARKETS[market].zone;
   const out = new Map<string, TradeFill[]>();
   for await (const { entry } of store.readJournal()) {
@@ -47,7 +55,7 @@ export async function ledgerFills(store: Store, market: Market): Promise<Map<str
     const list = out.get(entry.signature) ?? [];
     out.set(entry.signature, list);
     list.push({
-      at: DateTime.fromMillis(entry.fill.atMs, { zone }).toISO({ suppressMilliseconds: true })!,
+      at: DateTime.fromMillis((atSession && entry.clientOrderId !== undefined ? sessionInstantOf(entry.clientOrderId, market) : undefined) ?? entry.fill.atMs, { zone }).toISO({ suppressMilliseconds: true })!,
       symbol: entry.symbol,
       side: entry.side,
       quantity: entry.fill.quantity,
@@ -78,7 +86,7 @@ export async function llmUsage(store: Store, signature: string): Promise<LlmSess
 
 /** The runs with `trades`, `lastPrices` and (LLM agents) `llm` added from the store. */
 export async function withRunDetails(runs: readonly SignatureRun[], store: Store, options: RunDetailsOptions): Promise<SignatureRun[]> {
-  const fills = await ledgerFills(store, options.market);
+  const fills = await ledgerFills(store, options.market, options.atSession);
   const llm = new Set(options.llmSignatures ?? []);
   const out: SignatureRun[] = [];
   for (const run of runs) {

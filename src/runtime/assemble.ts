@@ -170,6 +170,7 @@ export async function detailedRuns(config: Config, ledger: Ledger, store: Store,
     market: config.market,
     priceAt: (symbol, at) => view(DateTime.fromISO(at, { setZone: true })).price(symbol)?.price.toFixed(),
     llmSignatures: config.models.filter((m) => m.enabled && m.agent.kind === 'llm').map((m) => m.signature),
+    atSession: config.mode === 'backtest',
   });
 }
 
