@@ -130,7 +130,9 @@ export function liveBroker(o: LiveBrokerOptions): LiveBroker {
       let n = 0;
       for (const { clientOrderId, context: c } of openOrders(engine)) {
         if (!c?.order) continue;
-        broker.resumeOrder(clientOrderId, { brokerOrderId: c.brokerOrderId, quantity: c.order.quantity, fills: c.fills ?? [] });
+        // The request too: a venue that cannot carry our client order id finds a lost answer's order by it.
+        const request = { symbol: c.order.symbol, side: c.order.side, ...(c.order.type === 'limit' && c.order.limitPrice ? { limitPrice: c.order.limitPrice } : {}) };
+        broker.resumeOrder(clientOrderId, { brokerOrderId: c.brokerOrderId, quantity: c.order.quantity, fills: c.fills ?? [], request });
         n++;
       }
       return n;
