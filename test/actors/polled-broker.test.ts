@@ -138,7 +138,7 @@ describe('the order tracker on EastMoney (no client order id, no pushes)', () =>
     expect(await submits()).toBe(1);
   });
 
-  it('a submit lost before the counter took it: "still unknown" during the grace, not_found after it; only then may it be sent again', async () => {
+  it('a submit lost before the counter took it: "still unknown" during the grace; after it, rejected and never sent again (EastMoney cannot say it has it under our id)', async () => {
     const t = tracker();
     await t.broker.start();
     await fake.fault(ROUTES.submit, { kind: 'reset', commit: false });
@@ -148,10 +148,11 @@ describe('the order tracker on EastMoney (no client order id, no pushes)', () =>
     expect(early).toBeInstanceOf(VenueUnavailable);
     expect(early.message).toContain('outcome stays unknown');
     await t.advance(GRACE);
-    expect(await t.broker.status(cid(1))).toEqual({ clientOrderId: cid(1), status: 'not_found', fills: [] });
-    await t.broker.submit(limitOrder(cid(1)));
-    expect(t.seen()).toEqual(['accepted']);
-    expect((await fake.state()).orders).toHaveLength(1);
+    const late = await t.broker.status(cid(1));
+    expect(late).toMatchObject({ clientOrderId: cid(1), status: 'rejected', reason: 'BROKER_REJECTED', fills: [] });
+    expect(late.message).toContain('it is not sent again');
+    expect(await submits()).toBe(1);
+    expect((await fake.state()).orders).toHaveLength(0);
   });
 
   it('two lost answers of the same shape take the entrusts in the order they were made', async () => {

@@ -24,10 +24,12 @@
  *   whose answer was lost, by matching today's orders no client order id claims: same symbol, side,
  *   quantity (and limit price), created since the order's session began, the earliest first.
  * - An unknown outcome is never sent again blindly. A `place` that got no answer is looked for in
- *   the order list; not there, the order is reported `not_found` only once `unknownOutcomeGraceMs`
- *   has passed since the attempt (a terminal may put an order through after our deadline): until
- *   then `status` throws (still unknown) and the order machine keeps asking. Only then may it
- *   submit again. A refusal (`VenueRefused`) rejects the order with its reason.
+ *   the order list; not there, `status` throws (still unknown) until `unknownOutcomeGraceMs` has
+ *   passed since the attempt (a terminal may put an order through after our deadline) and the
+ *   order machine keeps asking. After it: on a venue that carries our id (Futu), `not_found`, and
+ *   the order may be sent again; on one that cannot (the bridge, EastMoney), the order is rejected
+ *   and never sent again (a number we cannot tie to ours might be it). A refusal (`VenueRefused`)
+ *   rejects the order with its reason.
  * - A refused credential or an expired session (`VenueHalted`) halts: `halts$` emits once, every
  *   later submit throws without reaching the venue.
  * - Orders on the account no client order id of ours claims go to `external$` (each new one, each
@@ -288,6 +290,17 @@ export class PolledBroker implements AccountBroker {
     if (!found) {
       if (t.unknownSince !== undefined && this.#scheduler.now() - t.unknownSince < this.#graceMs) {
         throw new VenueUnavailable(`${this.venue} does not list ${clientOrderId} yet; its submit's outcome stays unknown until ${Math.round(this.#graceMs / 1000)} s after the attempt`);
+      }
+      if (t.unknownSince !== undefined && !this.#adapter.carriesClientOrderId) {
+        // Not listed, but the broker could have it under a number we cannot tie to ours: sending it
+        // again could double it. Ended instead; should it show up later, it is an order not ours.
+        return {
+          clientOrderId,
+          status: 'rejected',
+          fills: [],
+          reason: 'BROKER_REJECTED',
+          message: renderReason('BROKER_REJECTED', `${this.venue} never answered the submit and does not list the order ${Math.round(this.#graceMs / 1000)} s later; it is not sent again (the broker cannot tell us it has it under our id): check the terminal`),
+        };
       }
       return { clientOrderId, status: 'not_found', fills: [] };
     }

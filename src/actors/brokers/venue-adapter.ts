@@ -91,6 +91,13 @@ export interface VenueConnectionEvent {
 export interface VenueAdapter {
   /** For messages: "Futu OpenD", "the terminal bridge", "EastMoney". */
   readonly name: string;
+  /**
+   * The broker keeps our client order id on the order (Futu's remark), so an order it does not list
+   * certainly was not placed and may be sent again. Absent or false (the bridge, EastMoney): an
+   * order whose submit's outcome is unknown and that is not found is never sent again (see
+   * polled-broker.ts).
+   */
+  readonly carriesClientOrderId?: boolean;
   /** Connect, log in / unlock, subscribe to pushes; resolves once requests may be made. Throws VenueHalted on refused credentials. */
   connect(): Promise<void>;
   close(): void;

@@ -75,6 +75,8 @@ const envName = (trdEnv: number): string => (trdEnv === 0 ? 'simulate' : 'real')
 
 export class FutuAdapter implements VenueAdapter {
   readonly name = 'Futu OpenD';
+  /** Our client order id rides in the order's remark. */
+  readonly carriesClientOrderId = true;
   readonly pushes$: Observable<VenuePush>;
   readonly connection$: Observable<VenueConnectionEvent>;
   /** Real environment only (simulate has no fill list): absent there, per the contract. */
