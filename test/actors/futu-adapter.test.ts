@@ -55,6 +55,7 @@ describe('FutuAdapter: the account and the session', () => {
 describe('FutuAdapter: real env orders, fills and pushes', () => {
   it('a limit buy is listed with our remark; a partial then a full fill come through fills() and pushes; T+1 holds today\'s shares', async () => {
     const w = await world({ paper: false });
+    await w.fake.mode({ fill: 'manual' }); // the limit rests: the test fills it
     const { brokerOrderId } = await w.adapter.place(order('ew.20251107T1000.0', { type: 'limit', limitPrice: '1500.5', quantity: 300 }));
     // above 2^53: kept exact as text
     expect(brokerOrderId).toBe('4611686018427387905');
@@ -97,6 +98,7 @@ describe('FutuAdapter: real env orders, fills and pushes', () => {
 
   it('a push sent twice comes out twice (the tracker dedupes by fill id and status)', async () => {
     const w = await world({ paper: false });
+    await w.fake.mode({ fill: 'manual' }); // the limit rests: the test fills it
     await w.adapter.place(order('ew.1', { type: 'limit', limitPrice: '11.25', symbol: '000001.SZ' }));
     await eventually(() => expect(w.pushes).toHaveLength(1));
     await w.fake.dupPushes(2);

@@ -37,6 +37,7 @@ describe('FutuConnection', () => {
 
   it('a reply that never comes is VenueUnavailable(outcomeKnown=false) at the deadline, while the order exists at the broker', async () => {
     const w = await world();
+    await w.fake.mode({ fill: 'manual' }); // the limit rests: the test fills it
     await w.fake.fault(2202, { kind: 'hold' });
     let settled = false;
     const placed = rejection(w.adapter.place(order('ew.1', { type: 'limit', limitPrice: '1500.5' }))).finally(() => (settled = true));

@@ -256,6 +256,8 @@ export class FakeFutu implements FollowsMarket {
   setPrice(symbol: string, price: string): void {
     const s = security(symbol);
     this.#prices.set(key(s.secMarket, s.code), price);
+    // Resting limits the new price reaches fill, as at an exchange.
+    if (this.#fillMode === 'immediate') for (const o of this.#orders) if (o.code === s.code && o.secMarket === s.secMarket) this.#cross(o, price);
   }
 
   clockTo(ms: number): void {
@@ -460,8 +462,15 @@ export class FakeFutu implements FollowsMarket {
     if (side === 1 && dec(price ?? market).times(qty).gt(this.#power(acc))) throw new Refusal('Insufficient buying power');
     if (side === 2 && qty > this.#canSell(acc, key(secMarket, code), header.trdMarket)) throw new Refusal('Insufficient sellable quantity');
     const o = this.#newOrder({ accID: acc.spec.accID, trdMarket: header.trdMarket, code, secMarket, side, orderType, qty, price, remark });
-    if (orderType === 2 && this.#fillMode === 'immediate') this.#fill(o, o.qty, market);
+    if (this.#fillMode === 'immediate') this.#cross(o, market);
     return { header, orderID: o.orderID, orderIDEx: `FAKE${o.orderID}` };
+  }
+
+  /** In `immediate` mode an exchange fills a market order, and a limit at or through the market, at once at the market's price. */
+  #cross(o: Order, market: string): void {
+    if (!OPEN.has(o.status)) return;
+    const crosses = o.orderType === 2 || (o.price !== undefined && (o.side === 1 ? dec(o.price).gte(market) : dec(o.price).lte(market)));
+    if (crosses) this.#fill(o, o.qty - o.fillQty, market);
   }
 
   #newOrder(p: { accID: string; trdMarket: number; code: string; secMarket: number; side: 1 | 2; orderType: number; qty: number; price: string | undefined; remark: string | undefined }): Order {
