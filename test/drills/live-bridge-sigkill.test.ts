@@ -8,17 +8,16 @@
  * in the ledger once, and the counter's account equals the agents' books plus the external cash.
  * The test waits for the processes' exits and output, never for a length of time.
  */
-import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DateTime } from 'luxon';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadPriceStore } from '../../src/actors/market-data/alpha-vantage-file.js';
-import { openStore } from '../../src/actors/store/store.js';
 import { dec } from '../../src/domain/money.js';
 import { FakeBridgeProcess } from '../support/fake-bridge/process.js';
 import { ROOT } from '../support/cli.js';
+import { books, runFollowing } from '../support/live-drill.js';
 
 const CN = join(ROOT, 'data/sample/cn_hourly.jsonl');
 const DAY = '2025-10-15';
@@ -50,46 +49,11 @@ async function liveConfig(f: FakeBridgeProcess): Promise<{ dir: string; file: st
   return { dir, file };
 }
 
-/** `run` in its own process; once it says where its replay is, the fake follows it. */
-function run(f: FakeBridgeProcess, args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', `${ROOT}/src/cli/main.ts`, ...args], { cwd: ROOT, env: { ...process.env, ...ENV, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    let following = false;
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-      const url = /^paper run .*?(ws:\/\/127\.0\.0\.1:\d+)/m.exec(stdout)?.[1];
-      if (url && !following) {
-        following = true;
-        void f.follow(url);
-      }
-    });
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
-}
+const run = (f: FakeBridgeProcess, args: readonly string[], env: NodeJS.ProcessEnv = {}) => runFollowing(f, args, { ...ENV, ...env });
 
-/** The ledger's fills: shares per client order id, and the entrust number each fill id carries (`<date>.<entrust>.<deal>`). */
-async function books(out: string): Promise<{ booked: Record<string, number>; entrustsOf: Record<string, Set<string>>; last: Record<string, Record<string, number>> }> {
-  const store = await openStore(join(out, 'state'));
-  const booked: Record<string, number> = {};
-  const entrustsOf: Record<string, Set<string>> = {};
-  try {
-    for await (const { value } of store.listRecords<{ clientOrderId: string; fill: { quantity: number; fillId: string } }>('ledger-fills')) {
-      booked[value.clientOrderId] = (booked[value.clientOrderId] ?? 0) + value.fill.quantity;
-      (entrustsOf[value.clientOrderId] ??= new Set()).add(value.fill.fillId.split('.')[1] ?? value.fill.fillId);
-    }
-  } finally {
-    await store.close();
-  }
-  const last: Record<string, Record<string, number>> = {};
-  for (const sig of ['ew', 'mom']) {
-    const text = await readFile(join(out, sig, 'position.jsonl'), 'utf8').catch(() => '');
-    if (text) last[sig] = (JSON.parse(text.trim().split('\n').at(-1)!) as { positions: Record<string, number> }).positions;
-  }
-  return { booked, entrustsOf, last };
-}
+/** The entrust number each of a client order id's fills carries (`<date>.<entrust>.<deal>`). */
+const entrustsOf = (fillIds: Record<string, string[]>): Record<string, Set<string>> =>
+  Object.fromEntries(Object.entries(fillIds).map(([cid, ids]) => [cid, new Set(ids.map((id) => id.split('.')[1] ?? id))]));
 
 /** The fake counter primed with the day's opening prices, filling crossing limits at once. */
 async function startFake(): Promise<FakeBridgeProcess> {
@@ -128,10 +92,10 @@ describe('drill: SIGKILL a live run on the terminal bridge and start it again', 
 
     const s = await fake.state();
     expect(s.entrusts.length).toBeGreaterThanOrEqual(3);
-    const { booked, entrustsOf, last: records } = await books(out);
+    const { booked, fillIds, last: records } = await books(out);
     // One entrust per order of ours: no client order id's fills come from two entrusts, no entrust's from two ids.
     const owner = new Map<string, string>();
-    for (const [cid, entrusts] of Object.entries(entrustsOf)) {
+    for (const [cid, entrusts] of Object.entries(entrustsOf(fillIds))) {
       expect({ cid, entrusts: entrusts.size }).toEqual({ cid, entrusts: 1 });
       for (const e of entrusts) {
         expect(owner.get(e), `entrust ${e} booked to ${owner.get(e)} and ${cid}`).toBeUndefined();

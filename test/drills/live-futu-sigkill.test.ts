@@ -7,17 +7,16 @@
  * every share filled in the ledger once, the account equal to the agents' books plus the external
  * cash. The test waits for the processes' exits and output, never for a length of time.
  */
-import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DateTime } from 'luxon';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadPriceStore } from '../../src/actors/market-data/alpha-vantage-file.js';
-import { openStore } from '../../src/actors/store/store.js';
 import { dec } from '../../src/domain/money.js';
 import { FakeFutuProcess } from '../support/fake-futu/process.js';
 import { ROOT } from '../support/cli.js';
+import { books, runFollowing } from '../support/live-drill.js';
 
 const CN = join(ROOT, 'data/sample/cn_hourly.jsonl');
 const DAY = '2025-10-15';
@@ -58,45 +57,8 @@ async function liveConfig(f: FakeFutuProcess, real: boolean): Promise<{ dir: str
   return { dir, file };
 }
 
-/** `run` in its own process; once it says where its replay is, the fake follows it. */
-function run(f: FakeFutuProcess, args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const secrets = { DRILL_FUTU_KEY: f.websocketKey!, DRILL_FUTU_PWD: f.tradePassword, AGENT_TRADER_LIVE: 'I_UNDERSTAND' };
-    const child = spawn(process.execPath, ['--import', 'tsx', `${ROOT}/src/cli/main.ts`, ...args], { cwd: ROOT, env: { ...process.env, ...secrets, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    let following = false;
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-      const url = /^paper run .*?(ws:\/\/127\.0\.0\.1:\d+)/m.exec(stdout)?.[1];
-      if (url && !following) {
-        following = true;
-        void f.follow(url);
-      }
-    });
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
-}
-
-/** The ledger's fills: shares per client order id; each signature's last position.jsonl record. */
-async function books(out: string): Promise<{ booked: Record<string, number>; last: Record<string, Record<string, number>> }> {
-  const store = await openStore(join(out, 'state'));
-  const booked: Record<string, number> = {};
-  try {
-    for await (const { value } of store.listRecords<{ clientOrderId: string; fill: { quantity: number } }>('ledger-fills')) {
-      booked[value.clientOrderId] = (booked[value.clientOrderId] ?? 0) + value.fill.quantity;
-    }
-  } finally {
-    await store.close();
-  }
-  const last: Record<string, Record<string, number>> = {};
-  for (const sig of ['ew', 'mom']) {
-    const text = await readFile(join(out, sig, 'position.jsonl'), 'utf8').catch(() => '');
-    if (text) last[sig] = (JSON.parse(text.trim().split('\n').at(-1)!) as { positions: Record<string, number> }).positions;
-  }
-  return { booked, last };
-}
+const run = (f: FakeFutuProcess, args: readonly string[], env: NodeJS.ProcessEnv = {}) =>
+  runFollowing(f, args, { DRILL_FUTU_KEY: f.websocketKey!, DRILL_FUTU_PWD: f.tradePassword, AGENT_TRADER_LIVE: 'I_UNDERSTAND', ...env });
 
 /** The fake exchange primed with the day's opening prices, filling crossing limits at once, every push sent twice. */
 async function startFake(): Promise<FakeFutuProcess> {
