@@ -298,6 +298,9 @@ export const AlpacaBrokerSchema = z.strictObject({
   max_retries: int(0).default(4),
 });
 
+/** The broker types whose own quotes `data_source.type: broker` streams (src/runtime/quote-source.ts). */
+export const QUOTING_BROKERS: readonly z.infer<typeof BrokerTypeSchema>[] = ['futu'];
+
 /** Brokers that trade one market only. */
 const BROKER_MARKETS: Readonly<Record<string, string>> = { eastmoney: 'cn', bridge: 'cn', alpaca: 'us' };
 const NO_PAPER_ACCOUNT: ReadonlySet<string> = new Set(['bridge', 'eastmoney']);
@@ -708,8 +711,14 @@ function crossCheck(c: Loose | undefined, ctx: IssueSink): void {
       if (ds['secret_env'] === undefined) add(['data_source', 'secret_env'], 'expected the name of the environment variable holding the Alpaca secret key', undefined);
     }
     const type = ds['type'] ?? 'file';
-    if ((mode === 'paper' || mode === 'live') && (type === 'file' || type === 'broker')) {
-      add(['data_source', 'type'], `expected a live quote source in ${String(mode)} mode (alpaca, sina, tencent, eastmoney, akshare, tushare or replay)`, type);
+    const brokerType = String(broker?.['type'] ?? 'simulated');
+    // The broker's own feed: only a broker that streams quotes has one.
+    const brokerQuotes = (QUOTING_BROKERS as readonly string[]).includes(brokerType);
+    if (type === 'broker' && !brokerQuotes) {
+      add(['data_source', 'type'], `expected broker.type ${QUOTING_BROKERS.join(' or ')} with data_source.type broker (the broker's own quotes: Futu OpenD's pushes)`, type, { got: `"broker" with broker.type ${brokerType}` });
+    }
+    if ((mode === 'paper' || mode === 'live') && type === 'file') {
+      add(['data_source', 'type'], `expected a live quote source in ${String(mode)} mode (alpaca, sina, tencent, eastmoney, akshare, tushare, replay, or broker with broker.type futu)`, type);
     }
     const CN_ONLY = ['sina', 'tencent', 'eastmoney', 'akshare', 'tushare'];
     const market = c['market'] ?? 'cn';

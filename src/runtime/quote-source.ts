@@ -7,6 +7,7 @@
  * | sina, tencent, eastmoney, akshare, tushare | polled HTTP, failing over along `fallback`; sparse while the market is closed, backing off while polls fail | wall |
  * | replay with replay_url                 | that replay server (Alpaca protocol)           | its market time; the run ends with the day it announces, or when the server closes its feed |
  * | replay without replay_url              | the built-in replay server on bars_file        | its market time; the run ends with the day |
+ * | broker (broker.type futu)              | Futu OpenD's basic-quote pushes (broker.futu's address and key), on a connection of its own | wall |
  *
  * A polled source that does not answer at start does not stop the start (a long-running process
  * must outlive a network that is down at 3 a.m.): the problem is reported, polling goes on with
@@ -20,7 +21,7 @@
 import { DateTime } from 'luxon';
 import { asyncScheduler, firstValueFrom, type Observable, type SchedulerLike } from 'rxjs';
 import { readSecret } from '../config/env.js';
-import type { Config, DataSourceType } from '../config/schema.js';
+import { QUOTING_BROKERS, type Config, type DataSourceType } from '../config/schema.js';
 import { InputError } from '../domain/errors.js';
 import { MARKETS, type Market } from '../domain/markets.js';
 import { CLOSED_POLL_MS, MAX_POLL_BACKOFF_MS, pollDelayMs } from '../domain/poll-cadence.js';
@@ -33,6 +34,8 @@ import type { CnSourceName } from '../streams/cn-quotes/index.js';
 import type { QuoteFeed } from '../streams/quote-feed.js';
 import { ReplayClock } from '../streams/replay-clock.js';
 import { SaneQuoteFeed } from '../streams/sane-quote-feed.js';
+import { FutuQuoteFeed } from '../actors/brokers/futu/quotes.js';
+import { futuConnectionSettings } from '../actors/brokers/futu/settings.js';
 
 export interface QuoteSource {
   /** The source behind the price sanity rules: only accepted prints come out of it. */
@@ -269,8 +272,17 @@ export async function openQuoteSource(config: Config, options: QuoteSourceOption
         },
       };
     }
+    case 'broker': {
+      if (!QUOTING_BROKERS.includes(config.broker.type)) {
+        throw new InputError(`data_source.type: broker gives quotes with broker.type ${QUOTING_BROKERS.join(' or ')} only (Futu OpenD's pushes); broker.type ${config.broker.type} has none`);
+      }
+      const settings = futuConnectionSettings(config.broker, env);
+      const feed = new FutuQuoteFeed({ settings, symbols: options.symbols, scheduler: wall });
+      const gated = sane(config, options.history, feed, () => wall.now());
+      await startOrClose(gated, wall, `Futu OpenD quotes ${settings.url}`, signal);
+      return { feed: gated, verdicts: gated.verdicts, scheduler: wall, speed: 1, describe: `Futu OpenD basic quotes of ${symbolsText(options.symbols.length)} from ${settings.url}`, close: () => feed.close() };
+    }
     case 'file':
-    case 'broker':
-      throw new InputError(`data_source.type: ${ds.type} gives no live quotes; paper and live need alpaca, sina, tencent, eastmoney, akshare, tushare or replay`);
+      throw new InputError(`data_source.type: ${ds.type} gives no live quotes; paper and live need alpaca, sina, tencent, eastmoney, akshare, tushare, replay or broker (broker.type futu)`);
   }
 }

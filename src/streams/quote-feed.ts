@@ -8,7 +8,7 @@ import type { Observable } from 'rxjs';
 import type { Quote } from '../domain/quotes.js';
 
 export interface QuoteFeedHealth {
-  /** Which source (alpaca, sina, tencent, eastmoney, tushare, replay, failover:<current>). */
+  /** Which source (alpaca, sina, tencent, eastmoney, tushare, replay, futu, failover:<current>). */
   readonly source: string;
   /** Connected (WebSocket) or the last poll answered (HTTP). */
   readonly connected: boolean;

@@ -1,6 +1,6 @@
 /**
  * Any quote feed behind the price sanity rules (src/domain/price-sanity.ts): the gate every live
- * source passes through (Alpaca, the replay server, the A-share polling chain; see
+ * source passes through (Alpaca, the replay server, the A-share polling chain, Futu OpenD's pushes; see
  * src/runtime/quote-source.ts), so nothing downstream ever sees a bad print.
  *
  * - `quotes` emits only accepted and confirmed prints; `last(symbol)` is the last of those, and

@@ -165,8 +165,16 @@ describe('config problems as "path: expected ..., got ..."', () => {
       'broker.paper: expected true in paper mode (only live mode may use a real-money account), got false',
     ]);
     expect(linesOf({ mode: 'paper', models: [model] })).toEqual([
-      'data_source.type: expected a live quote source in paper mode (alpaca, sina, tencent, eastmoney, akshare, tushare or replay), got "file"',
+      'data_source.type: expected a live quote source in paper mode (alpaca, sina, tencent, eastmoney, akshare, tushare, replay, or broker with broker.type futu), got "file"',
     ]);
+    expect(linesOf({ mode: 'paper', data_source: { type: 'broker' }, models: [model] })).toEqual([
+      'data_source.type: expected broker.type futu with data_source.type broker (the broker\'s own quotes: Futu OpenD\'s pushes), got "broker" with broker.type simulated',
+    ]);
+    expect(linesOf({ mode: 'backtest', data_source: { type: 'broker' }, broker: { type: 'alpaca', api_key_env: 'K', api_secret_env: 'S' }, models: [model] })).toContain(
+      'data_source.type: expected broker.type futu with data_source.type broker (the broker\'s own quotes: Futu OpenD\'s pushes), got "broker" with broker.type alpaca',
+    );
+    // Futu's own quotes in front of the simulated venue (paper mode trades no broker account).
+    expect(parseConfig({ mode: 'paper', data_source: { type: 'broker' }, broker: { type: 'futu', futu: { trd_market: 'CN' } }, models: [model] }, 'config/x.json').data_source.type).toBe('broker');
     expect(linesOf({ mode: 'paper', market: 'us', data_source: { type: 'alpaca' }, models: [model] })).toEqual([
       'data_source.key_env: expected the name of the environment variable holding the Alpaca key id, got nothing (required)',
       'data_source.secret_env: expected the name of the environment variable holding the Alpaca secret key, got nothing (required)',

@@ -134,4 +134,15 @@ describe('openQuoteSource when a polled source does not answer at start', () => 
       await server?.close();
     }
   });
+
+  it('broker: refused for a broker that gives no quotes (the schema refuses it first; a config built otherwise is refused here), naming the one that does', async () => {
+    const config = parseConfig({ mode: 'paper', market: 'cn', data_source: { type: 'broker', symbols: ['600519.SH'] }, broker: { type: 'futu', futu: { trd_market: 'CN' } }, models: [model] }, 'test');
+    await expect(openQuoteSource({ ...config, broker: { ...config.broker, type: 'simulated' } }, { symbols: ['600519.SH'] })).rejects.toThrow(
+      'data_source.type: broker gives quotes with broker.type futu only (Futu OpenD\'s pushes); broker.type simulated has none',
+    );
+    // futu: the key's variable is read before anything connects
+    await expect(openQuoteSource({ ...config, broker: { ...config.broker, futu: { ...config.broker.futu!, websocket_key_env: 'QS_T_FUTU_KEY' } } }, { symbols: ['600519.SH'], env: {} })).rejects.toThrow(
+      'environment variable QS_T_FUTU_KEY is not set (named by broker.futu.websocket_key_env)',
+    );
+  });
 });

@@ -33,7 +33,9 @@ export interface FakeFutuState {
   readonly now_ms: number;
   readonly unlocked: boolean;
   readonly connections: { readonly total: number; readonly open: number; readonly initialized: number; readonly subscribed: number };
+  readonly quote_subscriptions: readonly (readonly string[])[];
   readonly pushes_sent: number;
+  readonly quote_pushes_sent: number;
   readonly refused: number;
   readonly held: number;
   readonly accounts: readonly { readonly acc_id: string; readonly trd_env: number; readonly cash: string; readonly positions: Record<string, { qty: number; can_sell: number }> }[];
@@ -109,7 +111,7 @@ export class FakeFutuProcess {
   clock(atMs: number): Promise<unknown> {
     return this.#call('POST', 'clock', { at_ms: atMs });
   }
-  mode(m: { fill?: 'immediate' | 'manual'; slow_cancel?: boolean }): Promise<unknown> {
+  mode(m: { fill?: 'immediate' | 'manual'; slow_cancel?: boolean; quote_timestamps?: boolean }): Promise<unknown> {
     return this.#call('POST', 'mode', m);
   }
   credentials(c: { websocket_key?: string; trade_password?: string }): Promise<unknown> {

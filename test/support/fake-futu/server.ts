@@ -19,6 +19,13 @@
  *                         status 5; a market order fills at once at the set price unless `manual`
  *   2205  ModifyOrder     op 2 cancels an open order (14/15; via 12/13 with `slow_cancel`)
  *   2211  GetOrderFillList real env only (simulate: retType -1)
+ *   3001  Qot_Sub         SubType_Basic of securities with a price (else the whole request is
+ *                         refused, "Unknown stock"); isRegOrUnRegPush registers the connection
+ *                         for their 3005 pushes; isSubOrUnSub false unsubscribes
+ *   3004  Qot_GetBasicQot the basic quotes of subscribed securities (not subscribed: refused)
+ *   3005  Qot_UpdateBasicQot pushed to each registered connection on every `setPrice` of a
+ *                         security it subscribed to (the control API's `price`, a followed
+ *                         replay's trades): a trade, stamped with the fake's clock
  *
  * Ids are uint64 above 2^53 (order ids from 4611686018427387905, fill ids from
  * 9223372036854775001, the real account 281756479845123456), so a client that reads them as JS
@@ -124,6 +131,21 @@ interface Client {
   readonly connID: string;
   initialized: boolean;
   subs: Set<string>;
+  /** Quote subscriptions (SubType_Basic), by key(secMarket, code). */
+  readonly qotSubs: Set<string>;
+  /** Registered for the pushes of its quote subscriptions. */
+  qotPush: boolean;
+}
+
+/** Qot_Common.QotMarket <-> TrdSecMarket (the fake keys securities by the latter). */
+const QOT_TO_SEC: Readonly<Record<number, number>> = { 1: 1, 11: 2, 21: 31, 22: 32 };
+const SEC_TO_QOT: Readonly<Record<number, number>> = { 1: 1, 2: 11, 31: 21, 32: 22 };
+const SEC_ZONES: Readonly<Record<number, string>> = { 1: 'Asia/Hong_Kong', 2: 'America/New_York', 31: 'Asia/Shanghai', 32: 'Asia/Shanghai' };
+
+interface QuoteRec {
+  price: string;
+  atMs: number;
+  volume: number;
 }
 
 export type FakeFault =
@@ -176,6 +198,8 @@ const CMD_NAMES: Readonly<Record<number, FutuCmdName>> = {
   2202: 'Trd_PlaceOrder',
   2205: 'Trd_ModifyOrder',
   2211: 'Trd_GetOrderFillList',
+  3001: 'Qot_Sub',
+  3004: 'Qot_GetBasicQot',
 };
 
 /** Our symbol -> {code, secMarket}: the fake's own parse (not src's table). */
@@ -215,6 +239,10 @@ export class FakeFutu implements FollowsMarket {
   #connections = 0;
   #counters = { order: 0n, fill: 0n, conn: 0n };
   #pushesSent = 0;
+  #quotePushesSent = 0;
+  /** false: quotes carry updateTime only (no updateTimestamp), as an older OpenD might. */
+  #quoteTimestamps = true;
+  readonly #quotes = new Map<string, QuoteRec>();
 
   private constructor(http: Server, wss: WebSocketServer, options: FakeFutuOptions) {
     this.#http = http;
@@ -255,7 +283,12 @@ export class FakeFutu implements FollowsMarket {
 
   setPrice(symbol: string, price: string): void {
     const s = security(symbol);
-    this.#prices.set(key(s.secMarket, s.code), price);
+    const k = key(s.secMarket, s.code);
+    this.#prices.set(k, price);
+    // A trade: the quote moves, stamped now (without moving the clock: orders keep their stamps), and its subscribers hear of it.
+    const q = this.#quotes.get(k);
+    this.#quotes.set(k, { price, atMs: this.#nowMs, volume: (q?.volume ?? 0) + 100 });
+    this.#pushQuote(k);
     // Resting limits the new price reaches fill, as at an exchange.
     if (this.#fillMode === 'immediate') for (const o of this.#orders) if (o.code === s.code && o.secMarket === s.secMarket) this.#cross(o, price);
   }
@@ -277,7 +310,7 @@ export class FakeFutu implements FollowsMarket {
 
   #onConnection(ws: WebSocket): void {
     this.#connections++;
-    const client: Client = { ws, connID: String(7_000_000_000_000_000_000n + ++this.#counters.conn), initialized: false, subs: new Set() };
+    const client: Client = { ws, connID: String(7_000_000_000_000_000_000n + ++this.#counters.conn), initialized: false, subs: new Set(), qotSubs: new Set(), qotPush: false };
     this.#clients.add(client);
     ws.on('close', () => this.#clients.delete(client));
     ws.on('message', (data: Buffer, isBinary) => {
@@ -413,6 +446,14 @@ export class FakeFutu implements FollowsMarket {
         if (acc.spec.trdEnv === 0) throw new Refusal('simulated trading does not support querying fills');
         return { header, orderFillList: this.#fills.filter((f) => f.accID === acc.spec.accID).map((f) => this.#fillJson(f)) };
       }
+      case 'Qot_Sub':
+        return this.#qotSub(client, c2s);
+      case 'Qot_GetBasicQot': {
+        const keys = this.#qotKeys(c2s);
+        const missing = keys.filter((k) => !client.qotSubs.has(k));
+        if (missing.length > 0) throw new Refusal(`not subscribed: ${missing.join(', ')} (subscribe to SubType_Basic first)`);
+        return { basicQotList: keys.map((k) => this.#basicQot(k)) };
+      }
       case 'Trd_PlaceOrder':
         return this.#place(client, c2s);
       case 'Trd_ModifyOrder':
@@ -429,6 +470,28 @@ export class FakeFutu implements FollowsMarket {
     if (acc.spec.trdEnv !== h.trdEnv) throw new Refusal(`account ${acc.spec.accID} is not in trdEnv ${String(h.trdEnv)}`);
     if (!acc.spec.markets.includes(h.trdMarket ?? 0)) throw new Refusal(`account ${acc.spec.accID} has no permission for trdMarket ${String(h.trdMarket)}`);
     return { acc, header: { trdEnv: h.trdEnv, accID: acc.spec.accID, trdMarket: h.trdMarket! } };
+  }
+
+  #qotKeys(c2s: Record<string, unknown>): string[] {
+    return ((c2s['securityList'] as { market?: number; code?: string }[] | undefined) ?? []).map((sec) => key(QOT_TO_SEC[sec.market ?? 0] ?? -1, String(sec.code ?? '')));
+  }
+
+  #qotSub(client: Client, c2s: Record<string, unknown>): Record<string, unknown> {
+    if (c2s['isUnsubAll'] === true) {
+      client.qotSubs.clear();
+      client.qotPush = false;
+      return {};
+    }
+    const keys = this.#qotKeys(c2s);
+    const types = (c2s['subTypeList'] as number[] | undefined) ?? [];
+    if (!types.includes(1)) throw new Refusal(`the fake subscribes SubType_Basic (1) only, not ${types.join(', ')}`);
+    // OpenD refuses the whole request for one code it does not know (ASSUMED wording).
+    const unknown = keys.filter((k) => !this.#quotes.has(k));
+    if (unknown.length > 0) throw new Refusal(`Unknown stock ${unknown.map((k) => k.split(':')[1]).join(', ')}`);
+    if (c2s['isSubOrUnSub'] === false) for (const k of keys) client.qotSubs.delete(k);
+    else for (const k of keys) client.qotSubs.add(k);
+    if (typeof c2s['isRegOrUnRegPush'] === 'boolean') client.qotPush = c2s['isRegOrUnRegPush'];
+    return {};
   }
 
   #checkPacket(client: Client, c2s: Record<string, unknown>): void {
@@ -664,6 +727,48 @@ export class FakeFutu implements FollowsMarket {
     this.#push(f.accID, 'Trd_UpdateOrderFill', 2218, { header: { trdEnv: acc.spec.trdEnv, accID: f.accID, trdMarket: f.trdMarket }, orderFill: this.#fillJson(f) });
   }
 
+  // -------------------------------------------------------------------------------------
+  // Quotes
+
+  #basicQot(k: string): Record<string, unknown> {
+    const [sm, code] = k.split(':') as [string, string];
+    const q = this.#quotes.get(k)!;
+    const t = DateTime.fromMillis(q.atMs, { zone: SEC_ZONES[Number(sm)] ?? 'UTC' });
+    const p = Number(q.price);
+    return {
+      security: { market: SEC_TO_QOT[Number(sm)] ?? 0, code },
+      name: code,
+      isSuspended: false,
+      listTime: '2001-08-27',
+      priceSpread: 0.01,
+      updateTime: t.toFormat('yyyy-MM-dd HH:mm:ss'),
+      highPrice: p,
+      openPrice: p,
+      lowPrice: p,
+      curPrice: p,
+      lastClosePrice: p,
+      volume: String(q.volume),
+      turnover: p * q.volume,
+      turnoverRate: 0,
+      amplitude: 0,
+      ...(this.#quoteTimestamps ? { updateTimestamp: q.atMs / 1000 } : {}),
+    };
+  }
+
+  /** One Qot_UpdateBasicQot to every connection registered for the quote (sent twice while `dup-pushes` lasts). */
+  #pushQuote(k: string): void {
+    const to = [...this.#clients].filter((c) => c.initialized && c.qotPush && c.qotSubs.has(k));
+    if (to.length === 0) return;
+    const frame = this.#reply(3005, 0n, futuProtos().encodeResponse('Qot_UpdateBasicQot', { retType: 0, s2c: { basicQotList: [this.#basicQot(k)] } }));
+    const times = this.#dupPushes > 0 ? (this.#dupPushes--, 2) : 1;
+    for (const c of to) {
+      for (let i = 0; i < times; i++) {
+        c.ws.send(frame);
+        this.#quotePushesSent++;
+      }
+    }
+  }
+
   #tick(): number {
     return this.#nowMs++;
   }
@@ -711,10 +816,11 @@ export class FakeFutu implements FollowsMarket {
       case 'POST clock':
         this.#nowMs = Number(b['at_ms']);
         return undefined;
-      /** { fill?: 'immediate' | 'manual', slow_cancel?: boolean }. */
+      /** { fill?: 'immediate' | 'manual', slow_cancel?: boolean, quote_timestamps?: boolean }. */
       case 'POST mode':
         if (b['fill'] === 'manual' || b['fill'] === 'immediate') this.#fillMode = b['fill'];
         if (typeof b['slow_cancel'] === 'boolean') this.#slowCancel = b['slow_cancel'];
+        if (typeof b['quote_timestamps'] === 'boolean') this.#quoteTimestamps = b['quote_timestamps'];
         return undefined;
       /** { websocket_key?, trade_password? }. */
       case 'POST credentials':
@@ -816,7 +922,10 @@ export class FakeFutu implements FollowsMarket {
       now_ms: this.#nowMs,
       unlocked: this.#unlocked,
       connections: { total: this.#connections, open: this.#clients.size, initialized: [...this.#clients].filter((c) => c.initialized).length, subscribed: [...this.#clients].filter((c) => c.subs.size > 0).length },
+      /** Per open connection registered for quote pushes: the symbols it subscribed to. */
+      quote_subscriptions: [...this.#clients].filter((c) => c.qotPush).map((c) => [...c.qotSubs].map((k) => symbolOf(Number(k.split(':')[0]), k.split(':')[1]!)).sort()),
       pushes_sent: this.#pushesSent,
+      quote_pushes_sent: this.#quotePushesSent,
       refused: this.#refused,
       held: this.#held.length,
       accounts: [...this.#accounts.values()].map((a) => ({

@@ -15,6 +15,8 @@
  *   - UnlockTrade refused: 'halt' (a wrong trade password: retrying it locks the account);
  *   - a refusal that says the account must be unlocked: 'halt';
  *   - a refusal that says "too frequent": 'throttled' (certainly not carried out; ask again later);
+ *   - a refused quote subscription (Qot_Sub): 'refused' (a code OpenD does not know, no quote
+ *     rights for the market, the subscription quota used up: asking again will not help);
  *   - a refused READ (orders, fills, funds, ...): 'throttled' too (a read has no outcome to lose,
  *     and there is no order to reject).
  *
@@ -39,6 +41,9 @@ export const RET_TYPE_CLASS: Readonly<Record<number, FutuErrorClass>> = {
 
 /** The cmds that change something at the broker: a refusal of one of these rejects the order / cancel. */
 export const WRITE_CMDS: ReadonlySet<FutuCmdName> = new Set(['Trd_PlaceOrder', 'Trd_ModifyOrder']);
+
+/** Requests whose refusal stands (asking again gives the same answer), though they change nothing at the broker. */
+export const FINAL_REFUSAL_CMDS: ReadonlySet<FutuCmdName> = new Set(['Qot_Sub']);
 
 /** Futu's words that override the class (first match). OpenD answers in its UI language: both kept. */
 export const MESSAGE_CLASS: readonly { readonly pattern: RegExp; readonly cls: FutuErrorClass }[] = [
@@ -79,7 +84,7 @@ export function classify(f: FutuFailure): FutuErrorClass {
   if (f.cmd === 'Trd_UnlockTrade') return 'halt';
   const byWords = MESSAGE_CLASS.find((m) => m.pattern.test(f.retMsg ?? ''))?.cls;
   if (byWords) return byWords;
-  return WRITE_CMDS.has(f.cmd) ? 'refused' : 'throttled';
+  return WRITE_CMDS.has(f.cmd) || FINAL_REFUSAL_CMDS.has(f.cmd) ? 'refused' : 'throttled';
 }
 
 /** "Futu OpenD refused Trd_PlaceOrder: <retMsg> (retType -1, errCode 7)". */

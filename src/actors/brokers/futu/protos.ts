@@ -26,6 +26,10 @@ export const FUTU_CMDS = {
   Trd_UpdateOrder: 2208,
   Trd_GetOrderFillList: 2211,
   Trd_UpdateOrderFill: 2218,
+  Qot_Sub: 3001,
+  Qot_GetBasicQot: 3004,
+  /** A push only: its proto has a Response and no Request. */
+  Qot_UpdateBasicQot: 3005,
 } as const;
 export type FutuCmdName = Exclude<keyof typeof FUTU_CMDS, 'OpenDisconnect'>;
 

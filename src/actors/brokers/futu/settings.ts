@@ -56,6 +56,22 @@ export interface FutuSettings {
   readonly keepAliveIntervalMs: number | false;
 }
 
+/** What one connection to OpenD needs, whatever it is for (trading, or quotes: data_source.type broker). */
+export type FutuConnectionSettings = Pick<FutuSettings, 'url' | 'websocketKey' | 'requestTimeoutMs' | 'keepAliveIntervalMs'>;
+
+/** The connection's settings from `broker.futu` (the websocket key read from the variable it names; never the trade password). */
+export function futuConnectionSettings(broker: BrokerConfig, env: NodeJS.ProcessEnv = process.env): FutuConnectionSettings {
+  if (broker.type !== 'futu') throw new InputError(`broker.type: expected futu, got ${broker.type}`);
+  const f = broker.futu;
+  if (!f) throw new InputError('broker.futu is required for type futu (at least trd_market: HK, US, CN or HKCC)');
+  return {
+    url: `${f.tls ? 'wss' : 'ws'}://${f.host.includes(':') ? `[${f.host}]` : f.host}:${f.websocket_port}`,
+    websocketKey: f.websocket_key_env ? readSecret(f.websocket_key_env, env, 'broker.futu.websocket_key_env') : undefined,
+    requestTimeoutMs: Math.round(f.request_timeout_seconds * 1000),
+    keepAliveIntervalMs: f.keep_alive_seconds > 0 ? Math.round(f.keep_alive_seconds * 1000) : false,
+  };
+}
+
 export function futuSettings(broker: BrokerConfig, env: NodeJS.ProcessEnv = process.env): FutuSettings {
   if (broker.type !== 'futu') throw new InputError(`broker.type: expected futu, got ${broker.type}`);
   const f = broker.futu;
@@ -64,13 +80,10 @@ export function futuSettings(broker: BrokerConfig, env: NodeJS.ProcessEnv = proc
   if (trdEnv === 1 && !broker.password_env) throw new InputError('broker.password_env must name the variable holding the Futu trade password (the real environment is unlocked with it)');
   if (broker.account_id !== undefined && !/^\d+$/.test(broker.account_id)) throw new InputError('broker.account_id: expected a Futu account id (digits only)');
   return {
-    url: `${f.tls ? 'wss' : 'ws'}://${f.host.includes(':') ? `[${f.host}]` : f.host}:${f.websocket_port}`,
-    websocketKey: f.websocket_key_env ? readSecret(f.websocket_key_env, env, 'broker.futu.websocket_key_env') : undefined,
+    ...futuConnectionSettings(broker, env),
     trdEnv,
     market: f.trd_market,
     accountId: broker.account_id,
     tradePassword: trdEnv === 1 ? readSecret(broker.password_env!, env, 'broker.password_env') : undefined,
-    requestTimeoutMs: Math.round(f.request_timeout_seconds * 1000),
-    keepAliveIntervalMs: f.keep_alive_seconds > 0 ? Math.round(f.keep_alive_seconds * 1000) : false,
   };
 }

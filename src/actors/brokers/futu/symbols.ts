@@ -72,3 +72,35 @@ export function fromFutu(code: string, secMarket: number | undefined, market: Fu
   const rule = SYMBOL_RULES.find((r) => r.secMarket === sm);
   return rule ? `${code}${rule.suffix}` : code;
 }
+
+/**
+ * Quotes name a security by Qot_Common.QotMarket, not by TrdSecMarket: our symbol <-> {market,
+ * code}, with the zone of the exchange's local times (a quote's `updateTime` is read in it).
+ */
+export const QOT_MARKETS: Readonly<Record<number, { readonly secMarket: number; readonly zone: string }>> = {
+  1: { secMarket: 1, zone: 'Asia/Hong_Kong' }, // QotMarket_HK_Security
+  11: { secMarket: 2, zone: 'America/New_York' }, // QotMarket_US_Security
+  21: { secMarket: 31, zone: 'Asia/Shanghai' }, // QotMarket_CNSH_Security
+  22: { secMarket: 32, zone: 'Asia/Shanghai' }, // QotMarket_CNSZ_Security
+};
+
+const QOT_OF_SEC: ReadonlyMap<number, number> = new Map(Object.entries(QOT_MARKETS).map(([qot, m]) => [m.secMarket, Number(qot)]));
+
+export interface QotSecurity {
+  /** Qot_Common.QotMarket. */
+  readonly market: number;
+  readonly code: string;
+}
+
+export function toQotSecurity(symbol: string): QotSecurity | undefined {
+  const s = toFutu(symbol);
+  const market = s && QOT_OF_SEC.get(s.secMarket);
+  return s && market !== undefined ? { market, code: s.code } : undefined;
+}
+
+/** Our symbol of a quote's security; undefined for a market we do not map. */
+export function fromQotSecurity(q: QotSecurity): string | undefined {
+  const m = QOT_MARKETS[q.market];
+  const rule = m && SYMBOL_RULES.find((r) => r.secMarket === m.secMarket);
+  return rule ? `${q.code.toUpperCase()}${rule.suffix}` : undefined;
+}

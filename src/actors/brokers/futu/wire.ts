@@ -139,9 +139,14 @@ export function sharesOf(n: number): number {
 
 /** Epoch ms from Futu's timestamp (seconds, fractional), else its "YYYY-MM-DD HH:MM:SS[.mmm]" in the market's zone. */
 export function timeOf(timestamp: number | undefined, text: string | undefined, market: FutuMarket): number | undefined {
+  return timeIn(timestamp, text, FUTU_MARKETS[market].zone);
+}
+
+/** `timeOf` in a zone named outright (quotes: the exchange's zone, from the security's own market). */
+export function timeIn(timestamp: number | undefined, text: string | undefined, zone: string): number | undefined {
   if (timestamp !== undefined && Number.isFinite(timestamp) && timestamp > 0) return Math.round(timestamp * 1000);
   if (!text) return undefined;
-  const t = DateTime.fromFormat(text, text.includes('.') ? 'yyyy-MM-dd HH:mm:ss.SSS' : 'yyyy-MM-dd HH:mm:ss', { zone: FUTU_MARKETS[market].zone });
+  const t = DateTime.fromFormat(text, text.includes('.') ? 'yyyy-MM-dd HH:mm:ss.SSS' : 'yyyy-MM-dd HH:mm:ss', { zone });
   return t.isValid ? t.toMillis() : undefined;
 }
 
@@ -189,3 +194,21 @@ export function toBrokerPosition(p: z.infer<typeof PositionWire>, market: FutuMa
   if (quantity <= 0) return undefined;
   return { symbol: fromFutu(p.code, p.secMarket, market), quantity, sellable: Math.min(quantity, sharesOf(p.canSellQty)) };
 }
+
+// ---------------------------------------------------------------------------------------------
+// Quotes (Qot_GetBasicQot 3004, Qot_UpdateBasicQot 3005): only what a quote of ours needs is read;
+// Futu's other required fields (high, low, volume, ...) may be anything.
+
+export const QotSecurityWire = z.object({ market: int, code: z.string() });
+export const BasicQotWire = z.object({
+  security: QotSecurityWire,
+  isSuspended: z.boolean().optional(),
+  /** The last price's time, "YYYY-MM-DD HH:MM:SS[.mmm]" in the exchange's zone (ASSUMED, as for orders). */
+  updateTime: z.string().optional(),
+  curPrice: z.number(),
+  /** The last price's time, epoch seconds (fractional). */
+  updateTimestamp: z.number().optional(),
+});
+export type BasicQotWire = z.infer<typeof BasicQotWire>;
+/** Items are checked one by one (a bad one must not cost the others): unknown here. */
+export const BasicQotListS2C = z.object({ basicQotList: z.array(z.unknown()).default([]) });
