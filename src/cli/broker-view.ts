@@ -361,18 +361,19 @@ export function compareBrokerFills(brokerFills: readonly BrokerFill[], ledger: L
     const cid = b.clientOrderId;
     const signature = cid ? (owner(cid) ?? null) : null;
     const row = { fill_id: b.fillId, client_order_id: cid ?? null, signature, ours: signature !== null, symbol: b.symbol, side: b.side, quantity: b.quantity, price: dec(b.price).toFixed(), time: time(b.atMs), broker: true };
-    if (pending.delete(row.fill_id)) rows.push({ ...row, ledger: true, differs: false });
+    // A fill made from totals is compared by its order's shares (its id may be one of the ledger's, with fewer).
+    if (!b.cumulative && pending.delete(row.fill_id)) rows.push({ ...row, ledger: true, differs: false });
     else unmatched.push({ row, cid, cumulative: b.cumulative === true });
   }
   for (const { row, cid, cumulative } of unmatched) {
-    if (cumulative && ledger && cid !== undefined) {
-      // The order's totals against every fill the ledger booked for it (one per increase the run saw).
-      const booked = [...pending.values()].filter((f) => f.clientOrderId === cid);
+    // The order's totals against every fill the ledger booked for it (one per increase the run saw).
+    const booked = cumulative && cid !== undefined ? [...pending.values()].filter((f) => f.clientOrderId === cid) : [];
+    if (booked.length > 0) {
       for (const f of booked) pending.delete(f.fillId);
       const qty = booked.reduce((n, f) => n + f.quantity, 0);
       const as = booked.map((f) => f.fillId).join(', ');
       if (qty === row.quantity) rows.push({ ...row, ledger: true, differs: false, ...(as ? { note: `in the ledger as ${as}` } : {}) });
-      else rows.push({ ...row, ledger: booked.length > 0, differs: true, note: `filled ${row.quantity} at the broker, ${qty} in the ledger${as ? ` (${as})` : ''}` });
+      else rows.push({ ...row, ledger: true, differs: true, note: `filled ${row.quantity} at the broker, ${qty} in the ledger (${as})` });
       continue;
     }
     // A fill the broker's totals implied before its activity was listed has another id in the ledger.
