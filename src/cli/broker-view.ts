@@ -1,8 +1,11 @@
 /**
  * `broker status|positions|orders|fills`: the broker's own view of the account next to the
- * ledger's, differences marked. The broker side is what Alpaca answers now (AlpacaBroker's REST
- * calls); the ledger side is the run's store under `state_dir`, opened read-only (a directory that
- * holds no run, or a store a running process holds, leaves the ledger side out and says why).
+ * ledger's, differences marked. The broker side is what the broker answers now (Alpaca through
+ * AlpacaBroker's REST calls; Futu OpenD, the terminal bridge, EastMoney through their venue
+ * adapters' list calls: ./broker-sources.ts), in the neutral shapes below (`BrokerOrder`,
+ * `BrokerFill`, `BrokerAccount`); the ledger side is the run's store under `state_dir`, opened
+ * read-only (a directory that holds no run, or a store a running process holds, leaves the ledger
+ * side out and says why).
  *
  * The comparisons are pure functions of the two views (below), so what counts as a difference is
  * one rule each:
@@ -20,6 +23,10 @@
  *   as a difference too (it is one), unless a live run booked it to its external book.
  * - A live run's external book (src/domain/account-book.ts: what the account holds beyond the
  *   agents, booked by the run's reconciliation) counts on the ledger's side, as `(external)`.
+ * - Venues that cannot carry our client order id (the bridge, EastMoney): the broker's order
+ *   number is ours when the run committed it (`orderIdsOfLedger`): an open order's context holds
+ *   its `brokerOrderId`, a booked fill's id is the one the broker lists for that order (or, made
+ *   from the order's totals, `<number>:cum:<filled>`).
  *
  * JSON (`--json`) is a contract (README, "broker"): keys are added, never renamed.
  */
@@ -50,6 +57,8 @@ export interface LedgerOrder {
   /** The order machine's state (accepted, reconciling, queued, ...). */
   readonly state: string;
   readonly filledQuantity: number;
+  /** The broker's number for it, once the broker took it (the engine's committed order context). */
+  readonly brokerOrderId?: string | undefined;
 }
 
 export interface LedgerFill {
@@ -80,7 +89,7 @@ export interface LedgerSide {
 
 interface PersistedEngine {
   readonly context?: { readonly openOrders?: Readonly<Record<string, { readonly signature?: string }>> };
-  readonly children?: Readonly<Record<string, { readonly snapshot?: { readonly value?: unknown; readonly context?: { readonly order?: OrderRequest; readonly filledQuantity?: number } } }>>;
+  readonly children?: Readonly<Record<string, { readonly snapshot?: { readonly value?: unknown; readonly context?: { readonly order?: OrderRequest; readonly filledQuantity?: number; readonly brokerOrderId?: string } } }>>;
 }
 
 interface FillRecord {
@@ -112,7 +121,7 @@ export async function readLedger(stateDir: string, sinceMs = -Infinity): Promise
       const child = engine?.children?.[`order:${cid}`]?.snapshot;
       const order = child?.context?.order;
       if (!order) return [];
-      return [{ clientOrderId: cid, signature: o.signature ?? order.signature, symbol: order.symbol, side: order.side, quantity: order.quantity, state: typeof child.value === 'string' ? child.value : JSON.stringify(child.value), filledQuantity: child.context?.filledQuantity ?? 0 }];
+      return [{ clientOrderId: cid, signature: o.signature ?? order.signature, symbol: order.symbol, side: order.side, quantity: order.quantity, state: typeof child.value === 'string' ? child.value : JSON.stringify(child.value), filledQuantity: child.context?.filledQuantity ?? 0, ...(child.context?.brokerOrderId ? { brokerOrderId: child.context.brokerOrderId } : {}) }];
     });
     const fills: LedgerFill[] = [];
     for await (const { value: r } of store.listRecords<FillRecord>(LEDGER_SUBLEVELS.fills)) {
@@ -135,6 +144,111 @@ export async function readLedger(stateDir: string, sinceMs = -Infinity): Promise
 export type Owner = (clientOrderId: string) => string | undefined;
 
 export { ownerOf };
+
+/** An order as the broker lists it, in our words (Alpaca's wire order, a venue adapter's order). */
+export interface BrokerOrder {
+  readonly orderId: string;
+  /**
+   * The client order id the broker carries (ours, or another app's own on Alpaca / in Futu's
+   * remark), else ours when the ledger maps the broker's number to it; undefined: none known.
+   */
+  readonly clientOrderId: string | undefined;
+  readonly symbol: string;
+  readonly side: string;
+  readonly quantity: number;
+  readonly filledQuantity: number;
+  /** The broker's own word for where it is. */
+  readonly status: string;
+  /** The order machine's state that word means, when there is one (a state in between is then said). */
+  readonly state: string | undefined;
+}
+
+/** A fill as the broker reports it, in our words. */
+export interface BrokerFill {
+  readonly fillId: string;
+  readonly orderId: string;
+  /** As on BrokerOrder: carried, or mapped from the ledger; undefined: none known. */
+  readonly clientOrderId: string | undefined;
+  readonly symbol: string;
+  readonly side: string;
+  readonly quantity: number;
+  readonly price: string;
+  readonly atMs: number;
+  /**
+   * Made from the order's cumulative quantity and average price (the venue lists no fills: Futu's
+   * simulate environment): the ledger holds the same shares as one fill per increase it saw.
+   */
+  readonly cumulative?: boolean;
+}
+
+/** The account as the broker reports it; null where this broker does not say. */
+export interface BrokerAccount {
+  readonly id: string | null;
+  readonly account_number: string | null;
+  readonly status: string | null;
+  readonly currency: string | null;
+  readonly cash: string;
+  readonly buying_power: string | null;
+  readonly equity: string | null;
+}
+
+const shares = (text: string | null | undefined): number => Number(text ?? '0');
+
+/** A FILL activity's execution id: the part after `::` of its id. */
+const executionId = (a: WireFillActivity): string => (a.id.includes('::') ? a.id.slice(a.id.indexOf('::') + 2) : a.id);
+
+export const fromAlpacaOrder = (o: WireOrder): BrokerOrder => ({
+  orderId: o.id,
+  clientOrderId: o.client_order_id,
+  symbol: o.symbol,
+  side: o.side,
+  quantity: shares(o.qty),
+  filledQuantity: shares(o.filled_qty),
+  status: o.status,
+  state: ALPACA_STATUS[o.status],
+});
+
+/** `cidOf`: Alpaca's order id -> the order's client order id (activities name only the former). */
+export const fromAlpacaFill = (a: WireFillActivity, cidOf: ReadonlyMap<string, string>): BrokerFill => ({
+  fillId: executionId(a),
+  orderId: a.order_id,
+  clientOrderId: cidOf.get(a.order_id),
+  symbol: a.symbol,
+  side: a.side,
+  quantity: shares(a.qty),
+  price: a.price,
+  atMs: Date.parse(a.transaction_time),
+});
+
+export const fromAlpacaAccount = (a: WireAccount): BrokerAccount => ({
+  id: a.id,
+  account_number: a.account_number ?? null,
+  status: a.status,
+  currency: a.currency ?? null,
+  cash: a.cash,
+  buying_power: a.buying_power,
+  equity: a.equity ?? null,
+});
+
+/**
+ * Broker order number -> our client order id, as far as the run committed it: each open order's
+ * `brokerOrderId` (the engine's order context), and each booked fill the broker lists too (its
+ * fill id names the broker's order) or that was made from an order's totals (`<number>:cum:<n>`,
+ * polled-broker.ts). What neither holds (an order of ours that ended without a fill, before the
+ * ledger's fills) stays unmapped: shown without a client order id, as the broker lists it.
+ */
+export function orderIdsOfLedger(ledger: LedgerView | undefined, brokerFills: readonly { readonly fillId: string; readonly brokerOrderId: string }[]): Map<string, string> {
+  const out = new Map<string, string>();
+  if (!ledger) return out;
+  for (const o of ledger.openOrders) if (o.brokerOrderId) out.set(o.brokerOrderId, o.clientOrderId);
+  const orderOfFill = new Map(brokerFills.map((f) => [f.fillId, f.brokerOrderId]));
+  for (const f of ledger.fills) {
+    const cum = /^(.+):cum:\d+$/.exec(f.fillId);
+    const orderId = orderOfFill.get(f.fillId) ?? cum?.[1];
+    if (orderId !== undefined && !out.has(orderId)) out.set(orderId, f.clientOrderId);
+  }
+  return out;
+}
 
 export interface PositionRow {
   readonly symbol: string;
@@ -160,7 +274,8 @@ export function comparePositions(broker: readonly { symbol: string; quantity: nu
 }
 
 export interface OrderRow {
-  readonly client_order_id: string;
+  /** null: the broker carries none and the ledger maps none to its number (an order not ours on the bridge or EastMoney). */
+  readonly client_order_id: string | null;
   readonly signature: string | null;
   /** Placed by agent-trader (its client order id carries one of the config's signatures). */
   readonly ours: boolean;
@@ -176,24 +291,30 @@ export interface OrderRow {
 /** Ledger states of an order that is rightly not (yet) at the broker. */
 const NOT_AT_BROKER_YET: ReadonlySet<string> = new Set(['new', 'queued', 'backing_off']);
 
-const shares = (text: string | null | undefined): number => Number(text ?? '0');
-
+/** Alpaca's open orders against the ledger's (see compareBrokerOrders). */
 export function compareOrders(brokerOpen: readonly WireOrder[], ledger: LedgerView | undefined, owner: Owner): OrderRow[] {
-  const byCid = new Map(brokerOpen.map((o) => [o.client_order_id, o]));
-  const ours = new Map((ledger?.openOrders ?? []).map((o) => [o.clientOrderId, o]));
-  const cids = [...new Set([...byCid.keys(), ...ours.keys()])].sort();
-  return cids.map((cid): OrderRow => {
-    const b = byCid.get(cid);
-    const l = ours.get(cid);
-    const signature = l?.signature ?? owner(cid) ?? null;
+  return compareBrokerOrders(brokerOpen.map(fromAlpacaOrder), ledger, owner);
+}
+
+export function compareBrokerOrders(brokerOpen: readonly BrokerOrder[], ledger: LedgerView | undefined, owner: Owner): OrderRow[] {
+  // Keyed by client order id; an order without one by its broker number (it cannot be the ledger's).
+  const keyOf = (o: BrokerOrder) => (o.clientOrderId !== undefined ? `c:${o.clientOrderId}` : `o:${o.orderId}`);
+  const atBroker = new Map(brokerOpen.map((o) => [keyOf(o), o]));
+  const ours = new Map((ledger?.openOrders ?? []).map((o) => [`c:${o.clientOrderId}`, o]));
+  const keys = [...new Set([...atBroker.keys(), ...ours.keys()])].sort();
+  return keys.map((key): OrderRow => {
+    const b = atBroker.get(key);
+    const l = ours.get(key);
+    const cid = b ? (b.clientOrderId ?? null) : l!.clientOrderId;
+    const signature = l?.signature ?? (cid !== null ? owner(cid) : undefined) ?? null;
     const base = {
       client_order_id: cid,
       signature,
       ours: signature !== null,
       symbol: (b?.symbol ?? l?.symbol)!,
       side: (b?.side ?? l?.side)!,
-      quantity: b ? shares(b.qty) : l!.quantity,
-      broker: b ? { order_id: b.id, status: b.status, filled_quantity: shares(b.filled_qty) } : null,
+      quantity: b ? b.quantity : l!.quantity,
+      broker: b ? { order_id: b.orderId, status: b.status, filled_quantity: b.filledQuantity } : null,
       ledger: l ? { state: l.state, filled_quantity: l.filledQuantity } : null,
     };
     if (!ledger) return { ...base, differs: false };
@@ -202,11 +323,9 @@ export function compareOrders(brokerOpen: readonly WireOrder[], ledger: LedgerVi
       if (NOT_AT_BROKER_YET.has(l.state)) return { ...base, differs: false, note: `not at the broker yet (${l.state})` };
       return { ...base, differs: true, note: `not open at the broker (the ledger has it ${l.state})` };
     }
-    const bf = shares(b!.filled_qty);
-    if (bf !== l!.filledQuantity) return { ...base, differs: true, note: `filled ${bf} at the broker, ${l!.filledQuantity} in the ledger` };
-    const status = ALPACA_STATUS[b!.status];
+    if (b!.filledQuantity !== l!.filledQuantity) return { ...base, differs: true, note: `filled ${b!.filledQuantity} at the broker, ${l!.filledQuantity} in the ledger` };
     // Working on both sides; a state in between (the ledger reconciling) is said, not marked.
-    return { ...base, differs: false, ...(status && status !== l!.state ? { note: `broker ${b!.status}, ledger ${l!.state}` } : {}) };
+    return { ...base, differs: false, ...(b!.state && b!.state !== l!.state ? { note: `broker ${b!.status}, ledger ${l!.state}` } : {}) };
   });
 }
 
@@ -228,22 +347,35 @@ export interface FillRow {
   readonly note?: string;
 }
 
-/** A FILL activity's execution id: the part after `::` of its id. */
-const executionId = (a: WireFillActivity): string => (a.id.includes('::') ? a.id.slice(a.id.indexOf('::') + 2) : a.id);
-
+/** Alpaca's FILL activities against the ledger's fills (see compareBrokerFills). */
 export function compareFills(activities: readonly WireFillActivity[], cidOf: ReadonlyMap<string, string>, ledger: LedgerView | undefined, owner: Owner, zone: string): FillRow[] {
+  return compareBrokerFills(activities.map((a) => fromAlpacaFill(a, cidOf)), ledger, owner, zone);
+}
+
+export function compareBrokerFills(brokerFills: readonly BrokerFill[], ledger: LedgerView | undefined, owner: Owner, zone: string): FillRow[] {
   const time = (ms: number) => DateTime.fromMillis(ms, { zone }).toISO({ suppressMilliseconds: true })!;
   const pending = new Map((ledger?.fills ?? []).map((f) => [f.fillId, f]));
   const rows: FillRow[] = [];
-  const unmatched: { row: Omit<FillRow, 'ledger' | 'differs' | 'note'>; cid: string | undefined }[] = [];
-  for (const a of activities) {
-    const cid = cidOf.get(a.order_id);
+  const unmatched: { row: Omit<FillRow, 'ledger' | 'differs' | 'note'>; cid: string | undefined; cumulative: boolean }[] = [];
+  for (const b of brokerFills) {
+    const cid = b.clientOrderId;
     const signature = cid ? (owner(cid) ?? null) : null;
-    const row = { fill_id: executionId(a), client_order_id: cid ?? null, signature, ours: signature !== null, symbol: a.symbol, side: a.side, quantity: shares(a.qty), price: dec(a.price).toFixed(), time: time(Date.parse(a.transaction_time)), broker: true };
-    if (pending.delete(row.fill_id)) rows.push({ ...row, ledger: true, differs: false });
-    else unmatched.push({ row, cid });
+    const row = { fill_id: b.fillId, client_order_id: cid ?? null, signature, ours: signature !== null, symbol: b.symbol, side: b.side, quantity: b.quantity, price: dec(b.price).toFixed(), time: time(b.atMs), broker: true };
+    // A fill made from totals is compared by its order's shares (its id may be one of the ledger's, with fewer).
+    if (!b.cumulative && pending.delete(row.fill_id)) rows.push({ ...row, ledger: true, differs: false });
+    else unmatched.push({ row, cid, cumulative: b.cumulative === true });
   }
-  for (const { row, cid } of unmatched) {
+  for (const { row, cid, cumulative } of unmatched) {
+    // The order's totals against every fill the ledger booked for it (one per increase the run saw).
+    const booked = cumulative && cid !== undefined ? [...pending.values()].filter((f) => f.clientOrderId === cid) : [];
+    if (booked.length > 0) {
+      for (const f of booked) pending.delete(f.fillId);
+      const qty = booked.reduce((n, f) => n + f.quantity, 0);
+      const as = booked.map((f) => f.fillId).join(', ');
+      if (qty === row.quantity) rows.push({ ...row, ledger: true, differs: false, ...(as ? { note: `in the ledger as ${as}` } : {}) });
+      else rows.push({ ...row, ledger: true, differs: true, note: `filled ${row.quantity} at the broker, ${qty} in the ledger (${as})` });
+      continue;
+    }
     // A fill the broker's totals implied before its activity was listed has another id in the ledger.
     const same = [...pending.values()].find((f) => f.clientOrderId === cid && f.quantity === row.quantity && dec(f.price).eq(row.price));
     if (same) {
@@ -259,7 +391,7 @@ export function compareFills(activities: readonly WireFillActivity[], cidOf: Rea
 }
 
 export interface StatusView {
-  readonly account: { readonly id: string; readonly account_number: string | null; readonly status: string; readonly currency: string | null; readonly cash: string; readonly buying_power: string; readonly equity: string | null };
+  readonly account: BrokerAccount;
   readonly signatures: readonly { readonly signature: string; readonly cash: string; readonly positions: number; readonly open_orders: number }[] | null;
   readonly cash: { readonly broker: string; readonly ledger: string | null; readonly difference: string | null; readonly differs: boolean };
   /** A live run's external book (its cash counts in `cash.ledger`, its shares in the positions). */
@@ -268,11 +400,13 @@ export interface StatusView {
   readonly open_orders: { readonly broker: number; readonly ledger: number | null; readonly differing: number };
 }
 
-export function statusView(account: WireAccount, positions: readonly PositionRow[], orders: readonly OrderRow[], ledger: LedgerView | undefined): StatusView {
+const amount = (text: string | null): string | null => (text === null ? null : dec(text).toFixed());
+
+export function statusView(a: BrokerAccount, positions: readonly PositionRow[], orders: readonly OrderRow[], ledger: LedgerView | undefined): StatusView {
   const ledgerCash = ledger ? ledger.signatures.reduce((sum, s) => sum.plus(s.cash), dec(ledger.external?.cash ?? 0)) : undefined;
-  const difference = ledgerCash ? dec(account.cash).minus(ledgerCash) : undefined;
+  const difference = ledgerCash ? dec(a.cash).minus(ledgerCash) : undefined;
   return {
-    account: { id: account.id, account_number: account.account_number ?? null, status: account.status, currency: account.currency ?? null, cash: dec(account.cash).toFixed(), buying_power: dec(account.buying_power).toFixed(), equity: account.equity !== undefined ? dec(account.equity).toFixed() : null },
+    account: { ...a, cash: dec(a.cash).toFixed(), buying_power: amount(a.buying_power), equity: amount(a.equity) },
     signatures: ledger
       ? ledger.signatures.map((s) => ({
           signature: s.signature,
@@ -281,7 +415,7 @@ export function statusView(account: WireAccount, positions: readonly PositionRow
           open_orders: ledger.openOrders.filter((o) => o.signature === s.signature).length,
         }))
       : null,
-    cash: { broker: dec(account.cash).toFixed(), ledger: ledgerCash?.toFixed() ?? null, difference: difference?.toFixed() ?? null, differs: difference !== undefined && !difference.isZero() },
+    cash: { broker: dec(a.cash).toFixed(), ledger: ledgerCash?.toFixed() ?? null, difference: difference?.toFixed() ?? null, differs: difference !== undefined && !difference.isZero() },
     external: ledger?.external ? { cash: dec(ledger.external.cash).toFixed(), positions: { ...ledger.external.positions } } : null,
     positions: { broker: positions.filter((p) => p.broker !== 0).length, ledger: ledger ? positions.filter((p) => (p.ledger ?? 0) !== 0).length : null, differing: positions.filter((p) => p.differs).length },
     open_orders: { broker: orders.filter((o) => o.broker).length, ledger: ledger ? orders.filter((o) => o.ledger).length : null, differing: orders.filter((o) => o.differs).length },

@@ -1,7 +1,7 @@
 /** The rules of `broker orders|fills` that the end-to-end test does not reach: pure, on made-up views. */
 import { describe, expect, it } from 'vitest';
 import type { WireFillActivity, WireOrder } from '../../src/actors/brokers/alpaca/wire.js';
-import { compareFills, compareOrders, ownerOf, type LedgerView } from '../../src/cli/broker-view.js';
+import { compareBrokerFills, compareBrokerOrders, compareFills, compareOrders, orderIdsOfLedger, ownerOf, type BrokerFill, type LedgerView } from '../../src/cli/broker-view.js';
 
 const owner = ownerOf(['ew']);
 const wire = (cid: string, over: Partial<WireOrder> = {}): WireOrder => ({ id: `id-${cid}`, client_order_id: cid, symbol: 'AAPL', side: 'buy', type: 'limit', qty: '10', filled_qty: '0', filled_avg_price: null, status: 'new', created_at: '2025-11-07T15:00:00Z', ...over });
@@ -61,5 +61,39 @@ describe('broker fills: what differs', () => {
       ['E2', true, false, 'in the ledger as O1:cum:10'],
     ]);
     expect(rows[0]!.time).toBe('2025-11-07T10:00:00-05:00');
+  });
+});
+
+describe('venues: numbers mapped by the ledger, fills made from totals', () => {
+  const fill = (fillId: string, quantity: number, clientOrderId = 'ew.1') => ({ fillId, clientOrderId, signature: 'ew', symbol: '600519.SH', side: 'buy', quantity, price: '1500', atMs: Date.parse('2025-11-07T02:00:00Z') });
+
+  it("an order's number is ours from the engine's open order, a booked fill the broker lists, or a fill made from its totals", () => {
+    const ledger = view({
+      openOrders: [{ ...ledgerOrder('ew.1', 'accepted'), brokerOrderId: '1001' }],
+      fills: [fill('20251107.1002.5', 100, 'ew.2'), fill('1003:cum:200', 200, 'ew.3'), fill('20251107.9999.1', 100, 'ew.4')],
+    });
+    const ids = orderIdsOfLedger(ledger, [{ fillId: '20251107.1002.5', brokerOrderId: '1002' }]);
+    expect([...ids.entries()].sort()).toEqual([
+      ['1001', 'ew.1'],
+      ['1002', 'ew.2'],
+      ['1003', 'ew.3'],
+    ]);
+    expect(orderIdsOfLedger(undefined, []).size).toBe(0);
+  });
+
+  it("an order's totals against the ledger's fills of it: equal shares match, fewer differ, none is a fill the ledger lacks", () => {
+    const b = (orderId: string, quantity: number, clientOrderId: string | undefined): BrokerFill => ({ fillId: `${orderId}:cum:${quantity}`, orderId, clientOrderId, symbol: '600519.SH', side: 'buy', quantity, price: '1500', atMs: Date.parse('2025-11-07T02:00:00Z'), cumulative: true });
+    const rows = compareBrokerFills([b('1', 300, 'ew.1'), b('2', 300, 'ew.2'), b('3', 100, 'ew.3'), b('4', 100, 'app-9')], view({ fills: [fill('1:cum:100', 100, 'ew.1'), fill('1:cum:300', 200, 'ew.1'), fill('2:cum:100', 100, 'ew.2')] }), owner, 'Asia/Shanghai');
+    expect(rows.map((r) => [r.fill_id, r.ledger, r.differs, r.note ?? null])).toEqual([
+      ['1:cum:300', true, false, 'in the ledger as 1:cum:100, 1:cum:300'],
+      ['2:cum:300', true, true, 'filled 300 at the broker, 100 in the ledger (2:cum:100)'],
+      ['3:cum:100', false, true, 'at the broker, not in the ledger'],
+      ['4:cum:100', false, true, 'external: not placed by agent-trader'],
+    ]);
+  });
+
+  it('an order neither carried nor mapped has no client order id and is external', () => {
+    const rows = compareBrokerOrders([{ orderId: '1009', clientOrderId: undefined, symbol: '600036.SH', side: 'buy', quantity: 100, filledQuantity: 0, status: '已报', state: 'accepted' }], view({}), owner);
+    expect(rows).toEqual([{ client_order_id: null, signature: null, ours: false, symbol: '600036.SH', side: 'buy', quantity: 100, broker: { order_id: '1009', status: '已报', filled_quantity: 0 }, ledger: null, differs: true, note: 'external: not placed by agent-trader' }]);
   });
 });

@@ -1,23 +1,25 @@
 /**
  * `broker status|positions|orders|fills [--config F] [--json]`: what the broker itself says about
- * the configured account (Alpaca, through AlpacaBroker's REST calls, with the keys the config
- * names), next to what the ledger in `state_dir` says, differences marked (`!` in the text, and
- * `differs` in JSON); see ../broker-view.ts for what counts as one. Read-only on both sides:
- * nothing is sent to the broker but GETs, and the store is opened read-only (a running process
- * that holds it leaves the ledger side out, saying so). Exit 0 whatever differs (scripts read
- * `differences`); 2 for a config without a real broker, keys not set, or an answer refused.
+ * the configured account next to what the ledger in `state_dir` says, differences marked (`!` in
+ * the text, and `differs` in JSON); see ../broker-view.ts for what counts as one. The broker is
+ * the config's real one: Alpaca (REST GETs, the keys the config names), Futu OpenD, the terminal
+ * bridge or EastMoney (their venue adapters' connect and list calls: ../broker-sources.ts).
+ * Read-only on both sides: nothing is sent to the broker that could place or cancel an order,
+ * and the store is opened read-only (a running process that holds it leaves the ledger side out,
+ * saying so). Exit 0 whatever differs (scripts read `differences`); 2 for a config without a real
+ * broker, keys or a session not set or refused, an answer refused, or (a venue, which lists
+ * today's fills only) `fills --since` another day.
  */
 import type { Command } from 'commander';
 import { DateTime } from 'luxon';
-import { asyncScheduler } from 'rxjs';
-import { AlpacaBroker } from '../../actors/brokers/alpaca/alpaca-broker.js';
-import { AlpacaError, AlpacaOperationalError } from '../../actors/brokers/alpaca/errors.js';
-import { alpacaSettings } from '../../actors/brokers/alpaca/settings.js';
+import type { SchedulerLike } from 'rxjs';
 import { loadConfig, resolveConfigPath } from '../../config/load.js';
 import type { Config } from '../../config/schema.js';
 import { InputError } from '../../domain/errors.js';
 import { MARKETS } from '../../domain/markets.js';
-import { compareFills, compareOrders, comparePositions, EXTERNAL, MARK, ownerOf, readLedger, statusView, table, type LedgerSide } from '../broker-view.js';
+import { alpacaSource, venueSource, type BrokerSource } from '../broker-sources.js';
+import { compareBrokerFills, compareBrokerOrders, comparePositions, EXTERNAL, MARK, ownerOf, readLedger, statusView, table, type LedgerSide } from '../broker-view.js';
+import { cliWall } from '../cli-clock.js';
 
 interface BrokerOptions {
   readonly config?: string;
@@ -27,15 +29,15 @@ interface BrokerOptions {
 
 interface Context {
   readonly config: Config;
-  readonly broker: AlpacaBroker;
-  readonly baseUrl: string;
+  readonly source: BrokerSource;
   readonly zone: string;
+  readonly wall: SchedulerLike;
 }
 
 /** What every answer starts with: whose account, which ledger. */
 function envelope(ctx: Context, ledger: LedgerSide) {
   return {
-    broker: { type: ctx.config.broker.type, paper: ctx.config.broker.paper, base_url: ctx.baseUrl },
+    broker: { type: ctx.config.broker.type, paper: ctx.config.broker.paper, base_url: ctx.source.baseUrl },
     ledger: { state_dir: ledger.stateDir, available: ledger.view !== undefined, ...(ledger.note ? { note: ledger.note } : {}) },
   };
 }
@@ -47,68 +49,49 @@ const mark = (differs: boolean) => (differs ? MARK : '');
 const orDash = (v: string | number | null | undefined) => (v === null || v === undefined ? '-' : String(v));
 
 function header(ctx: Context, ledger: LedgerSide): string {
-  const account = ctx.config.broker.paper ? 'paper account' : 'REAL-MONEY account';
-  const lines = [`broker  alpaca ${account} at ${ctx.baseUrl}`, `ledger  ${ledger.view ? ledger.stateDir : `not shown: ${ledger.note}`}`];
+  const lines = [`broker  ${ctx.source.label} at ${ctx.source.baseUrl}`, `ledger  ${ledger.view ? ledger.stateDir : `not shown: ${ledger.note}`}`];
   return `${lines.join('\n')}\n`;
 }
 
 const footer = (n: number) => (n === 0 ? 'no differences' : `${n} difference${n === 1 ? '' : 's'} (marked ${MARK})`);
 
-/** Alpaca's refusals as exit 2 with its words; never a header, never a key. */
-async function asking<T>(what: string, call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (e) {
-    if (e instanceof AlpacaOperationalError) throw new InputError(`Alpaca refused the keys (401) asking for ${what}: check broker.api_key_env and broker.api_secret_env`);
-    if (e instanceof AlpacaError) throw new InputError(`Alpaca could not give ${what}: ${e.message}`);
-    throw e;
-  }
-}
-
 async function withBroker(opts: BrokerOptions, run: (ctx: Context) => Promise<void>): Promise<void> {
   const config = await loadConfig(resolveConfigPath(opts.config));
-  if (config.broker.type !== 'alpaca') {
-    throw new InputError(`broker.type is ${config.broker.type}: the broker command reads a real broker's account (alpaca)`, ['set broker.type: alpaca with broker.api_key_env and broker.api_secret_env']);
+  const env = process.env;
+  const wall = cliWall(env);
+  const source = config.broker.type === 'alpaca' ? alpacaSource(config, env, wall) : await venueSource(config, env, wall);
+  if (!source) {
+    throw new InputError(`broker.type is ${config.broker.type}: the broker command reads a real broker's account (alpaca), or a venue's (futu, bridge, eastmoney)`, ['set broker.type to the broker the account is at (alpaca, futu, bridge or eastmoney) with its settings']);
   }
-  const settings = alpacaSettings(config.broker); // names a missing variable, never a value
-  // REST only: the trade stream is never opened (this is a look, not a session).
-  const broker = new AlpacaBroker({
-    baseUrl: settings.baseUrl,
-    streamUrl: settings.streamUrl,
-    keyId: settings.keyId,
-    secretKey: settings.secretKey,
-    scheduler: asyncScheduler,
-    requestTimeoutMs: settings.requestTimeoutMs,
-    retry: { maxRetries: settings.maxRetries },
-    heartbeat: false,
-  });
   try {
-    await run({ config, broker, baseUrl: settings.baseUrl, zone: MARKETS[config.market].zone });
+    await run({ config, source, zone: MARKETS[config.market].zone, wall });
   } finally {
-    broker.close();
+    source.close();
   }
 }
 
 async function positionsOf(ctx: Context, ledger: LedgerSide) {
-  return comparePositions(await asking('the positions', () => ctx.broker.positions()), ledger.view);
+  return comparePositions(await ctx.source.positions(), ledger.view);
 }
 
 async function ordersOf(ctx: Context, ledger: LedgerSide) {
   const owner = ownerOf(ctx.config.models.map((m) => m.signature));
-  return compareOrders(await asking('the open orders', () => ctx.broker.openOrders()), ledger.view, owner);
+  return compareBrokerOrders(await ctx.source.openOrders(ledger.view), ledger.view, owner);
 }
 
 async function status(ctx: Context, opts: BrokerOptions): Promise<void> {
   const ledger = await readLedger(ctx.config.state_dir);
-  const account = await asking('the account', () => ctx.broker.account());
-  const [positions, orders] = await Promise.all([positionsOf(ctx, ledger), ordersOf(ctx, ledger)]);
+  const account = await ctx.source.account();
+  // One after the other: a venue's session answers one request at a time.
+  const positions = await positionsOf(ctx, ledger);
+  const orders = await ordersOf(ctx, ledger);
   const view = statusView(account, positions, orders, ledger.view);
   const differences = (view.cash.differs ? 1 : 0) + view.positions.differing + view.open_orders.differing;
   if (opts.json) return print(JSON.stringify({ ...envelope(ctx, ledger), ...view, differences }, null, 2));
   const ccy = view.account.currency ?? '';
   const lines = [
     header(ctx, ledger),
-    `account ${view.account.account_number ?? view.account.id}: ${view.account.status}, cash ${view.account.cash} ${ccy}, buying power ${view.account.buying_power}, equity ${orDash(view.account.equity)}`,
+    `account ${view.account.account_number ?? view.account.id ?? '-'}: ${view.account.status ?? '-'}, cash ${view.account.cash} ${ccy}, buying power ${orDash(view.account.buying_power)}, equity ${orDash(view.account.equity)}`,
     '',
     table(
       ['', 'what', 'broker', 'ledger', 'difference'],
@@ -157,7 +140,7 @@ async function orders(ctx: Context, opts: BrokerOptions): Promise<void> {
         ['', 'client order id', 'symbol', 'side', 'qty', 'broker', 'ledger', 'note'],
         rows.map((r) => [
           mark(r.differs),
-          r.client_order_id,
+          orDash(r.client_order_id),
           r.symbol,
           r.side,
           String(r.quantity),
@@ -174,8 +157,13 @@ async function orders(ctx: Context, opts: BrokerOptions): Promise<void> {
 
 /** `--since YYYY-MM-DD` (default today), the start of that day in the exchange's zone. */
 function sinceOf(ctx: Context, since: string | undefined): DateTime {
-  const day = since === undefined ? DateTime.now().setZone(ctx.zone).startOf('day') : DateTime.fromISO(since, { zone: ctx.zone });
+  const today = DateTime.fromMillis(ctx.wall.now(), { zone: ctx.zone }).startOf('day');
+  const day = since === undefined ? today : DateTime.fromISO(since, { zone: ctx.zone });
   if (!day.isValid || (since !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(since))) throw new InputError(`--since: expected a date YYYY-MM-DD, got ${JSON.stringify(since)}`);
+  // A venue lists today's fills only: another day would compare the ledger's fills with none.
+  if (ctx.source.todayOnly && !day.hasSame(today, 'day')) {
+    throw new InputError(`--since ${since}: ${ctx.source.name} lists today's fills only (${today.toISODate()}, ${ctx.zone}); leave --since out to compare today's`);
+  }
   return day.startOf('day');
 }
 
@@ -183,11 +171,8 @@ async function fills(ctx: Context, opts: BrokerOptions): Promise<void> {
   const since = sinceOf(ctx, opts.since);
   const fromMs = since.toMillis();
   const ledger = await readLedger(ctx.config.state_dir, fromMs);
-  const activities = await asking('the fills', () => ctx.broker.fillsSince(fromMs - 1));
-  // Activities name Alpaca's order id; the client order id (whose prefix says whose) is on the order.
-  const placed = await asking('the orders', () => ctx.broker.ordersSince(fromMs - 24 * 3_600_000));
-  const cidOf = new Map(placed.map((o) => [o.id, o.client_order_id]));
-  const rows = compareFills(activities, cidOf, ledger.view, ownerOf(ctx.config.models.map((m) => m.signature)), ctx.zone);
+  const reported = await ctx.source.fills(fromMs, ledger.view);
+  const rows = compareBrokerFills(reported, ledger.view, ownerOf(ctx.config.models.map((m) => m.signature)), ctx.zone);
   const differences = rows.filter((r) => r.differs).length;
   if (opts.json) return print(JSON.stringify({ ...envelope(ctx, ledger), since: since.toISODate(), fills: rows, differences }, null, 2));
   print(
@@ -205,7 +190,7 @@ async function fills(ctx: Context, opts: BrokerOptions): Promise<void> {
 }
 
 export function registerBrokerCommand(program: Command): void {
-  const cmd = program.command('broker').description("the broker's own view of the account (Alpaca) next to the ledger's, differences marked");
+  const cmd = program.command('broker').description("the broker's own view of the account (Alpaca, Futu OpenD, the terminal bridge, EastMoney) next to the ledger's, differences marked");
   const sub = (name: string, what: string) =>
     cmd
       .command(name)
@@ -216,6 +201,6 @@ export function registerBrokerCommand(program: Command): void {
   sub('positions', "positions by symbol: the broker's shares against the signatures' in the ledger").action((opts: BrokerOptions) => withBroker(opts, (ctx) => positions(ctx, opts)));
   sub('orders', 'open orders by client order id: at the broker, in the ledger, or both').action((opts: BrokerOptions) => withBroker(opts, (ctx) => orders(ctx, opts)));
   sub('fills', 'fills since a day (default today, exchange time): reported by the broker, in the ledger, or both')
-    .option('--since <date>', 'first day (YYYY-MM-DD, exchange time); default today')
+    .option('--since <date>', 'first day (YYYY-MM-DD, exchange time); default today (Futu, the bridge, EastMoney list today only)')
     .action((opts: BrokerOptions) => withBroker(opts, (ctx) => fills(ctx, opts)));
 }
