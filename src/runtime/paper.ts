@@ -52,6 +52,8 @@ import { armFailpoint, failpointFromEnv } from './failpoint.js';
 import { startEngine, type EngineRuntime } from './engine-runtime.js';
 import { feedInspector } from './feed-events.js';
 import { dashboardState, healthReport, RunTracker } from './paper-views.js';
+import { PriceTrail } from './price-trail.js';
+import { dashboardWriter, writeDashboardFile } from './dashboard-file.js';
 import { tradingActors } from './trading-actors.js';
 import { liveBroker, startLive, tradesBrokerAccount } from './live-broker.js';
 import { liveAccount } from './live-account.js';
@@ -212,6 +214,7 @@ export async function startPaper(options: PaperOptions): Promise<PaperRun> {
 
     // Session outcomes and orders for /health and the dashboard, from the feed itself.
     const tracker = new RunTracker();
+    const trail = new PriceTrail(zone);
     let lastTick: DateTime | undefined;
     subs.push(events.subscribe((e) => tracker.observe(e)));
 
@@ -329,6 +332,7 @@ export async function startPaper(options: PaperOptions): Promise<PaperRun> {
     // The venue's time step on live prices: resting orders meet new quotes. Its books go into
     // the commit of the step that changed them (joinVenue), with the ledger's and the engine's.
     if (venue) subs.push(quoteStream.pipe(auditTime(1000, scheduler)).subscribe(() => venue.fillPending()));
+    subs.push(quoteStream.subscribe((q) => trail.observe(q.symbol, q.atMs, q.price))); // the dashboard's price charts
     const saveState = () => store.commitNow().catch((err: unknown) => raise(storeAlert('run', err, nowMs())));
     if (quotes.alerts) subs.push(quotes.alerts.subscribe((a) => raise(a))); // price sanity: once per symbol and episode
     const r = config.risk_control;
@@ -404,7 +408,29 @@ export async function startPaper(options: PaperOptions): Promise<PaperRun> {
         killSwitch: killSwitch.state(),
         lastSessions: tracker.lastSessions,
       });
-    const state = (): Promise<DashboardState> => dashboardState({ config, at: now(), ledger, prices, halted, orders: tracker.orders(), quotes: quotes.health(), nextSession: stopped ? undefined : nextSession() });
+    const state = (): Promise<DashboardState> =>
+      dashboardState({
+        config,
+        at: now(),
+        ledger,
+        prices,
+        halted,
+        orders: tracker.orders(),
+        quotes: quotes.health(),
+        nextSession: stopped ? undefined : nextSession(),
+        tracker,
+        trail,
+        alerts,
+        health: health(),
+        lastTick,
+        stopped,
+      });
+    // <outDir>/dashboard.json after every session end and at the stop: `report --serve` shows it once the process is gone.
+    const dashboardFile = dashboardWriter(
+      async () => writeDashboardFile(outDir, await state()),
+      (err) => onAlert({ type: 'monitor.alert', level: 'warning', code: 'STORE_FAILED', message: `dashboard.json not written: ${err instanceof Error ? err.message : String(err)}`, tsEvent: nowMs() }),
+    );
+    subs.push(events.pipe(filter((e) => e.type === 'session' && typeof e.payload['outcome'] === 'object')).subscribe(() => dashboardFile.request()));
 
     let stopped = false;
     let stopping: Promise<void> | undefined;
@@ -436,6 +462,10 @@ export async function startPaper(options: PaperOptions): Promise<PaperRun> {
           live?.close();
           try {
             await ledger.idle();
+            // The final state while the store is still open (a mark on a new day commits the day's start).
+            await dashboardFile.idle();
+            dashboardFile.request();
+            await dashboardFile.idle();
             await saveState();
             await quotes.close();
           } finally {

@@ -229,6 +229,8 @@ export class EventFeed {
       canKill: via === 'token' && this.#options.onKill !== undefined,
       filter: describeFilter(client.filter),
       heartbeatMs: this.#options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS,
+      // The count with this client in it, so a page can show it before the first heartbeat.
+      clients: this.#clients.size,
     });
   }
 

@@ -17,7 +17,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Observable, SchedulerLike } from 'rxjs';
+import { asyncScheduler, type Observable, type SchedulerLike } from 'rxjs';
 import type { FeedEvent } from '../domain/feed.js';
 import { authenticate, type AuthVia } from './auth.js';
 import { DashboardStateSchema, type DashboardState } from '../domain/dashboard-state.js';
@@ -40,7 +40,8 @@ export interface HttpServerOptions {
   readonly port?: number;
   readonly events: Observable<FeedEvent>;
   readonly health: () => HealthReport | Promise<HealthReport>;
-  readonly state: () => DashboardState | Promise<DashboardState>;
+  /** `query`: the request's search params (`report --serve` picks a past run by `?run=`). */
+  readonly state: (query: URLSearchParams) => DashboardState | Promise<DashboardState>;
   readonly token?: string | undefined;
   readonly trustLoopback?: boolean | undefined;
   readonly scheduler?: SchedulerLike | undefined;
@@ -124,20 +125,24 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
     sendJson(res, assessed.httpStatus, { ...parsed, status: assessed.status, problems: assessed.problems }, token);
   };
 
-  const state = async (res: ServerResponse) => {
+  // The server's own wall clock (the feed's scheduler, as heartbeats stamp it) and its feed
+  // clients go with every state: the header has them at once, not only after a heartbeat.
+  const wallNow = () => new Date((options.scheduler ?? asyncScheduler).now()).toISOString();
+  const state = async (res: ServerResponse, query: URLSearchParams) => {
     let parsed: DashboardState;
     try {
-      parsed = DashboardStateSchema.parse(await options.state());
+      parsed = DashboardStateSchema.parse(await options.state(query));
     } catch (err) {
       report(err, 'state');
       sendJson(res, 500, { error: 'state unavailable' }, token);
       return;
     }
-    sendJson(res, 200, parsed, token);
+    sendJson(res, 200, { ...parsed, server: { wallTime: wallNow(), feedClients: feed.stats().clients } }, token);
   };
 
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
-    const path = new URL(req.url ?? '/', 'http://local').pathname;
+    const url = new URL(req.url ?? '/', 'http://local');
+    const path = url.pathname;
     const builtIn = path === '/' || path === '/health' || path === '/api/state';
     if (builtIn && req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('Allow', 'GET, HEAD');
@@ -162,7 +167,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
       sendJson(res, auth.status, { error: auth.reason }, token);
       return;
     }
-    if (path === '/api/state') return void state(res);
+    if (path === '/api/state') return void state(res, url.searchParams);
     if (options.extraRoutes?.(req, res, { authorized: auth.ok, via: auth.ok ? auth.via : undefined })) return;
     sendJson(res, 404, { error: 'not found', path }, token);
   };

@@ -21,7 +21,7 @@ describe('event feed: hello and filters', () => {
     expect(hello).toEqual({
       type: 'hello',
       time: new Date(EPOCH).toISOString(),
-      payload: { auth: 'loopback', canKill: false, filter: { types: 'all except quote', signatures: 'all' }, heartbeatMs: 1_000 },
+      payload: { auth: 'loopback', canKill: false, filter: { types: 'all except quote', signatures: 'all' }, heartbeatMs: 1_000, clients: 1 },
     });
     expect(h.server.feed.stats()).toMatchObject({ clients: 1, sent: 1, rejected: 0 });
   });

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startHttpServer } from '../../src/server/http-server.js';
 import { assessHealth, type HealthReport } from '../../src/domain/health.js';
 import { EpochVirtualScheduler } from '../../src/streams/virtual-time.js';
-import { FeedClient, TOKEN, closeAll, okHealth, sampleState, startHarness } from './helpers.js';
+import { EPOCH, FeedClient, TOKEN, closeAll, okHealth, sampleState, startHarness } from './helpers.js';
 
 afterEach(closeAll);
 
@@ -60,11 +60,16 @@ describe('HTTP server', () => {
     expect((await fetch(`${h.server.url}/health`)).status).toBe(200);
   });
 
-  it('GET /api/state answers the dashboard state (async state functions too)', async () => {
-    const h = await startHarness({ state: async () => sampleState() });
-    const { status, body } = await getJson(`${h.server.url}/api/state`);
+  it('GET /api/state answers the dashboard state (async state functions too), with the server\'s wall clock and feed clients', async () => {
+    const queries: string[] = [];
+    const h = await startHarness({ state: async (q) => (queries.push(q.toString()), sampleState()) });
+    const { status, body } = await getJson(`${h.server.url}/api/state?run=r1`);
     expect(status).toBe(200);
-    expect(body).toEqual(sampleState());
+    expect(body).toEqual({ ...sampleState(), server: { wallTime: new Date(EPOCH).toISOString(), feedClients: 0 } });
+    expect(queries).toEqual(['run=r1']);
+    const c = await FeedClient.connect(h.feedUrl);
+    await c.next();
+    expect((await getJson(`${h.server.url}/api/state`)).body).toMatchObject({ server: { feedClients: 1 } });
   });
 
   it('GET /api/state answers 500 without detail when the state does not validate', async () => {
