@@ -69,7 +69,7 @@ describe('planReload', () => {
     expect(renamed.refused).toEqual([{ field: 'models[].signature', reason: expect.stringContaining('removed mom; added momentum') }]);
     const held = planReload(
       current,
-      cfg((c) => ({ ...c, market: 'cn', data_source: { ...c.data_source, bars_file: 'y.jsonl' }, broker: { type: 'alpaca', api_key_env: 'K', api_secret_env: 'S' }, state_dir: '/elsewhere', agent_config: { initial_cash: 5 } })),
+      cfg((c) => ({ ...c, market: 'cn', data_source: { ...c.data_source, bars_file: 'y.jsonl' }, broker: { type: 'futu', futu: { trd_market: 'CN' } }, state_dir: '/elsewhere', agent_config: { initial_cash: 5 } })),
     );
     expect(held.refused.map((r) => r.field)).toEqual(expect.arrayContaining(['market', 'data_source.bars_file', 'state_dir', 'agent_config.initial_cash']));
     expect(held.refused.some((r) => r.field.startsWith('broker.'))).toBe(true);

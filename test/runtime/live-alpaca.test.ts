@@ -180,13 +180,18 @@ describe('live on an Alpaca paper account: activity that is not ours', () => {
     const { out, fake, source, r } = await reconciledRun();
     try {
       const before = { ew: r.run.ledger.account('ew').cash.toFixed(), mom: r.run.ledger.account('mom').cash.toFixed() };
-      // The user buys 4 MSFT in another app; 7 NVDA arrive by transfer.
-      await fake.externalOrder({ symbol: 'MSFT', side: 'buy', qty: 4, price: '500' });
+      // 7 NVDA arrive by transfer; the user buys 4 MSFT in another app. Its fill asks for an account
+      // pass at once (in the background), which may run before or after the test's own: together
+      // they book each difference once.
       await fake.positionChange('NVDA', 7, '190');
+      await fake.externalOrder({ symbol: 'MSFT', side: 'buy', qty: 4, price: '500' });
       await until(() => alerts(r, 'EXTERNAL_ORDER').length > 0);
       const diffs = await r.run.monitor.sync('test');
-      expect(diffs['external']).toEqual(['MSFT: agents + external 0, broker 4 (+4 booked to external)', 'NVDA: agents + external 0, broker 7 (+7 booked to external)', 'cash: agents + external 100000, broker 98000 (-2000 booked to external)']);
-      expect(alerts(r, 'EXTERNAL_ACTIVITY')).toHaveLength(1);
+      const booked = alerts(r, 'EXTERNAL_ACTIVITY').map((a) => String(a.payload['message']));
+      for (const line of ['MSFT: agents + external 0, broker 4 (+4 booked to external)', 'NVDA: agents + external 0, broker 7 (+7 booked to external)', 'cash: agents + external 100000, broker 98000 (-2000 booked to external)']) {
+        expect(booked.filter((m) => m.includes(line)), line).toHaveLength(1);
+      }
+      expect(diffs['external'] === undefined || diffs['external'].length > 0).toBe(true);
       expect({ ew: r.run.ledger.account('ew').cash.toFixed(), mom: r.run.ledger.account('mom').cash.toFixed() }).toEqual(before);
       expect(r.run.ledger.account('ew').positions).toEqual({});
       // Booked once: the next pass finds nothing.
