@@ -4,6 +4,9 @@
  * outside the band or off the tick, a sell of shares not held and sells of today's buys; none of them
  * may reach the bridge (its request log), while the orders the exchange takes (a STAR buy of 201, a
  * STAR limit 15% up, inside its 20% band) do.
+ * Found: a STAR Market buy of 201 shares is refused (LOT_SIZE "not a multiple of 100"); the STAR
+ * rule is at least 200 shares, then any number of single shares above it (科创板: 超过200股的部分可以以1股为单位递增).
+ * Everything else held: odd lot, STAR < 200, band (main board 10%, STAR 20%), tick, shares not held, T+1.
  */
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
