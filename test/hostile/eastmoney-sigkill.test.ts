@@ -36,7 +36,7 @@ describe('hostile: SIGKILL chains on a live EastMoney run (trading on)', () => {
     fake = w.fake;
     const out = join(w.dir, 'out');
     const log: string[] = [];
-    for (const fp of plan('broker.submit:1,commit:5,broker.accepted:2,broker.fill:1,ledger.applyFill:2,commit:30,broker.submit:3')) {
+    for (const fp of plan('commit:5,broker.accepted:2,broker.fill:1,commit:12,ledger.applyFill:2,commit:30,broker.submit:3')) {
       const r = await runCli(fake, ['run', '--config', w.file, '--out', out], { ...w.env, AGENT_TRADER_FAILPOINT: fp });
       log.push(`${fp}: ${r.signal ?? r.code}`);
       if (r.signal !== 'SIGKILL') expect(r.code, `${log.join(' | ')}\n${r.stderr}`).toBe(0);
