@@ -397,6 +397,10 @@ export class PolledBroker implements AccountBroker {
   async #list(withFills: boolean): Promise<Listing> {
     const orders = await this.#call(() => this.#adapter.orders());
     const fills = withFills && this.#adapter.fills ? await this.#call(() => this.#adapter.fills!()) : undefined;
+    // The adapters check their broker's answers; this is the net under all of them: an impossible
+    // order or fill stops the read (loudly, retried at the next) rather than being booked.
+    const bad = orders.map(impossibleOrder).find(Boolean) ?? fills?.map(impossibleFill).find(Boolean);
+    if (bad) throw new VenueUnavailable(`${this.venue} listed ${bad}; nothing of this read is used`);
     return { orders, fills };
   }
 
@@ -492,6 +496,7 @@ export class PolledBroker implements AccountBroker {
   }
 
   #onOrder(order: VenueOrder): void {
+    if (impossibleOrder(order)) return;
     const cid = this.#claim(order);
     if (cid === undefined) return this.#noteForeign(order);
     const t = this.#orders.get(cid);
@@ -500,6 +505,7 @@ export class PolledBroker implements AccountBroker {
   }
 
   #onPushedFill(fill: VenueFill): void {
+    if (impossibleFill(fill)) return; // the next read of the lists says it loudly, or brings the true one
     const cid = this.#cidOf.get(fill.brokerOrderId);
     if (cid === undefined) return; // an order not ours (its order push tells), or one not yet mapped (the next read brings it)
     const t = this.#track(cid);
@@ -584,6 +590,21 @@ export class PolledBroker implements AccountBroker {
       this.#halts.next({ source, message: e.message, tsEvent: this.#scheduler.now() });
     }
   }
+}
+
+const isShares = (n: number) => Number.isSafeInteger(n) && n >= 0;
+
+function impossibleOrder(o: VenueOrder): string | undefined {
+  if (!isShares(o.quantity) || o.quantity === 0) return `order ${o.brokerOrderId} of ${o.quantity} shares`;
+  if (!isShares(o.filledQuantity) || o.filledQuantity > o.quantity) return `order ${o.brokerOrderId} with ${o.filledQuantity} of ${o.quantity} shares filled`;
+  if (o.avgFillPrice !== undefined && !dec(o.avgFillPrice).gt(0)) return `order ${o.brokerOrderId} filled at an average of ${o.avgFillPrice}`;
+  return undefined;
+}
+
+function impossibleFill(f: VenueFill): string | undefined {
+  if (!isShares(f.quantity) || f.quantity === 0) return `fill ${f.fillId} of ${f.quantity} shares`;
+  if (!dec(f.price).gt(0)) return `fill ${f.fillId} at ${f.price}`;
+  return undefined;
 }
 
 function toFill(f: VenueFill): Fill {

@@ -112,13 +112,19 @@ export class BridgeAdapter implements VenueAdapter {
     const answer = await this.#call(() => this.#http.get('/today_entrusts'));
     const today = shanghaiDay(this.#options.scheduler.now());
     const out: VenueOrder[] = [];
+    const seen = new Set<string>();
     rowsOf(answer, 'GET /today_entrusts').forEach((row, i) => {
       const r = new RowReader(row, ENTRUST_COLUMNS, `GET /today_entrusts row ${i}`);
       const side = sideOf(r.text('side'));
       if (side === undefined) throw r.error('side', 'expected a buy or a sell (买入 / 卖出)');
       if (side === null) return; // not a share order (a cancel row, an IPO subscription)
       const quantity = r.integer('quantity');
+      if (quantity <= 0) throw r.error('quantity', 'expected a whole number of shares > 0');
       const filledQuantity = r.optionalInteger('filled') ?? 0;
+      if (filledQuantity < 0 || filledQuantity > quantity) throw r.error('filled', `expected 0 to ${quantity} (the entrust's quantity)`);
+      const entrustNo = r.text('entrustNo');
+      if (seen.has(entrustNo)) throw r.error('entrustNo', `expected each entrust number once; ${entrustNo} is listed twice`);
+      seen.add(entrustNo);
       const status = r.text('status');
       const cancelled = r.optionalInteger('cancelledQuantity') ?? 0;
       let { state, known } = venueState(status, quantity, filledQuantity);
@@ -127,7 +133,7 @@ export class BridgeAdapter implements VenueAdapter {
       const avgFillPrice = filledQuantity > 0 ? positive(r.optionalDecimal('avgFillPrice')) : undefined;
       const message = r.optionalText('message') ?? (state === 'rejected' || state === 'cancelled' ? status : undefined);
       out.push({
-        brokerOrderId: r.text('entrustNo'),
+        brokerOrderId: entrustNo,
         clientOrderId: undefined,
         symbol: this.#symbolOf(r),
         side,
@@ -160,7 +166,7 @@ export class BridgeAdapter implements VenueAdapter {
         fillId: `${day}.${brokerOrderId}.${r.text('dealNo')}`,
         brokerOrderId,
         quantity,
-        price: r.decimal('price'),
+        price: positivePrice(r, 'price'),
         atMs: this.#timeOf(r, today),
       });
     });
@@ -173,6 +179,8 @@ export class BridgeAdapter implements VenueAdapter {
     const available = r.optionalDecimal('available');
     // miniQMT has no 资金余额: its `cash` is what is free, `frozen_cash` what open buys hold.
     const cash = r.has('cash') ? r.decimal('cash') : r.has('available') && r.has('frozen') ? dec(r.decimal('available')).plus(dec(r.decimal('frozen'))).toFixed() : r.decimal('cash');
+    // A cash account has no debt: a negative balance is a broken answer, not a number to book.
+    if (dec(cash).lt(0)) throw r.error('cash', 'expected cash >= 0');
     return { cash, ...(available !== undefined ? { buyingPower: available } : {}) };
   }
 
@@ -268,6 +276,13 @@ function balanceRow(answer: unknown): Record<string, unknown> {
   const row = cny ?? rows[0];
   if (row === undefined) throw new BridgeAnswerError('the terminal bridge GET /balance: an empty list (expected the account balance)');
   return row;
+}
+
+/** A deal's price: a price > 0, or the answer is broken (never a fill at 0 or below). */
+function positivePrice<F extends string>(r: { decimal(f: F): string; error(f: F, detail: string): Error }, field: F): string {
+  const price = r.decimal(field);
+  if (!dec(price).gt(0)) throw r.error(field, 'expected a price > 0');
+  return price;
 }
 
 /** A price of 0 is no price (a market order's 委托价格, nothing filled yet). */

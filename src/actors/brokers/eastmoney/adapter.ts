@@ -207,9 +207,13 @@ export class EastMoneyAdapter implements VenueAdapter {
   #order(row: WireOrder, i: number): VenueOrder {
     const where = `${ROUTES.orders} Data.${i}`;
     const quantity = whole(row.Wtsl, `${where}.Wtsl`);
+    if (quantity <= 0) throw unexpected(`${where}.Wtsl`, 'a whole number of shares > 0', row.Wtsl);
     const filledQuantity = whole(row.Cjsl, `${where}.Cjsl`);
+    if (filledQuantity > quantity) throw unexpected(`${where}.Cjsl`, `0 to ${quantity} (the entrust's Wtsl)`, row.Cjsl);
     const avg = row.Cjjg !== undefined && row.Cjjg !== '' ? decimal(row.Cjjg, `${where}.Cjjg`) : undefined;
     const limit = row.Wtjg !== undefined && row.Wtjg !== '' ? decimal(row.Wtjg, `${where}.Wtjg`) : undefined;
+    // A market entrust lists its price as 0; below 0 is a broken answer.
+    if (limit !== undefined && dec(limit).lt(0)) throw unexpected(`${where}.Wtjg`, 'a price >= 0', row.Wtjg);
     const day = row.Wtrq || this.#today();
     this.#entrustDate.set(row.Wtbh, day);
     const state = venueState(row.Wtzt);
@@ -240,7 +244,7 @@ export class EastMoneyAdapter implements VenueAdapter {
       fillId: `${day}_${row.Wtbh}_${row.Cjbh}`,
       brokerOrderId: row.Wtbh,
       quantity,
-      price: decimal(row.Cjjg, `${where}.Cjjg`),
+      price: positivePrice(row.Cjjg, `${where}.Cjjg`),
       atMs: this.#instant(day, row.Cjsj, `${where}.Cjsj`),
     };
   }
@@ -288,6 +292,17 @@ function whole(text: string, field: string): number {
 function signedWhole(text: string, field: string): number {
   if (!/^-?\d+(\.0*)?$/.test(text)) throw new VenueUnavailable(`EastMoney: unexpected answer: ${field}: expected a whole number of shares, got ${JSON.stringify(text)}`);
   return Number.parseInt(text, 10);
+}
+
+function unexpected(field: string, expected: string, got: unknown): VenueUnavailable {
+  return new VenueUnavailable(`EastMoney: unexpected answer: ${field}: expected ${expected}, got ${JSON.stringify(got)}`);
+}
+
+/** A deal's price: > 0, or the answer is broken (never a fill at 0 or below). */
+function positivePrice(text: string, field: string): string {
+  const price = decimal(text, field);
+  if (!dec(price).gt(0)) throw unexpected(field, 'a price > 0', text);
+  return price;
 }
 
 function decimal(text: string, field: string): string {
