@@ -45,8 +45,8 @@ export interface BoardRule {
   /** Daily band as a fraction of the previous close (decimal string); absent: no band. */
   readonly priceLimitRatio?: string;
   /**
-   * The board's own least buy, where it is more than a lot (STAR: 200 shares). Checked before a
-   * real broker is asked (live risk); the simulated venue applies lots of 100 as AI-Trader did.
+   * The board's own least order instead of lots (STAR: 200 shares, then single shares). Checked
+   * before a real broker is asked (live risk); the simulated venue applies lots of 100 as AI-Trader did.
    */
   readonly minBuy?: number;
 }
@@ -187,11 +187,23 @@ export function checkLot(market: Market, q: LotQuery): RuleViolation | undefined
   );
 }
 
-/** A buy below its board's least (STAR: 200 shares): the exchange refuses it. */
-export function checkBoardMinimum(market: Market, q: Pick<LotQuery, 'side' | 'symbol' | 'quantity'>): RuleViolation | undefined {
+/**
+ * A board with its own quantity rule instead of lots (STAR: 科创板 a buy is at least 200 shares,
+ * then any whole number above; a sell is at least 200, or the whole holding when less is sellable).
+ * Undefined for boards that trade in lots (checkLot's).
+ */
+export function checkBoardQuantity(market: Market, q: LotQuery): RuleViolation | undefined {
   const board = boardOf(market, q.symbol);
-  if (q.side !== 'buy' || board.minBuy === undefined || q.quantity >= board.minBuy) return undefined;
-  return violation('LOT_SIZE', `a buy of ${q.symbol} on the ${board.name} is at least ${board.minBuy} shares, not ${q.quantity}`);
+  const min = board.minBuy;
+  if (min === undefined || q.quantity >= min) return undefined;
+  if (q.side === 'sell' && q.available !== undefined && q.quantity === q.available) return undefined;
+  const what = q.side === 'buy' ? `a buy of ${q.symbol} on the ${board.name} is at least ${min} shares` : `a sell of ${q.symbol} on the ${board.name} is at least ${min} shares, or the whole ${q.available ?? 0} sellable`;
+  return violation('LOT_SIZE', `${what}, not ${q.quantity}`);
+}
+
+/** Whether `symbol` trades in lots (else its board has its own quantity rule: checkBoardQuantity). */
+export function tradesInLots(market: Market, symbol: string): boolean {
+  return boardOf(market, symbol).minBuy === undefined;
 }
 
 /** AI-Trader's own lot rule: `amount % 100 != 0` is refused on A-shares, both sides. */

@@ -497,11 +497,16 @@ describe('the exchange rows (live only: before a real broker is asked)', () => {
     expect(failure(live({ intent: { side: 'sell', quantity: 120 } }))).toMatchObject({ code: 'LOT_SIZE', rule: 'exchange.lot_size' });
   });
 
-  it('STAR Market buys are at least 200 shares (the exchange refuses 100); sells of 100 pass', () => {
-    const star = { '688981.SH': { quantity: 300, sellable: 300, costBasis: '100' } };
-    expect(failure(live({ intent: { symbol: '688981.SH', quantity: 100 }, account: { positions: star } }))?.message).toBe('LOT_SIZE: a buy of 688981.SH on the STAR Market (科创板) is at least 200 shares, not 100');
-    expect(failure(live({ intent: { symbol: '688981.SH', quantity: 200 }, account: { positions: star } }))).toBeUndefined();
-    expect(failure(live({ intent: { side: 'sell', symbol: '688981.SH', quantity: 100 }, account: { positions: star } }))).toBeUndefined();
+  it('STAR Market: buys of at least 200 shares, any whole number above; sells of at least 200, or the whole sellable holding', () => {
+    const star = (sellable: number) => ({ '688981.SH': { quantity: 300, sellable, costBasis: '100' } });
+    const buy = (quantity: number) => failure(live({ intent: { symbol: '688981.SH', quantity }, account: { positions: star(300) } }));
+    const sell = (quantity: number, sellable: number) => failure(live({ intent: { side: 'sell', symbol: '688981.SH', quantity }, account: { positions: star(sellable) } }));
+    expect(buy(100)?.message).toBe('LOT_SIZE: a buy of 688981.SH on the STAR Market (科创板) is at least 200 shares, not 100');
+    expect(buy(200)).toBeUndefined();
+    expect(buy(201)).toBeUndefined();
+    expect(sell(250, 300)).toBeUndefined();
+    expect(sell(150, 150)).toBeUndefined();
+    expect(sell(100, 300)?.message).toBe('LOT_SIZE: a sell of 688981.SH on the STAR Market (科创板) is at least 200 shares, or the whole 300 sellable, not 100');
   });
 
   it('a sell of more than is held is refused as such (not as T+1)', () => {

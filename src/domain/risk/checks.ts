@@ -38,7 +38,7 @@
  */
 import { DateTime } from 'luxon';
 import { orderFees, type FeeBreakdown, type FeeRates, type OrderEstimate } from '../fees.js';
-import { checkBoardMinimum, checkLot, checkPosition, checkPriceBand, checkPriceLimit, checkTick, checkTPlusOne, MARKET_RULES, type RuleViolation } from '../market-rules.js';
+import { checkBoardQuantity, checkLot, checkPosition, checkPriceBand, checkPriceLimit, checkTick, checkTPlusOne, MARKET_RULES, tradesInLots, type RuleViolation } from '../market-rules.js';
 import { MARKETS, type Market } from '../markets.js';
 import type { AccountView, RiskCheckRecord } from '../messages.js';
 import { Dec, dec } from '../money.js';
@@ -328,7 +328,10 @@ export const RISK_TABLE: readonly RiskRule[] = [
     modes: ['live'],
     check: (ctx) => {
       const q = { side: ctx.intent.side, symbol: ctx.intent.symbol, quantity: ctx.intent.quantity };
-      return exchangeRow(`${ctx.intent.quantity} shares`, `lots of ${MARKET_RULES[ctx.market].lotSize}`, checkLot(ctx.market, { ...q, available: ctx.account.positions[ctx.intent.symbol]?.sellable ?? 0 }) ?? checkBoardMinimum(ctx.market, q));
+      const withHolding = { ...q, available: ctx.account.positions[ctx.intent.symbol]?.sellable ?? 0 };
+      return tradesInLots(ctx.market, q.symbol)
+        ? exchangeRow(`${ctx.intent.quantity} shares`, `lots of ${MARKET_RULES[ctx.market].lotSize}`, checkLot(ctx.market, withHolding))
+        : exchangeRow(`${ctx.intent.quantity} shares`, "the board's least order", checkBoardQuantity(ctx.market, withHolding));
     },
   },
   {
