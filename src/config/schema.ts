@@ -332,6 +332,8 @@ export const BrokerSchema = z.strictObject({
   fees: FeesSchema.prefault({}),
   /** Brokers without a stream (futu simulate, bridge, eastmoney): the order list is read this often while an order is open. */
   poll_seconds: z.number({ error: 'expected seconds > 0' }).gt(0, { error: 'expected seconds > 0' }).default(2),
+  /** Brokers without a stream: how long after a submit got no answer its order may still show up in the order list. */
+  unknown_outcome_grace_seconds: z.number({ error: 'expected seconds > 0' }).gt(0, { error: 'expected seconds > 0' }).default(60),
   /** Brokers that take limit orders only (bridge, eastmoney): a market order is sent as a limit this many basis points through the latest price. */
   market_collar_bps: z.number({ error: 'expected basis points from 0 to 1000' }).min(0, { error: 'expected basis points from 0 to 1000' }).max(1000, { error: 'expected basis points from 0 to 1000' }).default(100),
   /** Alpaca only (type alpaca): the trade stream and the REST client's patience. */

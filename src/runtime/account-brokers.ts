@@ -44,6 +44,7 @@ const tracked = (config: Config, ctx: AccountBrokerContext, adapter: VenueAdapte
     isOurs: ownedBy(config.models.map((m) => m.signature)),
     sessionInstantOf: (cid) => sessionInstantOf(cid, config.market),
     pollMs: Math.round(config.broker.poll_seconds * 1000),
+    unknownOutcomeGraceMs: Math.round(config.broker.unknown_outcome_grace_seconds * 1000),
   });
 
 /** Limit orders only: a market order goes as a limit `market_collar_bps` through the latest price. */

@@ -40,6 +40,7 @@ describe('config defaults', () => {
       slippage_bps: 0,
       max_volume_share: 1,
       poll_seconds: 2,
+      unknown_outcome_grace_seconds: 60,
       market_collar_bps: 100,
       fees: {
         cn: { commission_rate: 0.00025, commission_min: 5, stamp_duty_rate: 0.0005, transfer_fee_rate: 0.00001 },

@@ -24,7 +24,8 @@ export async function bridgeDrill(steps: readonly string[]): Promise<{ lastStdou
   fake = await FakeBridgeProcess.start({ cash: String(2 * ALLOCATION + OWN_CASH), startMs: Date.parse(`${DAY}T01:30:00Z`) });
   await fake.mode({ fill: 'auto' });
   for (const [s, p] of Object.entries(await openingPrices())) await fake.price(s, p);
-  const { dir, file } = await writeConfig({ type: 'bridge', paper: false, bridge: { url: fake.url } });
+  // The grace is wall time: at 2,500x a minute of it is 41 market hours.
+  const { dir, file } = await writeConfig({ type: 'bridge', paper: false, unknown_outcome_grace_seconds: 1, bridge: { url: fake.url } });
   const env = { AGENT_TRADER_LIVE: 'I_UNDERSTAND' };
   const out = join(dir, 'out');
   const log: string[] = [];

@@ -24,9 +24,8 @@
  *   whose answer was lost, by matching today's orders no client order id claims: same symbol, side,
  *   quantity (and limit price), created since the order's session began, the earliest first.
  * - An unknown outcome is never sent again blindly. A `place` that got no answer is looked for in
- *   the order list; not there, `status` throws (still unknown) until `unknownOutcomeGraceMs` has
- *   passed since the attempt (a terminal may put an order through after our deadline) and the
- *   order machine keeps asking. After it: on a venue that carries our id (Futu), `not_found`, and
+ *   the order list; not there, `status` keeps looking (every poll) until `unknownOutcomeGraceMs` has
+ *   passed since the attempt (a terminal may put an order through after our deadline). After it: on a venue that carries our id (Futu), `not_found`, and
  *   the order may be sent again; on one that cannot (the bridge, EastMoney), the order is rejected
  *   and never sent again (a number we cannot tie to ours might be it). A refusal (`VenueRefused`)
  *   rejects the order with its reason.
@@ -283,14 +282,19 @@ export class PolledBroker implements AccountBroker {
     let found: { order: VenueOrder; listing: Listing } | undefined;
     try {
       found = await this.#find(t);
+      // Its submit's outcome is unknown and the grace is not over: look again at every poll until it
+      // shows or the grace ends, then answer (an answer that comes only at the order machine's next
+      // query deadline could hold a session for that long).
+      while (!found && t.unknownSince !== undefined && this.#scheduler.now() - t.unknownSince < this.#graceMs && !this.#closed) {
+        await this.#sleep(Math.min(this.#pollMs, t.unknownSince + this.#graceMs - this.#scheduler.now()));
+        found = await this.#find(t);
+      }
     } catch (e) {
       this.#haltOn(e, 'session');
       throw e;
     }
     if (!found) {
-      if (t.unknownSince !== undefined && this.#scheduler.now() - t.unknownSince < this.#graceMs) {
-        throw new VenueUnavailable(`${this.venue} does not list ${clientOrderId} yet; its submit's outcome stays unknown until ${Math.round(this.#graceMs / 1000)} s after the attempt`);
-      }
+      if (this.#closed) throw new VenueUnavailable(`${this.venue}: the broker was closed while ${clientOrderId} was looked for`);
       if (t.unknownSince !== undefined && !this.#adapter.carriesClientOrderId) {
         // Not listed, but the broker could have it under a number we cannot tie to ours: sending it
         // again could double it. Ended instead; should it show up later, it is an order not ours.
