@@ -41,6 +41,8 @@ async function liveConfig(f: FakeFutuProcess, real: boolean): Promise<{ dir: str
         account_id: real ? REAL : SIM,
         ...(real ? { password_env: 'DRILL_FUTU_PWD' } : {}),
         poll_seconds: 0.05,
+        // The grace is wall time: at 2,500x a minute of it is 41 market hours.
+        unknown_outcome_grace_seconds: 1,
         futu: { websocket_port: Number(new URL(f.url).port), websocket_key_env: 'DRILL_FUTU_KEY', trd_market: real ? 'HKCC' : 'CN', keep_alive_seconds: 0 },
         fees: { cn: { commission_rate: 0, commission_min: 0, stamp_duty_rate: 0, transfer_fee_rate: 0 } },
       },

@@ -24,6 +24,8 @@ export async function eastmoneyWorld(): Promise<{ fake: FakeEastMoneyProcess; fi
   const { dir, file } = await writeConfig({
     type: 'eastmoney',
     paper: false,
+    // The grace is wall time: at 2,500x a minute of it is 41 market hours.
+    unknown_outcome_grace_seconds: 1,
     eastmoney: { acknowledge_unofficial: true, base_url: f.baseUrl, trading: true, max_order_shares: 100_000, max_order_value: 10_000_000, cookie_env: 'H_EM_COOKIE', validatekey_env: 'H_EM_VK', request_timeout_seconds: 2 },
   });
   const env = { H_EM_COOKIE: f.cookie, H_EM_VK: f.validatekey, AGENT_TRADER_LIVE: 'I_UNDERSTAND', AGENT_TRADER_EASTMONEY: 'I_ACCEPT_UNOFFICIAL_API' };
