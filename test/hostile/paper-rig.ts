@@ -69,7 +69,7 @@ export async function tempDir(): Promise<string> {
   return dir;
 }
 
-export async function rig(outDir: string, cfg: Config, history: PriceStore, reloadConfig?: () => Promise<Config>): Promise<Rig> {
+export async function rig(outDir: string, cfg: Config, history: PriceStore, reloadConfig?: () => Promise<Config>, extra: Partial<Parameters<typeof startPaper>[0]> = {}): Promise<Rig> {
   const wall = new EpochVirtualScheduler(WALL0);
   const symbols = cfg.data_source.symbols ?? history.symbols();
   const source = await openQuoteSource(cfg, { history, symbols, wall });
@@ -87,6 +87,7 @@ export async function rig(outDir: string, cfg: Config, history: PriceStore, relo
     paused: new PausedAgents(outDir),
     ...(reloadConfig ? { reloadConfig } : {}),
     ...(source.until ? { until: source.until } : {}),
+    ...extra,
   });
   const events: FeedEvent[] = [];
   run.events.subscribe((e) => events.push(e));
