@@ -169,6 +169,13 @@ interface ModelLike {
  * (`agent_config.initial_cash`), the market, the broker, the state directory and every other part
  * the running process holds open.
  */
+/** The telegram channels that take commands, as configured (their keys and chats). */
+function commandChannels(config: Record<string, unknown>): unknown[] {
+  const alerts = config['alerts'] as { channels?: unknown } | undefined;
+  const channels = Array.isArray(alerts?.channels) ? (alerts.channels as Record<string, unknown>[]) : [];
+  return channels.filter((c) => c['type'] === 'telegram' && c['commands'] === true);
+}
+
 export function planReload(current: Record<string, unknown>, next: Record<string, unknown>): ReloadPlan {
   const apply: ReloadChange[] = [];
   const refused: RefusedChange[] = [];
@@ -176,6 +183,11 @@ export function planReload(current: Record<string, unknown>, next: Record<string
   const { models: curModels, ...curRest } = current;
   const { models: nextModels, ...nextRest } = next;
   diffPaths(curRest, nextRest, '', changed);
+  // Who may steer the process by Telegram is fixed at start (the command pollers are started once):
+  // a change to a command channel is refused whole rather than half applied.
+  if (JSON.stringify(commandChannels(current)) !== JSON.stringify(commandChannels(next))) {
+    refused.push({ field: 'alerts.channels[].commands', reason: 'the Telegram command channels (who may steer this process) are started once: restart to change them' });
+  }
   for (const field of changed) {
     const [top, second] = field.split('.');
     if (top === 'description') continue;

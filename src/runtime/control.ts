@@ -84,6 +84,8 @@ export interface Control {
   flatten(who: Who, signature: string, symbol?: string): Promise<Record<string, unknown>>;
   reload(who: Who): Promise<Record<string, unknown>>;
   kill(who: Who, signature?: string, reset?: boolean): Promise<Record<string, unknown>>;
+  /** A request refused before it reached a command (a body that is not JSON, too large, of unknown keys): journalled too; its journal seq. */
+  refused(command: ControlCommand, who: Who, error: string): Promise<number>;
   /** Signatures to skip at this tick; applies what a reload left for the next session first. */
   beforeTick(): readonly string[];
   /** The risk limits now (what a reload applied). */
@@ -227,12 +229,23 @@ export function createControl(deps: ControlDeps): Control {
     currency: MARKET_RULES[market].currency,
   });
 
-  const clientOrderIdOf = (signature: string, at: DateTime, symbol: string, n: number) =>
-    `${signature}.${at.setZone(zone).toFormat("yyyyLLdd'T'HHmm")}.FL${at.setZone(zone).toFormat('ssSSS')}${n}-${symbol}`;
+  // Unique per flatten of this process (two in one millisecond differ by the sequence number); a
+  // restarted process is at a later instant.
+  let flattens = 0;
+  const clientOrderIdOf = (signature: string, at: DateTime, symbol: string) =>
+    `${signature}.${at.setZone(zone).toFormat("yyyyLLdd'T'HHmm")}.FL${at.setZone(zone).toFormat('ssSSS')}${++flattens}-${symbol}`;
+  /** One flatten at a time per signature: each plans with the sells of the one before it in the engine. */
+  const flattening = new Map<string, Promise<unknown>>();
+  const oneAtATime = <T>(signature: string, body: () => Promise<T>): Promise<T> => {
+    const run = (flattening.get(signature) ?? Promise.resolve()).then(body, body);
+    flattening.set(signature, run.catch(() => undefined));
+    return run;
+  };
 
   return {
     config: () => current,
     riskLimits: () => limits,
+    refused: (command, who, error) => journal(command, who, { ok: false, error }),
 
     status: (who) =>
       run('status', who, {}, async () => {
@@ -307,7 +320,7 @@ export function createControl(deps: ControlDeps): Control {
         'flatten',
         who,
         { signature, ...(symbol !== undefined ? { symbol } : {}) },
-        async () => {
+        () => oneAtATime(signature, async () => {
           const m = knownSignature(signature);
           if (!m.enabled) throw new ControlRefusal(`${signature} is disabled in the config: it holds nothing this process trades`, 409);
           const engine = deps.engine();
@@ -323,14 +336,13 @@ export function createControl(deps: ControlDeps): Control {
           const sessionId = makeSessionId(signature, atIso);
           const hours = (deps.hours ?? calendarHours)(market, at);
           const lines: Record<string, unknown>[] = [];
-          let n = 0;
           for (const line of plan) {
             const base = { symbol: line.symbol, held: line.held, sellable: line.sellable, selling: line.selling };
             if (line.action === 'refused') {
               lines.push({ ...base, quantity: 0, action: 'refused', reason: line.reason, message: line.message });
               continue;
             }
-            const clientOrderId = clientOrderIdOf(signature, at, line.symbol, ++n);
+            const clientOrderId = clientOrderIdOf(signature, at, line.symbol);
             const intent = { side: 'sell' as const, symbol: line.symbol, quantity: line.quantity, type: 'market' as const };
             const answer = await ask({ type: 'risk.check', sessionId, signature, at: atIso, clientOrderId, intent, replyTo: 'risk' });
             if (!answer.approved) {
@@ -349,8 +361,10 @@ export function createControl(deps: ControlDeps): Control {
             const note = heldBack(line as FlattenLine);
             lines.push({ ...base, quantity: line.quantity, action: 'sell', client_order_id: clientOrderId, ...(note ? { note } : {}) });
           }
+          // The sells are in the engine's open orders before the next flatten of this signature plans.
+          await engine.flush();
           return { signature, date: today, orders: lines };
-        },
+        }),
         (a) => ({ orders: a['orders'] }),
       ),
 
@@ -379,8 +393,15 @@ export function createControl(deps: ControlDeps): Control {
           if (plan.apply.length === 0) return { applied: false, changes: [], refused: [], note: 'the config file is as the process runs it' };
           const agents = changedAgents(plan);
           const deciders = agents.length > 0 && deps.buildDeciders ? await deps.buildDeciders(next, agents) : {};
+          // The alert channels first: building them may fail (a variable not set), and then nothing is applied.
+          if (plan.apply.some((c) => c.field.startsWith('alerts'))) {
+            try {
+              await deps.onReload?.(next);
+            } catch (err) {
+              throw new ControlRefusal(`reload refused: the new alert channels cannot be built: ${err instanceof Error ? err.message : String(err)}`, 400, { applied: false, refused: [], changes: plan.apply.map((c) => c.field) });
+            }
+          }
           pending = { config: next, plan, deciders, agents: new Set(agents) };
-          if (plan.apply.some((c) => c.field.startsWith('alerts'))) await deps.onReload?.(next);
           return { applied: true, changes: plan.apply.map((c) => c.field), refused: [], effective: 'alert channels now; risk limits and agents at the next session' };
         },
         (a) => ({ changes: a['changes'] }),

@@ -7,6 +7,7 @@
  */
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { InputError } from '../domain/errors.js';
 import { DashboardStateSchema, type DashboardState } from '../domain/dashboard-state.js';
 
 export const DASHBOARD_JSON = 'dashboard.json';
@@ -28,8 +29,14 @@ export async function readDashboardFile(dir: string): Promise<DashboardState | u
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw e;
   }
-  const parsed = DashboardStateSchema.safeParse(JSON.parse(text) as unknown);
-  if (!parsed.success) throw new Error(`${file}: not a dashboard state (${parsed.error.issues[0]?.message ?? 'invalid'})`);
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new InputError(`${file}: not JSON (${e instanceof Error ? e.message : String(e)}); the run's dashboard file is damaged (it is written again at the run's next session end)`);
+  }
+  const parsed = DashboardStateSchema.safeParse(json);
+  if (!parsed.success) throw new InputError(`${file}: not a dashboard state (${parsed.error.issues[0]?.path.join('.') || '(root)'}: ${parsed.error.issues[0]?.message ?? 'invalid'})`);
   return parsed.data;
 }
 

@@ -22,7 +22,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { CLIENT_NAME, type Who } from '../domain/control.js';
 import { InputError } from '../domain/errors.js';
-import { ControlRefusal, type Control } from '../runtime/control.js';
+import { ControlRefusal, type Control, type ControlCommand } from '../runtime/control.js';
 import type { ExtraRoutes, RouteContext } from './http-server.js';
 import { safeJson } from './redact.js';
 
@@ -56,26 +56,40 @@ export function crossSiteRefusal(req: IncomingMessage): string | undefined {
   return undefined;
 }
 
+/** A body the route refuses before any command sees it: 400, or 413 when too large. */
+class BodyRefusal extends InputError {
+  constructor(
+    message: string,
+    readonly status: 400 | 413 = 400,
+  ) {
+    super(message);
+  }
+}
+
+/** Past this much, the connection is cut (a body of 16 KiB to 1 MiB is read to its end and refused with 413). */
+const CUT_AT = 1024 * 1024;
+
 function readBody(req: IncomingMessage): Promise<unknown> {
   return new Promise((resolve, reject) => {
     let size = 0;
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => {
       size += c.length;
-      if (size > MAX_BODY) {
-        reject(new InputError(`the body is larger than ${MAX_BODY} bytes`));
+      if (size > CUT_AT) {
         req.destroy();
+        reject(new BodyRefusal(`the body is larger than ${MAX_BODY} bytes`, 413));
         return;
       }
-      chunks.push(c);
+      if (size <= MAX_BODY) chunks.push(c);
     });
     req.on('end', () => {
+      if (size > MAX_BODY) return reject(new BodyRefusal(`the body is larger than ${MAX_BODY} bytes`, 413));
       const text = Buffer.concat(chunks).toString('utf8').trim();
       if (text === '') return resolve({});
       try {
         resolve(JSON.parse(text));
       } catch {
-        reject(new InputError('the body is not JSON'));
+        reject(new BodyRefusal('the body is not JSON'));
       }
     });
     req.on('error', reject);
@@ -84,7 +98,7 @@ function readBody(req: IncomingMessage): Promise<unknown> {
 
 function parse<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
   const r = schema.safeParse(body);
-  if (!r.success) throw new InputError(`bad request body: ${r.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ')}`);
+  if (!r.success) throw new BodyRefusal(`bad request body: ${r.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ')}`);
   return r.data;
 }
 
@@ -160,6 +174,16 @@ export function controlRoutes(control: () => Control | undefined, options: { rea
       (a) => json(200, a),
       (err: unknown) => {
         if (err instanceof ControlRefusal) return json(err.status, { command, ok: false, error: err.message, ...err.answer });
+        // Refused before the command ran: journalled like any refusal, then answered.
+        if (err instanceof BodyRefusal) {
+          return void c.refused(command as ControlCommand, who, err.message).then(
+            (seq) => json(err.status, { command, ok: false, error: err.message, journal_seq: seq }),
+            (e: unknown) => {
+              options.onError?.(e);
+              json(err.status, { command, ok: false, error: err.message });
+            },
+          );
+        }
         // An InputError's text is for people (no secret in it); anything else stays in the process.
         if (err instanceof InputError) return json(400, { command, ok: false, error: err.message });
         options.onError?.(err);
