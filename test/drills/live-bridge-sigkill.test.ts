@@ -35,9 +35,8 @@ async function liveConfig(f: FakeBridgeProcess): Promise<{ dir: string; file: st
       market: 'cn',
       frequency: 'hourly',
       data_source: { type: 'replay', bars_file: CN, replay_date: DAY, replay_speed: 2_500, stale_quote_seconds: 7200 },
-      broker: { type: 'bridge', paper: false, poll_seconds: 0.05,
-        // The grace is wall time: at 2,500x a minute of it is 41 market hours.
-        unknown_outcome_grace_seconds: 1, bridge: { url: f.url }, fees: { cn: { commission_rate: 0, commission_min: 0, stamp_duty_rate: 0, transfer_fee_rate: 0 } } },
+      // The grace is wall time: at 2,500x a minute of it is 41 market hours.
+      broker: { type: 'bridge', paper: false, poll_seconds: 0.05, unknown_outcome_grace_seconds: 1, bridge: { url: f.url }, fees: { cn: { commission_rate: 0, commission_min: 0, stamp_duty_rate: 0, transfer_fee_rate: 0 } } },
       risk_control: { min_cash_reserve: 1000, live_ramp: { start_cap: 1_000_000, growth_per_trading_day: 0, max: 1_000_000 } },
       models: [
         { name: 'EW', signature: 'ew', agent: { kind: 'rules', strategy: 'equal_weight' } },
