@@ -10,7 +10,7 @@
  *   never the 400 (or 413) the README promises.
  */
 import { describe, expect, it } from 'vitest';
-import { controlJournal, drive, loadUs, rig, stopRig, tempDir, ticks, us } from './paper-rig.js';
+import { controlJournal, drive, loadUs, rig, stopRig, tempDir, ticks, us } from '../support/paper-control-rig.js';
 
 const raw = (base: string, command: string, body: string) => fetch(`${base}/api/control/${command}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body });
 

@@ -14,7 +14,7 @@
  * short. Only risk's DUPLICATE_ORDER window (default 60 s) hides it by default.
  */
 import { describe, expect, it } from 'vitest';
-import { drive, json, loadUs, post, rig, stopRig, tempDir, ticks, us, type Rig } from './paper-rig.js';
+import { drive, json, loadUs, post, rig, stopRig, tempDir, ticks, us, type Rig } from '../support/paper-control-rig.js';
 
 type Line = { symbol: string; quantity: number; action: string; reason?: string; client_order_id?: string };
 const sold = (lines: Line[][]) => {

@@ -14,7 +14,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { InputError } from '../../src/domain/errors.js';
-import { drive, json, loadUs, post, rig, stopRig, tempDir, ticks, us, usRaw } from './paper-rig.js';
+import { drive, json, loadUs, post, rig, stopRig, tempDir, ticks, us, usRaw } from '../support/paper-control-rig.js';
 
 describe('reload refused while building the new alert channels', () => {
   it('changes nothing: no pending plan, the risk limit stays at the next session', async () => {

@@ -13,7 +13,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cliAsync } from '../support/cli.js';
-import { tempDir } from './paper-rig.js';
+import { tempDir } from '../support/paper-control-rig.js';
 
 describe('report --serve on a broken dashboard.json', () => {
   it.each([

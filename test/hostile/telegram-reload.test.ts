@@ -17,7 +17,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { cliAsync, ROOT, spawnCli } from '../support/cli.js';
-import { BOT_TOKEN, FakeBotApi, tempDir, update } from './paper-rig.js';
+import { BOT_TOKEN, FakeBotApi, tempDir, update } from '../support/paper-control-rig.js';
 
 const SAMPLE = join(ROOT, 'data/sample/us_hourly.jsonl');
 const children: ReturnType<typeof spawnCli>[] = [];

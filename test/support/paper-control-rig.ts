@@ -1,7 +1,7 @@
 /**
- * The rig of test/runtime/paper-control.test.ts (a paper run on the built-in replay on virtual
- * wall time, its HTTP server with the control routes, a fake Telegram Bot API), shared by the
- * hostile tests of the operator features.
+ * The rig of the control tests (test/runtime/paper-control.test.ts, test/hostile/*): a paper run
+ * on the built-in replay on virtual wall time, its HTTP server with the control routes (loopback
+ * and as if remote), a fake Telegram Bot API. Undone after each test.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
