@@ -172,6 +172,29 @@ describe('the order tracker on EastMoney (no client order id, no pushes)', () =>
     expect(await submits()).toBe(2);
   });
 
+  it('a lost answer with an order of the same shape placed at the terminal too: ambiguous, matched to neither; rejected after the grace, never sent again', async () => {
+    const t = tracker();
+    await t.broker.start();
+    const hand = await fake.externalOrder({ symbol: '600519.SH', side: 'buy', qty: 100, price: '1500.00' });
+    await fake.fault(ROUTES.submit, { kind: 'reset', commit: true });
+    await t.broker.submit(limitOrder(cid(1))).catch(() => undefined);
+    expect((await fake.state()).orders).toHaveLength(2);
+    let answered = false;
+    const asking = t.broker.status(cid(1)).finally(() => (answered = true));
+    await t.advance(POLL);
+    expect(answered).toBe(false);
+    await t.advance(GRACE);
+    const late = await asking;
+    expect(late).toMatchObject({ status: 'rejected', reason: 'BROKER_REJECTED' });
+    expect(late.brokerOrderId).toBeUndefined();
+    expect(t.seen()).toEqual([]);
+    expect(await submits()).toBe(1);
+    // Neither entrust is an agent's: both are the account's own.
+    const listed = await t.broker.recentOrders(0);
+    expect(listed.map((o) => o.clientOrderId)).toEqual([undefined, undefined]);
+    expect(listed.map((o) => o.brokerOrderId)).toContain(hand['Wtbh']);
+  });
+
   it('a dead session halts once: every later submit throws without reaching the site', async () => {
     const t = tracker();
     const halts: string[] = [];

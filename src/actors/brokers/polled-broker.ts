@@ -22,7 +22,8 @@
  *   it cannot (the bridge, EastMoney) the broker's order number is mapped to it here, from the answer
  *   of `place`, from the engine's committed state on a restart (`resumeOrder`), and, for a submit
  *   whose answer was lost, by matching today's orders no client order id claims: same symbol, side,
- *   quantity (and limit price), created since the order's session began, the earliest first.
+ *   quantity (and limit price), created since the order's session began, one to one when there are
+ *   as many such orders as lost answers of that shape (more: ambiguous, nothing matched).
  * - An unknown outcome is never sent again blindly. A `place` that got no answer is looked for in
  *   the order list; not there, `status` keeps looking (every poll) until `unknownOutcomeGraceMs` has
  *   passed since the attempt (a terminal may put an order through after our deadline). After it: on a venue that carries our id (Futu), `not_found`, and
@@ -431,11 +432,22 @@ export class PolledBroker implements AccountBroker {
     const lost = [...this.#orders.values()].filter((t) => t.brokerOrderId === undefined && t.request && !t.terminal);
     if (lost.length === 0) return;
     const free = orders.filter((o) => o.clientOrderId === undefined && !this.#cidOf.has(o.brokerOrderId)).sort((a, b) => a.createdAtMs - b.createdAtMs || (a.brokerOrderId < b.brokerOrderId ? -1 : 1));
-    for (const t of lost) {
+    const fits = (t: Tracked) => (o: VenueOrder) => {
       const r = t.request!;
       const since = (this.#sessionInstantOf(t.cid) ?? -Infinity) - CLOCK_MARGIN_MS;
-      const match = free.find((o) => !this.#cidOf.has(o.brokerOrderId) && o.symbol === r.symbol && o.side === r.side && o.quantity === r.quantity && (r.limitPrice === undefined || o.limitPrice === undefined || dec(o.limitPrice).eq(dec(r.limitPrice))) && o.createdAtMs >= since);
-      if (match) this.#map(t, match.brokerOrderId);
+      return o.symbol === r.symbol && o.side === r.side && o.quantity === r.quantity && (r.limitPrice === undefined || o.limitPrice === undefined || dec(o.limitPrice).eq(dec(r.limitPrice))) && o.createdAtMs >= since;
+    };
+    // Lost answers of one shape take the orders of that shape one to one, the earliest first, but
+    // only when there are as many of them as lost answers: one more (someone at the terminal placed
+    // the same order) and no agent could be told which is its own. Those stay unmatched: after the
+    // grace they end rejected, never sent again, and the orders are the account's (EXTERNAL_ORDER).
+    const shape = (t: Tracked) => JSON.stringify([t.request!.symbol, t.request!.side, t.request!.quantity, t.request!.limitPrice ?? null]);
+    const groups = new Map<string, Tracked[]>();
+    for (const t of lost) groups.set(shape(t), [...(groups.get(shape(t)) ?? []), t]);
+    for (const group of groups.values()) {
+      const candidates = free.filter(fits(group[0]!));
+      if (candidates.length !== group.length) continue;
+      group.forEach((t, i) => this.#map(t, candidates[i]!.brokerOrderId));
     }
   }
 
