@@ -11,6 +11,7 @@
  * the variable (src/config/preflight.ts); the runtime may call `liveGateProblems` again at start.
  */
 import { eastmoneyGateProblems } from '../actors/brokers/eastmoney/settings.js';
+import { submitBudgetMs } from '../actors/brokers/polled-broker.js';
 import type { Config } from './schema.js';
 
 export const LIVE_ACK_ENV = 'AGENT_TRADER_LIVE';
@@ -61,14 +62,14 @@ export function brokerRequestBudgetMs(config: Pick<Config, 'broker'>): number {
     const attempts = (b.alpaca?.max_retries ?? 4) + 1;
     return attempts * 2 * (b.alpaca?.request_timeout_seconds ?? 10) * 1000 + (attempts - 1) * 60_000;
   }
-  // The order tracker (polled-broker.ts): up to 5 attempts (a send the venue certainly did not
-  // carry out is sent again after 1, 2, 4, 8 s), each a request and a look in the order list.
-  const timeoutS = requestTimeoutSeconds(b);
-  return 5 * 2 * timeoutS * 1000 + 15_000;
+  // The order tracker (polled-broker.ts): its own sends and waits, each request up to the broker's timeout.
+  return submitBudgetMs(TRACKED_TIMEOUT_SECONDS[b.type](b) * 1000);
 }
 
-/** The selected broker's `request_timeout_seconds` (its own block), default 10. */
-function requestTimeoutSeconds(b: Config['broker']): number {
-  const block = (b as unknown as Record<string, { request_timeout_seconds?: number } | undefined>)[b.type];
-  return block?.request_timeout_seconds ?? 10;
-}
+/** Each tracked broker's `request_timeout_seconds` (its own block), default 10. */
+const TRACKED_TIMEOUT_SECONDS: Readonly<Record<Exclude<Config['broker']['type'], 'alpaca'>, (b: Config['broker']) => number>> = {
+  futu: (b) => b.futu?.request_timeout_seconds ?? 10,
+  bridge: (b) => b.bridge?.request_timeout_seconds ?? 10,
+  eastmoney: (b) => b.eastmoney?.request_timeout_seconds ?? 10,
+  simulated: () => 10,
+};

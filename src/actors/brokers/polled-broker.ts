@@ -109,6 +109,21 @@ interface Listing {
 }
 
 const CLOCK_MARGIN_MS = 3_600_000;
+const DEFAULT_MAX_RETRIES = 4;
+
+/** The wait before send number `attempt` (2, 3, ...) of a submit the venue certainly did not carry out: 1 s doubling, at most a minute. */
+const retryDelayMs = (attempt: number): number => Math.min(60_000, 1_000 * 2 ** (attempt - 2));
+
+/**
+ * The longest a submit through the tracker may take before its outcome is unknown: every send
+ * (`maxRetries` + 1, each a request and a look in the order list of up to `requestTimeoutMs`) and
+ * the waits between them. The order machine waits this long for the answer (config/live-gate.ts).
+ */
+export function submitBudgetMs(requestTimeoutMs: number, maxRetries = DEFAULT_MAX_RETRIES): number {
+  let waits = 0;
+  for (let attempt = 2; attempt <= maxRetries + 1; attempt++) waits += retryDelayMs(attempt);
+  return (maxRetries + 1) * 2 * requestTimeoutMs + waits;
+}
 
 export class PolledBroker implements AccountBroker {
   readonly venue: string;
@@ -155,7 +170,7 @@ export class PolledBroker implements AccountBroker {
     this.#idlePollMs = options.idlePollMs ?? 30_000;
     this.#graceMs = options.unknownOutcomeGraceMs ?? 60_000;
     this.#fillGraceMs = options.fillGraceMs ?? 60_000;
-    this.#maxRetries = options.maxRetries ?? 4;
+    this.#maxRetries = options.maxRetries ?? DEFAULT_MAX_RETRIES;
   }
 
   // -------------------------------------------------------------------------------------
@@ -233,7 +248,7 @@ export class PolledBroker implements AccountBroker {
     t.request = { symbol: order.symbol, side: order.side, quantity: order.quantity, ...(order.limitPrice ? { limitPrice: order.limitPrice } : {}) };
     let last: VenueUnavailable | undefined;
     for (let attempt = 1; attempt <= this.#maxRetries + 1; attempt++) {
-      if (last) await this.#sleep(Math.min(60_000, 1_000 * 2 ** (attempt - 2)));
+      if (last) await this.#sleep(retryDelayMs(attempt));
       if (this.#halt) throw this.#halt;
       try {
         const { brokerOrderId } = await this.#adapter.place(order);
