@@ -298,12 +298,15 @@ export class PolledBroker implements AccountBroker {
     let found: { order: VenueOrder; listing: Listing } | undefined;
     try {
       found = await this.#find(t);
-      // Its submit's outcome is unknown and the grace is not over: look again at every poll until it
-      // shows or the grace ends, then answer (an answer that comes only at the order machine's next
-      // query deadline could hold a session for that long).
-      while (!found && t.unknownSince !== undefined && this.#scheduler.now() - t.unknownSince < this.#graceMs && !this.#closed) {
-        await this.#sleep(Math.min(this.#pollMs, t.unknownSince + this.#graceMs - this.#scheduler.now()));
-        found = await this.#find(t);
+      // Its submit's outcome is unknown and the grace is not over: wait for the polls (every `pollMs`
+      // while an order is open; each matches lost answers) to find it or the grace to end, then look
+      // once more and answer (an answer that comes only at the order machine's next query deadline
+      // could hold a session for that long).
+      while (!found && t.unknownSince !== undefined && !this.#closed) {
+        const end = t.unknownSince + this.#graceMs;
+        if (this.#scheduler.now() >= end) break;
+        await this.#sleep(Math.min(this.#pollMs, end - this.#scheduler.now()));
+        if (t.brokerOrderId !== undefined || this.#scheduler.now() >= end) found = await this.#find(t);
       }
     } catch (e) {
       this.#haltOn(e, 'session');
